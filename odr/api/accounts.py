@@ -1,0 +1,99 @@
+"""Account endpoints: register, log in and out, who am I, staff accounts."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from odr.api.parsing import parse_json
+from odr.api.schemas import (
+    CreatedStaffOut,
+    CreateStaffRequest,
+    LoginRequest,
+    OrganisationOut,
+    RegisterRequest,
+    SessionOut,
+    UserOut,
+)
+from odr.domain.authz import Action, authorize
+from odr.http.auth import csrf_token, end_login, require_user, start_login, today
+from odr.http.keys import LOGINS, PASSWORDS, SESSIONMAKER
+from odr.services import accounts
+from odr.services.passwords import totp_uri
+from odr.storage.db import UnitOfWork
+from odr.storage.models import Organisation
+
+
+def user_out(user: accounts.UserInfo) -> UserOut:
+    return UserOut(
+        id=user.id, display_name=user.display_name, role=user.role, login=user.login,
+        organisation_id=user.organisation_id, organisation_name=user.organisation_name,
+        badge_number=user.badge_number, care_mode=user.care_mode, locale=user.locale,
+    )
+
+
+def reply(model: object, status: int = 200) -> web.Response:
+    from pydantic import BaseModel
+
+    assert isinstance(model, BaseModel)
+    return web.json_response(text=model.model_dump_json(), status=status)
+
+
+async def register(request: web.Request) -> web.Response:
+    body = await parse_json(request, RegisterRequest)
+    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
+        user = await accounts.register_consumer(
+            uow, request.app[PASSWORDS], login=body.login, password=body.password,
+            display_name=body.display_name, birth_date=body.birth_date, locale=body.locale,
+            today=today(request),
+        )
+    session = await start_login(request, user)
+    return reply(SessionOut(user=user_out(user), csrf_token=session["csrf_token"]), 201)
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await parse_json(request, LoginRequest)
+    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
+        user = await request.app[LOGINS].login(uow, body.login, body.password, body.otp,
+                                               today(request))
+    session = await start_login(request, user)
+    return reply(SessionOut(user=user_out(user), csrf_token=session["csrf_token"]))
+
+
+async def logout(request: web.Request) -> web.Response:
+    await end_login(request)
+    return web.Response(status=204)
+
+
+async def me(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    return reply(SessionOut(user=user_out(user), csrf_token=await csrf_token(request)))
+
+
+async def create_staff(request: web.Request) -> web.Response:
+    actor = (await require_user(request)).actor
+    authorize(actor, Action.MANAGE_USERS)
+    body = await parse_json(request, CreateStaffRequest)
+    new = accounts.NewUser(
+        login=body.login, password=body.password, display_name=body.display_name,
+        role=body.role, organisation=body.organisation, badge_number=body.badge_number,
+        is_admin=body.is_admin,
+    )
+    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
+        created = await accounts.create_staff_account(
+            uow, request.app[PASSWORDS], actor, new, today(request))
+    secret = created.totp_secret
+    return reply(CreatedStaffOut(
+        user=user_out(created.user), totp_secret=secret,
+        totp_uri=totp_uri(secret, created.user.login) if secret else None,
+    ), 201)
+
+
+async def list_organisations(request: web.Request) -> web.Response:
+    actor = (await require_user(request)).actor
+    authorize(actor, Action.MANAGE_USERS)
+    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
+        rows = (await uow.session.execute(select(Organisation).order_by(Organisation.id))).scalars()
+        items = [OrganisationOut(id=o.id, kind=o.kind, name=o.name, name_en=o.name_en).model_dump()
+                 for o in rows]
+    return web.json_response({"items": items})

@@ -1,0 +1,44 @@
+"""Turning request bodies into validated models, with errors that name the field."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+
+from odr.domain.errors import ValidationFailed
+from odr.http.errors import HttpError
+
+M = TypeVar("M", bound=BaseModel)
+MAX_JSON_BYTES = 256 * 1024
+
+
+async def parse_json(request: web.Request, model: type[M]) -> M:
+    if request.content_type != "application/json":
+        raise HttpError(415, "json_required", "Send the request body as JSON.")
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise HttpError(413, "body_too_large",
+                        f"The request body may have at most {MAX_JSON_BYTES} bytes.")
+    raw = await request.content.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise HttpError(413, "body_too_large",
+                        f"The request body may have at most {MAX_JSON_BYTES} bytes.")
+    try:
+        data = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise HttpError(400, "invalid_json", "The request body is not valid JSON.") from None
+    return validate(model, data)
+
+
+def validate(model: type[M], data: object) -> M:
+    try:
+        return model.model_validate(data)
+    except PydanticError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        message = f"{field}: {first['msg']}" if field else str(first["msg"])
+        raise ValidationFailed(message, code="invalid_field",
+                               details={"field": field, "problem": first["type"]}) from None

@@ -1,0 +1,210 @@
+"""The `odr` command: serve, migrate, create-user, demo, worker, totp-code, triage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+from odr.config import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from odr import logs
+    from odr.app import create_app
+
+    settings = _settings()
+    logs.configure(settings.log_format, settings.log_level)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings)
+    print(f"ODR serving on http://{host}:{port}  (mode: {settings.mode.value})", flush=True)
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from odr.storage.db import make_engine
+    from odr.storage.migrate import upgrade
+
+    settings = _settings()
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await upgrade(engine, args.revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print(f"database migrated to {args.revision}")
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from odr.domain.accounts import Role
+    from odr.domain.errors import DomainError
+    from odr.services.accounts import NewUser, create_user
+    from odr.services.passwords import Passwords, totp_uri
+    from odr.storage.db import UnitOfWork, make_engine, make_sessionmaker
+
+    settings = _settings()
+    password = args.password or getpass.getpass("Password: ")
+    new = NewUser(login=args.login, password=password, display_name=args.name,
+                  role=Role(args.role), organisation=args.organisation,
+                  badge_number=args.badge, is_admin=args.admin)
+
+    async def run() -> int:
+        engine = make_engine(settings.database_url)
+        try:
+            async with UnitOfWork(make_sessionmaker(engine)) as uow:
+                created = await create_user(uow, Passwords(), new, date.today())  # noqa: DTZ011
+        except DomainError as exc:
+            print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+            return 2
+        finally:
+            await engine.dispose()
+        print(f"created {created.user.role.value} {created.user.login} (id {created.user.id})")
+        if created.totp_secret:
+            print("second factor: add this to an authenticator app:")
+            print(f"  {totp_uri(created.totp_secret, created.user.login)}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from odr.services import demo
+    from odr.services.passwords import Passwords, current_totp
+    from odr.storage.db import make_engine, make_sessionmaker
+
+    settings = _settings()
+    if settings.production:
+        print("refused: demo data is for development mode only", file=sys.stderr)
+        return 2
+
+    async def run() -> bool:
+        engine = make_engine(settings.database_url)
+        try:
+            return await demo.seed(make_sessionmaker(engine), Passwords(), date.today())  # noqa: DTZ011
+        finally:
+            await engine.dispose()
+
+    created = asyncio.run(run())
+    print("demo data created" if created else "demo data already present (database not empty)")
+    print(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD})")
+    for u in demo.USERS:
+        line = f"  {u.role.value:<12} {u.login:<26} {u.name}"
+        if u.totp_secret:
+            line += f"  TOTP secret {u.totp_secret} (code now: {current_totp(u.totp_secret)};"
+            line += f" `odr totp-code {u.login}`)"
+        print(line)
+    return 0
+
+
+def cmd_totp_code(args: argparse.Namespace) -> int:
+    from odr.services import demo
+    from odr.services.passwords import current_totp
+
+    if _settings().production:
+        print("refused: demo helper for development mode only", file=sys.stderr)
+        return 2
+    for u in demo.USERS:
+        if u.login == args.login and u.totp_secret:
+            print(current_totp(u.totp_secret))
+            return 0
+    print("no demo staff account with that login", file=sys.stderr)
+    return 2
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from odr import logs
+    from odr.jobs import JobContext
+    from odr.jobs.runners import arq_worker
+    from odr.jobs.tasks import JOBS, PERIODIC
+    from odr.storage.db import make_engine, make_sessionmaker
+
+    settings = _settings()
+    logs.configure(settings.log_format, settings.log_level)
+    if not settings.redis_url:
+        print("the worker needs ODR_REDIS_URL; without Redis, `odr serve` runs jobs itself",
+              file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        ctx = JobContext(settings=settings, sessionmaker=make_sessionmaker(engine))
+        worker = arq_worker(ctx, settings.redis_url or "", JOBS, PERIODIC)
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+            await engine.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    from odr.services.triage_file import triage_jsonl
+
+    with open(args.file, encoding="utf-8") as fh:
+        for row in triage_jsonl(fh):
+            print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="odr", description="Online dispute resolution")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve the web app, the API and the hearings")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+    m = sub.add_parser("migrate", help="bring the database schema up to date")
+    m.add_argument("revision", nargs="?", default="head")
+    m.set_defaults(func=cmd_migrate)
+    c = sub.add_parser("create-user", help="create an account (any role)")
+    c.add_argument("login", help="mobile number or e-mail")
+    c.add_argument("--name", required=True)
+    c.add_argument("--role", default="consumer",
+                   choices=["consumer", "insurer_rep", "mediator", "centre_lead", "supervisor"])
+    c.add_argument("--organisation", help="organisation name (staff)")
+    c.add_argument("--badge", help="staff badge number")
+    c.add_argument("--admin", action="store_true", help="supervisor with user administration")
+    c.add_argument("--password", help="(prompted when absent)")
+    c.set_defaults(func=cmd_create_user)
+    d = sub.add_parser("demo", help="seed demo data when the database is empty (development)")
+    d.set_defaults(func=cmd_demo)
+    t = sub.add_parser("totp-code", help="print the current code of a demo staff account")
+    t.add_argument("login")
+    t.set_defaults(func=cmd_totp_code)
+    w = sub.add_parser("worker", help="run background jobs from Redis (arq)")
+    w.set_defaults(func=cmd_worker)
+    tr = sub.add_parser("triage", help="triage the complaints of a JSON-lines file")
+    tr.add_argument("file")
+    tr.set_defaults(func=cmd_triage)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Configuration: read once from ``ODR_*`` environment variables into a frozen object.
+
+Nothing here runs at import; `Settings.from_env()` is called by the CLI or the app factory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode = Mode.DEVELOPMENT
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = ""
+    storage_dir: Path = Path("var/evidence")
+    recordings_dir: Path = Path("recordings")
+    public_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    ice_servers: tuple[Mapping[str, Any], ...] = ()
+    turn_secret: str | None = None
+    timezone: str = "Asia/Shanghai"
+    session_ttl: int = 12 * 3600
+    login_max_failures: int = 5
+    login_window: int = 15 * 60
+    log_format: str = "text"
+    log_level: str = "INFO"
+    run_jobs_in_process: bool = True
+
+    @property
+    def production(self) -> bool:
+        return self.mode is Mode.PRODUCTION
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(f"ODR_{name}")
+            return value if value not in (None, "") else default
+
+        try:
+            mode = Mode(get("MODE", Mode.DEVELOPMENT.value))
+        except ValueError:
+            raise ConfigError("ODR_MODE must be 'development' or 'production'") from None
+        var_dir = Path(get("VAR_DIR", "var") or "var")
+        database_url = get("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'odr.sqlite3'}"
+        secret = get("SECRET_KEY")
+        if secret is None:
+            if mode is Mode.PRODUCTION:
+                raise ConfigError("ODR_SECRET_KEY is required in production mode")
+            secret = _development_secret(var_dir)
+        elif len(secret) < 32:
+            raise ConfigError("ODR_SECRET_KEY must have at least 32 characters")
+        redis_url = get("REDIS_URL")
+        timezone = get("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"ODR_TIMEZONE: unknown time zone {timezone!r}") from None
+        return cls(
+            mode=mode,
+            var_dir=var_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key=secret,
+            storage_dir=Path(get("STORAGE_DIR") or var_dir / "evidence"),
+            recordings_dir=Path(get("RECORDINGS_DIR", "recordings") or "recordings"),
+            public_url=(get("PUBLIC_URL", "http://127.0.0.1:8080") or "").rstrip("/"),
+            host=get("HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int(get, "PORT", 8080),
+            ice_servers=_ice_servers(get("ICE_SERVERS")),
+            turn_secret=get("TURN_SECRET"),
+            timezone=timezone,
+            session_ttl=_int(get, "SESSION_TTL", 12 * 3600),
+            login_max_failures=_int(get, "LOGIN_MAX_FAILURES", 5),
+            login_window=_int(get, "LOGIN_WINDOW", 15 * 60),
+            log_format=get("LOG_FORMAT", "json" if mode is Mode.PRODUCTION else "text") or "text",
+            log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
+            run_jobs_in_process=_bool(get("JOBS_IN_PROCESS"), default=redis_url is None),
+        )
+
+
+def _int(get: Any, name: str, default: int) -> int:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"ODR_{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"ODR_{name} must be positive")
+    return value
+
+
+def _bool(raw: str | None, *, default: bool) -> bool:
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _ice_servers(raw: str | None) -> tuple[Mapping[str, Any], ...]:
+    if raw is None:
+        return ()
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError("ODR_ICE_SERVERS must be a JSON list of {urls: ...} objects") from None
+    if not isinstance(value, list) or not all(
+        isinstance(item, dict) and "urls" in item for item in value
+    ):
+        raise ConfigError("ODR_ICE_SERVERS must be a JSON list of {urls: ...} objects")
+    return tuple(value)
+
+
+def _development_secret(var_dir: Path) -> str:
+    """A random key kept under var/ so development sessions survive restarts."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

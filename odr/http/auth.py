@@ -1,0 +1,89 @@
+"""Who is asking: the logged-in user of a request, and the CSRF token of its session."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from datetime import date
+
+from aiohttp import web
+from aiohttp_session import Session, get_session, new_session
+
+from odr.domain.accounts import Actor
+from odr.domain.errors import Unauthenticated
+from odr.http.keys import SESSIONMAKER, SETTINGS
+from odr.services.accounts import UserInfo, load_user
+from odr.storage.db import UnitOfWork
+
+_USER = "odr.user"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def today(request: web.Request) -> date:
+    return date.today()  # noqa: DTZ011 - calendar day for memberships
+
+
+async def current_user(request: web.Request) -> UserInfo | None:
+    if _USER in request:
+        user: UserInfo | None = request[_USER]
+        return user
+    session = await get_session(request)
+    user = None
+    uid = session.get("uid")
+    if isinstance(uid, int):
+        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
+            user = await load_user(uow, uid, today(request))
+        if user is None:
+            session.invalidate()
+    request[_USER] = user
+    return user
+
+
+async def require_user(request: web.Request) -> UserInfo:
+    user = await current_user(request)
+    if user is None:
+        raise Unauthenticated("Please log in.", code="unauthenticated")
+    return user
+
+
+async def require_actor(request: web.Request) -> Actor:
+    return (await require_user(request)).actor
+
+
+async def start_login(request: web.Request, user: UserInfo) -> Session:
+    """A fresh session (new key, new CSRF token) for a user who just proved who they are."""
+    session = await new_session(request)
+    session["uid"] = user.id
+    session["auth_at"] = int(time.time())
+    session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    request[_USER] = user
+    return session
+
+
+async def end_login(request: web.Request) -> None:
+    session = await get_session(request)
+    session.invalidate()
+    request[_USER] = None
+
+
+async def csrf_token(request: web.Request) -> str:
+    session = await get_session(request)
+    token = session.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session[CSRF_FIELD] = token
+    return token
+
+
+async def csrf_ok(request: web.Request, supplied: str | None) -> bool:
+    if not supplied:
+        return False
+    session = await get_session(request)
+    expected = session.get(CSRF_FIELD)
+    return isinstance(expected, str) and hmac.compare_digest(expected, supplied)
+
+
+def session_ttl(request: web.Request) -> int:
+    return request.app[SETTINGS].session_ttl

@@ -1,0 +1,27 @@
+"""Application state, declared in one place as typed keys."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from odr.config import Settings
+from odr.jobs import JobQueue
+from odr.services.accounts import Logins
+from odr.services.passwords import Passwords
+from odr.services.ratelimit import RateLimiter
+
+PageErrorRenderer = Callable[[web.Request, int, str, str], Awaitable[web.Response]]
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+REDIS = web.AppKey("redis", Redis)  # present only when Redis is configured
+PASSWORDS = web.AppKey("passwords", Passwords)
+LIMITER = web.AppKey("limiter", RateLimiter)  # type: ignore[type-abstract]
+LOGINS = web.AppKey("logins", Logins)
+JOBS = web.AppKey("jobs", JobQueue)  # type: ignore[type-abstract]
+PAGE_ERROR_RENDERER = web.AppKey("page_error_renderer", PageErrorRenderer)

@@ -1,0 +1,119 @@
+"""Middlewares: request id and access log, security headers, CSRF, error mapping."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from odr.domain.errors import DomainError
+from odr.http.auth import CSRF_FIELD, CSRF_HEADER, csrf_ok
+from odr.http.errors import HttpError, render_error, render_http_exception
+from odr.http.sessions import COOKIE_NAME
+from odr.logs import request_id
+
+log = logging.getLogger("odr.http")
+access = logging.getLogger("odr.access")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+#: Paths authenticated by a request signature rather than a cookie; CSRF does not apply.
+CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ("/api/v1/channel/",)
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    supplied = request.headers.get("X-Request-Id", "")
+    rid = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    token = request_id.set(rid)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = rid
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        access.info(
+            "%s %s %s %.1fms", request.method, request.path, status,
+            (time.perf_counter() - started) * 1000,
+        )
+        request_id.reset(token)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith("/api/") or not request.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as error:
+        return await render_error(request, error)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return await render_http_exception(request, exc)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return await render_http_exception(request, web.HTTPInternalServerError())
+
+
+@web.middleware
+async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every state-changing request made with a session cookie must prove it came from our
+    pages: the token in the ``X-CSRF-Token`` header, or in the ``csrf_token`` form field."""
+    if request.method not in UNSAFE or request.path.startswith(CSRF_EXEMPT_PREFIXES):
+        return await handler(request)
+    if request.path.startswith("/api/") and COOKIE_NAME not in request.cookies:
+        if request.content_type != "application/json":
+            raise HttpError(415, "json_required", "Send the request body as JSON.")
+        return await handler(request)  # no ambient credentials to abuse
+    supplied = request.headers.get(CSRF_HEADER) or request.query.get(CSRF_FIELD)
+    if not supplied and request.content_type == "application/x-www-form-urlencoded":
+        supplied = str((await request.post()).get(CSRF_FIELD) or "")
+    if not await csrf_ok(request, supplied):
+        raise HttpError(403, "csrf_failed",
+                        "This form has expired or did not come from this site. "
+                        "Please reload the page and try again.")
+    return await handler(request)
+

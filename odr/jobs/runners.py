@@ -1,0 +1,107 @@
+"""The two runners of the job functions in `odr.jobs.tasks`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from arq import cron
+from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Function, Worker, func
+
+from odr.jobs import JobContext, JobFunction, Periodic
+
+log = logging.getLogger("odr.jobs")
+
+
+class InProcessRunner:
+    """Runs periodic jobs on a timer and enqueued jobs as tasks, inside the serving process."""
+
+    def __init__(self, ctx: JobContext, jobs: Mapping[str, JobFunction],
+                 periodic: Sequence[Periodic], tick: float = 60.0) -> None:
+        self.ctx = ctx
+        self.jobs = jobs
+        self.periodic = periodic
+        self.tick = tick
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.Task[None] | None = None
+        self._minute = 0
+
+    async def enqueue(self, name: str, /, **kwargs: Any) -> None:
+        function = self.jobs[name]
+        task = asyncio.create_task(self._run(name, function, kwargs))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, name: str, function: JobFunction, kwargs: Mapping[str, Any]) -> None:
+        try:
+            await function(self.ctx, **kwargs)
+        except Exception:
+            log.exception("job failed", extra={"job": name})
+
+    async def run_due(self) -> None:
+        """Run every periodic job due at this tick (all of them on the first tick)."""
+        for job in self.periodic:
+            if self._minute % job.minutes == 0:
+                await self._run(job.name, job.function, {})
+        self._minute += 1
+
+    async def _loop(self) -> None:
+        while True:
+            await self.run_due()
+            await asyncio.sleep(self.tick)
+
+    def start(self) -> None:
+        self._timer = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks, *([self._timer] if self._timer else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class ArqQueue:
+    """Enqueues jobs for arq workers on Redis."""
+
+    def __init__(self, redis: ArqRedis) -> None:
+        self.redis = redis
+
+    async def enqueue(self, name: str, /, **kwargs: Any) -> None:
+        await self.redis.enqueue_job(name, **kwargs)
+
+
+def _arq_function(name: str, function: JobFunction) -> Function:
+    async def call(ctx: dict[str, Any], **kwargs: Any) -> Any:
+        return await function(ctx["odr"], **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return func(call, name=name)
+
+
+def arq_worker(ctx: JobContext, redis_url: str, jobs: Mapping[str, JobFunction],
+               periodic: Sequence[Periodic], **options: Any) -> Worker:
+    """An arq worker that runs the same job functions; periodic jobs are arq cron jobs,
+    which arq makes unique per tick across every worker."""
+    crons = [
+        cron(_arq_function(p.name, p.function).coroutine, name=f"cron:{p.name}",
+             minute=set(range(0, 60, p.minutes)), second=0, run_at_startup=False, unique=True)
+        for p in periodic
+    ]
+
+    async def on_startup(arq_ctx: dict[str, Any]) -> None:
+        arq_ctx["odr"] = ctx
+
+    return Worker(
+        functions=[_arq_function(name, f) for name, f in jobs.items()],
+        cron_jobs=crons,
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        on_startup=on_startup,
+        handle_signals=False,
+        **options,
+    )

@@ -1,0 +1,87 @@
+"""Shared fixtures: databases (SQLite always; PostgreSQL and Redis when their URLs are set —
+and required when CI=true), settings, and the app under test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy.engine import make_url
+
+from odr.config import Settings
+from odr.services.passwords import Passwords
+from odr.storage.db import make_engine
+from odr.storage.migrate import upgrade
+
+PG_URL = os.environ.get("ODR_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("ODR_TEST_REDIS_URL")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+#: argon2id with small costs: same code path, fast tests.
+FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1))
+
+
+def need(url: str | None, what: str, variable: str) -> str:
+    if url:
+        return url
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI: set {variable}")
+    pytest.skip(f"{what} not configured: set {variable} to run this test")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty, migrated database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'odr.sqlite3'}"
+        engine = make_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        yield url
+        return
+    base = need(PG_URL, "PostgreSQL", "ODR_TEST_DATABASE_URL")
+    name = f"odr_t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    try:
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.dispose()
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    url = need(REDIS_URL, "Redis", "ODR_TEST_REDIS_URL")
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+    yield url
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def build(database_url: str, **overrides: object) -> Settings:
+        base = Settings(
+            var_dir=tmp_path / "var",
+            database_url=database_url,
+            secret_key="x" * 40,
+            storage_dir=tmp_path / "evidence",
+            recordings_dir=tmp_path / "recordings",
+            run_jobs_in_process=False,
+        )
+        return base.with_overrides(**overrides)
+
+    return build

@@ -1,0 +1,39 @@
+"""Page routes, named; templates build URLs with url() from these names."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from odr.http.keys import PAGE_ERROR_RENDERER
+from web import views
+from web.i18n import load_translations
+from web.keys import TRANSLATIONS
+from web.rendering import error_page, make_environment
+
+STATIC = Path(__file__).with_name("static")
+
+
+def setup(app: web.Application) -> None:
+    make_environment(app)
+    app[PAGE_ERROR_RENDERER] = error_page
+    app.cleanup_ctx.append(_translations)
+    r = app.router
+    r.add_get("/", views.index, name="index")
+    r.add_get("/login", views.login_form, name="login")
+    r.add_post("/login", views.login_submit)
+    r.add_get("/login/second-factor", views.second_factor_form, name="second_factor")
+    r.add_post("/login/second-factor", views.second_factor_submit)
+    r.add_get("/register", views.register_form, name="register")
+    r.add_post("/register", views.register_submit)
+    r.add_post("/logout", views.logout, name="logout")
+    r.add_get("/home", views.home, name="home")
+    r.add_get("/lang/{lang}", views.switch_language, name="switch_language")
+    r.add_static("/static/", STATIC, name="static", append_version=True)
+
+
+async def _translations(app: web.Application) -> AsyncIterator[None]:
+    app[TRANSLATIONS] = load_translations()
+    yield

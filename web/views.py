@@ -1,0 +1,174 @@
+"""Page handlers: parse the form, call a service, render or redirect."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+from aiohttp_session import get_session
+
+from odr.domain.accounts import requires_second_factor
+from odr.domain.errors import DomainError, RateLimited
+from odr.http.auth import csrf_token, current_user, end_login, require_user, start_login, today
+from odr.http.errors import status_of
+from odr.http.keys import LOGINS, PASSWORDS, SESSIONMAKER
+from odr.services import accounts
+from odr.storage.db import UnitOfWork
+from web import i18n
+from web.messages import message_for
+from web.rendering import render
+
+PENDING_SECONDS = 300  # time allowed between the password and the second factor
+
+
+def safe_next(raw: str | None, default: str = "/home") -> str:
+    """Only local paths: never redirect a visitor to another site."""
+    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
+        return raw
+    return default
+
+
+async def form_page(request: web.Request, template: str, *, error: DomainError | None = None,
+                    values: dict[str, Any] | None = None) -> web.Response:
+    context: dict[str, Any] = {
+        "csrf_token": await csrf_token(request),
+        "values": values or {},
+        "next": safe_next(request.query.get("next")),
+        "error": None,
+        "error_field": None,
+    }
+    status = 200
+    headers: dict[str, str] = {}
+    if error is not None:
+        status = status_of(error)
+        context["error"] = message_for(error.code, error.message)
+        context["error_field"] = error.details.get("field")
+        headers["X-Error-Code"] = error.code
+        if isinstance(error, RateLimited):
+            headers["Retry-After"] = str(error.retry_after)
+    response = await render(request, template, context, status=status)
+    response.headers.update(headers)
+    return response
+
+
+async def index(request: web.Request) -> web.Response:
+    return await render(request, "index.html")
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return await form_page(request, "login.html")
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    login = str(form.get("login", ""))
+    password = str(form.get("password", ""))
+    logins = request.app[LOGINS]
+    try:
+        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
+            user = await logins.check_password(uow, login, password, today(request))
+    except DomainError as error:
+        return await form_page(request, "login.html", error=error, values={"login": login})
+    target = safe_next(request.query.get("next"))
+    if user.has_second_factor or requires_second_factor(user.role):
+        session = await get_session(request)
+        session["pending_uid"] = user.id
+        session["pending_at"] = int(time.time())
+        url = request.app.router["second_factor"].url_for().with_query(next=target)
+        raise web.HTTPSeeOther(location=str(url))
+    await logins.limiter.reset(f"login:{user.login}")
+    await start_login(request, user)
+    raise web.HTTPSeeOther(location=target)
+
+
+async def _pending_user(request: web.Request) -> int | None:
+    session = await get_session(request)
+    uid, at = session.get("pending_uid"), session.get("pending_at")
+    if isinstance(uid, int) and isinstance(at, int) and time.time() - at < PENDING_SECONDS:
+        return uid
+    return None
+
+
+async def second_factor_form(request: web.Request) -> web.StreamResponse:
+    if await _pending_user(request) is None:
+        raise web.HTTPSeeOther(location=str(request.app.router["login"].url_for()))
+    return await form_page(request, "second_factor.html")
+
+
+async def second_factor_submit(request: web.Request) -> web.StreamResponse:
+    uid = await _pending_user(request)
+    if uid is None:
+        raise web.HTTPSeeOther(location=str(request.app.router["login"].url_for()))
+    form = await request.post()
+    try:
+        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
+            user = await request.app[LOGINS].check_second_factor(
+                uow, uid, str(form.get("otp", "")), today(request))
+    except DomainError as error:
+        return await form_page(request, "second_factor.html", error=error)
+    await start_login(request, user)
+    raise web.HTTPSeeOther(location=safe_next(request.query.get("next")))
+
+
+async def register_form(request: web.Request) -> web.Response:
+    return await form_page(request, "register.html")
+
+
+async def register_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    values = {k: str(form.get(k, "")) for k in ("login", "display_name", "birth_date")}
+    try:
+        birth = _parse_date(values["birth_date"])
+        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
+            user = await accounts.register_consumer(
+                uow, request.app[PASSWORDS], login=values["login"],
+                password=str(form.get("password", "")), display_name=values["display_name"],
+                birth_date=birth, locale=request.cookies.get(i18n.COOKIE), today=today(request),
+            )
+    except DomainError as error:
+        return await form_page(request, "register.html", error=error, values=values)
+    await start_login(request, user)
+    raise web.HTTPSeeOther(location="/home")
+
+
+def _parse_date(raw: str) -> date | None:
+    from odr.domain.errors import ValidationFailed
+
+    if not raw:
+        return None
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed("Enter a real birth date as YYYY-MM-DD.", code="invalid_date",
+                               details={"field": "birth_date"}) from None
+    if not date(1900, 1, 1) <= value <= date.today():  # noqa: DTZ011
+        raise ValidationFailed("Enter a real birth date as YYYY-MM-DD.", code="invalid_date",
+                               details={"field": "birth_date"})
+    return value
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    await end_login(request)
+    raise web.HTTPSeeOther(location="/")
+
+
+async def home(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    return await render(request, "home.html", {"csrf_token": await csrf_token(request),
+                                               "role": user.role.value})
+
+
+async def switch_language(request: web.Request) -> web.StreamResponse:
+    lang = request.match_info["lang"]
+    if lang not in i18n.LANGUAGES:
+        raise web.HTTPNotFound()
+    response = web.HTTPSeeOther(location=safe_next(request.query.get("next"), "/"))
+    response.set_cookie(i18n.COOKIE, lang, max_age=365 * 24 * 3600, httponly=True,
+                        samesite="Lax", path="/")
+    raise response
+
+
+async def logged_in(request: web.Request) -> bool:
+    return await current_user(request) is not None
