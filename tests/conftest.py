@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -33,16 +34,18 @@ def need(url: str | None, what: str, variable: str) -> str:
     pytest.skip(f"{what} not configured: set {variable} to run this test")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty, migrated database: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'odr.sqlite3'}"
-        engine = make_engine(url)
-        await upgrade(engine)
-        await engine.dispose()
-        yield url
-        return
+@asynccontextmanager
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[str]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'odr.sqlite3'}"
+    engine = make_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    yield url
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A new, migrated PostgreSQL database, dropped afterwards."""
     base = need(PG_URL, "PostgreSQL", "ODR_TEST_DATABASE_URL")
     name = f"odr_t_{uuid.uuid4().hex[:12]}"
     admin = make_engine(base, isolation_level="AUTOCOMMIT")
@@ -50,9 +53,9 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
     try:
+        await upgrade(engine)
+        await engine.dispose()
         yield url
     finally:
         async with admin.connect() as conn:
@@ -60,15 +63,28 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await admin.dispose()
 
 
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty, migrated database: a SQLite file or a new PostgreSQL database."""
+    database = sqlite_database(tmp_path) if request.param == "sqlite" else postgres_database()
+    async with database as url:
+        yield url
+
+
+async def fresh_redis() -> str:
+    """The test Redis database, emptied."""
     url = need(REDIS_URL, "Redis", "ODR_TEST_REDIS_URL")
     from redis.asyncio import Redis
 
     client = Redis.from_url(url)
     await client.flushdb()
     await client.aclose()
-    yield url
+    return url
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    return await fresh_redis()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from web import i18n
 from web.keys import TRANSLATIONS
 from web.messages import message_for
 
-LANGUAGE = "web.language"
+LANGUAGE = web.RequestKey("web.language", str)
 
 
 def make_environment(app: web.Application) -> jinja2.Environment:

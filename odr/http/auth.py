@@ -16,7 +16,7 @@ from odr.http.keys import SESSIONMAKER, SETTINGS
 from odr.services.accounts import UserInfo, load_user
 from odr.storage.db import UnitOfWork
 
-_USER = "odr.user"
+_USER = web.RequestKey("odr.user", object)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 

@@ -9,6 +9,7 @@ import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from aiohttp_session import get_session
 
 from odr.domain.errors import DomainError
 from odr.http.auth import CSRF_FIELD, CSRF_HEADER, csrf_ok
@@ -98,16 +99,23 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await render_http_exception(request, web.HTTPInternalServerError())
 
 
+async def logged_in_session(request: web.Request) -> bool:
+    if COOKIE_NAME not in request.cookies:
+        return False
+    return "uid" in await get_session(request)
+
+
 @web.middleware
 async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every state-changing request made with a session cookie must prove it came from our
     pages: the token in the ``X-CSRF-Token`` header, or in the ``csrf_token`` form field."""
     if request.method not in UNSAFE or request.path.startswith(CSRF_EXEMPT_PREFIXES):
         return await handler(request)
-    if request.path.startswith("/api/") and COOKIE_NAME not in request.cookies:
+    if request.path.startswith("/api/") and not await logged_in_session(request):
+        # No login to abuse. A cross-site form cannot send JSON, so login CSRF is out too.
         if request.content_type != "application/json":
             raise HttpError(415, "json_required", "Send the request body as JSON.")
-        return await handler(request)  # no ambient credentials to abuse
+        return await handler(request)
     supplied = request.headers.get(CSRF_HEADER) or request.query.get(CSRF_FIELD)
     if not supplied and request.content_type == "application/x-www-form-urlencoded":
         supplied = str((await request.post()).get(CSRF_FIELD) or "")
