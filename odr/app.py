@@ -34,8 +34,13 @@ def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web
     secure = settings.public_url.startswith("https://")
     if redis is not None:
         storage: aiohttp_session.AbstractStorage = RedisStorage(
-            redis, cookie_name=COOKIE_NAME, max_age=settings.session_ttl, secure=secure,
-            httponly=True, samesite="Lax")
+            redis,
+            cookie_name=COOKIE_NAME,
+            max_age=settings.session_ttl,
+            secure=secure,
+            httponly=True,
+            samesite="Lax",
+        )
         limiter: RateLimiter = RedisRateLimiter(redis)
     else:
         storage = DatabaseStorage(sessionmaker, max_age=settings.session_ttl, secure=secure)
@@ -59,7 +64,8 @@ def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web
     app[keys.PASSWORDS] = passwords or Passwords()
     app[keys.LIMITER] = limiter
     app[keys.LOGINS] = Logins(
-        app[keys.PASSWORDS], limiter,
+        app[keys.PASSWORDS],
+        limiter,
         LoginPolicy(max_failures=settings.login_max_failures, window=settings.login_window),
     )
     app.cleanup_ctx.append(_resources)

@@ -1,4 +1,5 @@
-"""The `odr` command: serve, migrate, create-user, demo, worker, totp-code, triage."""
+"""The `odr` command: serve, migrate, create-organisation, create-user, demo, worker,
+totp-code, triage."""
 
 from __future__ import annotations
 
@@ -63,15 +64,21 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
     settings = _settings()
     password = args.password or getpass.getpass("Password: ")
-    new = NewUser(login=args.login, password=password, display_name=args.name,
-                  role=Role(args.role), organisation=args.organisation,
-                  badge_number=args.badge, is_admin=args.admin)
+    new = NewUser(
+        login=args.login,
+        password=password,
+        display_name=args.name,
+        role=Role(args.role),
+        organisation=args.organisation,
+        badge_number=args.badge,
+        is_admin=args.admin,
+    )
 
     async def run() -> int:
         engine = make_engine(settings.database_url)
         try:
             async with UnitOfWork(make_sessionmaker(engine)) as uow:
-                created = await create_user(uow, Passwords(), new, date.today())  # noqa: DTZ011
+                created = await create_user(uow, Passwords(), new, date.today())
         except DomainError as exc:
             print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
             return 2
@@ -81,6 +88,36 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         if created.totp_secret:
             print("second factor: add this to an authenticator app:")
             print(f"  {totp_uri(created.totp_secret, created.user.login)}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_create_organisation(args: argparse.Namespace) -> int:
+    from odr.domain.accounts import OrganisationKind
+    from odr.domain.errors import DomainError
+    from odr.services.accounts import create_organisation
+    from odr.storage.db import UnitOfWork, make_engine, make_sessionmaker
+
+    settings = _settings()
+
+    async def run() -> int:
+        engine = make_engine(settings.database_url)
+        try:
+            async with UnitOfWork(make_sessionmaker(engine)) as uow:
+                org_id = await create_organisation(
+                    uow,
+                    kind=OrganisationKind(args.kind),
+                    name=args.name,
+                    name_en=args.name_en,
+                    policy_count=args.policy_count,
+                )
+        except DomainError as exc:
+            print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+            return 2
+        finally:
+            await engine.dispose()
+        print(f"created {args.kind} {args.name} (id {org_id})")
         return 0
 
     return asyncio.run(run())
@@ -99,7 +136,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     async def run() -> bool:
         engine = make_engine(settings.database_url)
         try:
-            return await demo.seed(make_sessionmaker(engine), Passwords(), date.today())  # noqa: DTZ011
+            return await demo.seed(make_sessionmaker(engine), Passwords(), date.today())
         finally:
             await engine.dispose()
 
@@ -140,8 +177,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     logs.configure(settings.log_format, settings.log_level)
     if not settings.redis_url:
-        print("the worker needs ODR_REDIS_URL; without Redis, `odr serve` runs jobs itself",
-              file=sys.stderr)
+        print(
+            "the worker needs ODR_REDIS_URL; without Redis, `odr serve` runs jobs itself",
+            file=sys.stderr,
+        )
         return 2
 
     async def run() -> None:
@@ -180,13 +219,22 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("create-user", help="create an account (any role)")
     c.add_argument("login", help="mobile number or e-mail")
     c.add_argument("--name", required=True)
-    c.add_argument("--role", default="consumer",
-                   choices=["consumer", "insurer_rep", "mediator", "centre_lead", "supervisor"])
+    c.add_argument(
+        "--role",
+        default="consumer",
+        choices=["consumer", "insurer_rep", "mediator", "centre_lead", "supervisor"],
+    )
     c.add_argument("--organisation", help="organisation name (staff)")
     c.add_argument("--badge", help="staff badge number")
     c.add_argument("--admin", action="store_true", help="supervisor with user administration")
     c.add_argument("--password", help="(prompted when absent)")
     c.set_defaults(func=cmd_create_user)
+    o = sub.add_parser("create-organisation", help="create an insurer, centre or the platform")
+    o.add_argument("name")
+    o.add_argument("--kind", required=True, choices=["insurer", "mediation_centre", "platform"])
+    o.add_argument("--name-en")
+    o.add_argument("--policy-count", type=int, help="policies in force (insurers)")
+    o.set_defaults(func=cmd_create_organisation)
     d = sub.add_parser("demo", help="seed demo data when the database is empty (development)")
     d.set_defaults(func=cmd_demo)
     t = sub.add_parser("totp-code", help="print the current code of a demo staff account")

@@ -23,8 +23,9 @@ COOKIE = "odr_lang"
 _CATALOGUE_DIRS = {"zh-CN": "zh_CN"}
 
 Translations = dict[str, gettext.NullTranslations]
-_current: contextvars.ContextVar[gettext.NullTranslations] = contextvars.ContextVar(
-    "translations", default=gettext.NullTranslations()
+_NONE = gettext.NullTranslations()
+_current: contextvars.ContextVar[gettext.NullTranslations | None] = contextvars.ContextVar(
+    "translations", default=None
 )
 
 
@@ -65,12 +66,12 @@ def activate(translations: gettext.NullTranslations) -> None:
 
 
 def gettext_(message: str, **variables: Any) -> str:
-    text = _current.get().gettext(message)
+    text = (_current.get() or _NONE).gettext(message)
     return text % variables if variables else text
 
 
 def ngettext_(singular: str, plural: str, n: int, **variables: Any) -> str:
-    text = _current.get().ngettext(singular, plural, n)
+    text = (_current.get() or _NONE).ngettext(singular, plural, n)
     return text % {"num": n, **variables}
 
 

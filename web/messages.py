@@ -11,8 +11,10 @@ _MESSAGES: dict[str, str] = {
     "otp_invalid": N_("The code is wrong or has expired."),
     "otp_not_enrolled": N_("This staff account has no second factor set up. Ask a supervisor."),
     "too_many_attempts": N_("Too many failed attempts. Please wait and try again."),
-    "csrf_failed": N_("This form has expired or did not come from this site. "
-    "Please reload the page and try again."),
+    "csrf_failed": N_(
+        "This form has expired or did not come from this site. "
+        "Please reload the page and try again."
+    ),
     "login_taken": N_("An account with this login already exists."),
     "invalid_login": N_("Enter a mainland mobile number (11 digits) or an e-mail address."),
     "password_too_short": N_("The password must have at least 10 characters."),

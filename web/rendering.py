@@ -49,8 +49,13 @@ async def use_language(request: web.Request) -> str:
     return lang
 
 
-async def render(request: web.Request, template: str, context: Mapping[str, Any] | None = None,
-                 *, status: int = 200) -> web.Response:
+async def render(
+    request: web.Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> web.Response:
     lang = await use_language(request)
     user = await current_user(request)
     base = {
@@ -62,14 +67,18 @@ async def render(request: web.Request, template: str, context: Mapping[str, Any]
     }
     if user is not None:
         base["csrf_token"] = await csrf_token(request)
-    response = aiohttp_jinja2.render_template(template, request, {**base, **(context or {})},
-                                              status=status)
+    response = aiohttp_jinja2.render_template(
+        template, request, {**base, **(context or {})}, status=status
+    )
     response.headers["Content-Language"] = lang
     return response
 
 
 async def error_page(request: web.Request, status: int, code: str, message: str) -> web.Response:
     await use_language(request)
-    return await render(request, "error.html",
-                        {"status": status, "code": code, "message": message_for(code, message)},
-                        status=status)
+    return await render(
+        request,
+        "error.html",
+        {"status": status, "code": code, "message": message_for(code, message)},
+        status=status,
+    )

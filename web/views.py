@@ -30,8 +30,13 @@ def safe_next(raw: str | None, default: str = "/home") -> str:
     return default
 
 
-async def form_page(request: web.Request, template: str, *, error: DomainError | None = None,
-                    values: dict[str, Any] | None = None) -> web.Response:
+async def form_page(
+    request: web.Request,
+    template: str,
+    *,
+    error: DomainError | None = None,
+    values: dict[str, Any] | None = None,
+) -> web.Response:
     context: dict[str, Any] = {
         "csrf_token": await csrf_token(request),
         "values": values or {},
@@ -105,7 +110,8 @@ async def second_factor_submit(request: web.Request) -> web.StreamResponse:
     try:
         async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
             user = await request.app[LOGINS].check_second_factor(
-                uow, uid, str(form.get("otp", "")), today(request))
+                uow, uid, str(form.get("otp", "")), today(request)
+            )
     except DomainError as error:
         return await form_page(request, "second_factor.html", error=error)
     await start_login(request, user)
@@ -123,9 +129,14 @@ async def register_submit(request: web.Request) -> web.StreamResponse:
         birth = _parse_date(values["birth_date"])
         async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
             user = await accounts.register_consumer(
-                uow, request.app[PASSWORDS], login=values["login"],
-                password=str(form.get("password", "")), display_name=values["display_name"],
-                birth_date=birth, locale=request.cookies.get(i18n.COOKIE), today=today(request),
+                uow,
+                request.app[PASSWORDS],
+                login=values["login"],
+                password=str(form.get("password", "")),
+                display_name=values["display_name"],
+                birth_date=birth,
+                locale=request.cookies.get(i18n.COOKIE),
+                today=today(request),
             )
     except DomainError as error:
         return await form_page(request, "register.html", error=error, values=values)
@@ -141,11 +152,17 @@ def _parse_date(raw: str) -> date | None:
     try:
         value = date.fromisoformat(raw)
     except ValueError:
-        raise ValidationFailed("Enter a real birth date as YYYY-MM-DD.", code="invalid_date",
-                               details={"field": "birth_date"}) from None
-    if not date(1900, 1, 1) <= value <= date.today():  # noqa: DTZ011
-        raise ValidationFailed("Enter a real birth date as YYYY-MM-DD.", code="invalid_date",
-                               details={"field": "birth_date"})
+        raise ValidationFailed(
+            "Enter a real birth date as YYYY-MM-DD.",
+            code="invalid_date",
+            details={"field": "birth_date"},
+        ) from None
+    if not date(1900, 1, 1) <= value <= date.today():
+        raise ValidationFailed(
+            "Enter a real birth date as YYYY-MM-DD.",
+            code="invalid_date",
+            details={"field": "birth_date"},
+        )
     return value
 
 
@@ -156,8 +173,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def home(request: web.Request) -> web.Response:
     user = await require_user(request)
-    return await render(request, "home.html", {"csrf_token": await csrf_token(request),
-                                               "role": user.role.value})
+    return await render(
+        request, "home.html", {"csrf_token": await csrf_token(request), "role": user.role.value}
+    )
 
 
 async def switch_language(request: web.Request) -> web.StreamResponse:
@@ -165,8 +183,9 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     if lang not in i18n.LANGUAGES:
         raise web.HTTPNotFound()
     response = web.HTTPSeeOther(location=safe_next(request.query.get("next"), "/"))
-    response.set_cookie(i18n.COOKIE, lang, max_age=365 * 24 * 3600, httponly=True,
-                        samesite="Lax", path="/")
+    response.set_cookie(
+        i18n.COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="Lax", path="/"
+    )
     raise response
 
 

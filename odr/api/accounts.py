@@ -26,9 +26,15 @@ from odr.storage.models import Organisation
 
 def user_out(user: accounts.UserInfo) -> UserOut:
     return UserOut(
-        id=user.id, display_name=user.display_name, role=user.role, login=user.login,
-        organisation_id=user.organisation_id, organisation_name=user.organisation_name,
-        badge_number=user.badge_number, care_mode=user.care_mode, locale=user.locale,
+        id=user.id,
+        display_name=user.display_name,
+        role=user.role,
+        login=user.login,
+        organisation_id=user.organisation_id,
+        organisation_name=user.organisation_name,
+        badge_number=user.badge_number,
+        care_mode=user.care_mode,
+        locale=user.locale,
     )
 
 
@@ -43,8 +49,13 @@ async def register(request: web.Request) -> web.Response:
     body = await parse_json(request, RegisterRequest)
     async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
         user = await accounts.register_consumer(
-            uow, request.app[PASSWORDS], login=body.login, password=body.password,
-            display_name=body.display_name, birth_date=body.birth_date, locale=body.locale,
+            uow,
+            request.app[PASSWORDS],
+            login=body.login,
+            password=body.password,
+            display_name=body.display_name,
+            birth_date=body.birth_date,
+            locale=body.locale,
             today=today(request),
         )
     session = await start_login(request, user)
@@ -54,8 +65,9 @@ async def register(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     body = await parse_json(request, LoginRequest)
     async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        user = await request.app[LOGINS].login(uow, body.login, body.password, body.otp,
-                                               today(request))
+        user = await request.app[LOGINS].login(
+            uow, body.login, body.password, body.otp, today(request)
+        )
     session = await start_login(request, user)
     return reply(SessionOut(user=user_out(user), csrf_token=session["csrf_token"]))
 
@@ -75,18 +87,27 @@ async def create_staff(request: web.Request) -> web.Response:
     authorize(actor, Action.MANAGE_USERS)
     body = await parse_json(request, CreateStaffRequest)
     new = accounts.NewUser(
-        login=body.login, password=body.password, display_name=body.display_name,
-        role=body.role, organisation=body.organisation, badge_number=body.badge_number,
+        login=body.login,
+        password=body.password,
+        display_name=body.display_name,
+        role=body.role,
+        organisation=body.organisation,
+        badge_number=body.badge_number,
         is_admin=body.is_admin,
     )
     async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
         created = await accounts.create_staff_account(
-            uow, request.app[PASSWORDS], actor, new, today(request))
+            uow, request.app[PASSWORDS], actor, new, today(request)
+        )
     secret = created.totp_secret
-    return reply(CreatedStaffOut(
-        user=user_out(created.user), totp_secret=secret,
-        totp_uri=totp_uri(secret, created.user.login) if secret else None,
-    ), 201)
+    return reply(
+        CreatedStaffOut(
+            user=user_out(created.user),
+            totp_secret=secret,
+            totp_uri=totp_uri(secret, created.user.login) if secret else None,
+        ),
+        201,
+    )
 
 
 async def list_organisations(request: web.Request) -> web.Response:
@@ -94,6 +115,8 @@ async def list_organisations(request: web.Request) -> web.Response:
     authorize(actor, Action.MANAGE_USERS)
     async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
         rows = (await uow.session.execute(select(Organisation).order_by(Organisation.id))).scalars()
-        items = [OrganisationOut(id=o.id, kind=o.kind, name=o.name, name_en=o.name_en).model_dump()
-                 for o in rows]
+        items = [
+            OrganisationOut(id=o.id, kind=o.kind, name=o.name, name_en=o.name_en).model_dump()
+            for o in rows
+        ]
     return web.json_response({"items": items})

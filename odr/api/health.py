@@ -36,5 +36,6 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception as exc:  # any failure means not ready
             checks[name] = f"failed: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return web.json_response({"status": "ok" if ready else "unavailable", "checks": checks},
-                             status=200 if ready else 503)
+    return web.json_response(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )

@@ -20,12 +20,14 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
     if request.content_type != "application/json":
         raise HttpError(415, "json_required", "Send the request body as JSON.")
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise HttpError(413, "body_too_large",
-                        f"The request body may have at most {MAX_JSON_BYTES} bytes.")
+        raise HttpError(
+            413, "body_too_large", f"The request body may have at most {MAX_JSON_BYTES} bytes."
+        )
     raw = await request.content.read(MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
-        raise HttpError(413, "body_too_large",
-                        f"The request body may have at most {MAX_JSON_BYTES} bytes.")
+        raise HttpError(
+            413, "body_too_large", f"The request body may have at most {MAX_JSON_BYTES} bytes."
+        )
     try:
         data = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -40,5 +42,6 @@ def validate(model: type[M], data: object) -> M:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or None
         message = f"{field}: {first['msg']}" if field else str(first["msg"])
-        raise ValidationFailed(message, code="invalid_field",
-                               details={"field": field, "problem": first["type"]}) from None
+        raise ValidationFailed(
+            message, code="invalid_field", details={"field": field, "problem": first["type"]}
+        ) from None

@@ -22,7 +22,7 @@ CSRF_HEADER = "X-CSRF-Token"
 
 
 def today(request: web.Request) -> date:
-    return date.today()  # noqa: DTZ011 - calendar day for memberships
+    return date.today()
 
 
 async def current_user(request: web.Request) -> UserInfo | None:

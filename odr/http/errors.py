@@ -68,8 +68,13 @@ def is_api(request: web.Request) -> bool:
     return request.path.startswith("/api/")
 
 
-def json_error(status: int, code: str, message: str, details: dict[str, object] | None = None,
-               headers: dict[str, str] | None = None) -> web.Response:
+def json_error(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     body: dict[str, object] = {"code": code, "message": message}
     if details:
         body["details"] = details

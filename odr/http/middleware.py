@@ -68,7 +68,10 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         raise
     finally:
         access.info(
-            "%s %s %s %.1fms", request.method, request.path, status,
+            "%s %s %s %.1fms",
+            request.method,
+            request.path,
+            status,
             (time.perf_counter() - started) * 1000,
         )
         request_id.reset(token)
@@ -120,8 +123,10 @@ async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not supplied and request.content_type == "application/x-www-form-urlencoded":
         supplied = str((await request.post()).get(CSRF_FIELD) or "")
     if not await csrf_ok(request, supplied):
-        raise HttpError(403, "csrf_failed",
-                        "This form has expired or did not come from this site. "
-                        "Please reload the page and try again.")
+        raise HttpError(
+            403,
+            "csrf_failed",
+            "This form has expired or did not come from this site. "
+            "Please reload the page and try again.",
+        )
     return await handler(request)
-

@@ -27,11 +27,18 @@ def _hash(key: str) -> str:
 
 
 class DatabaseStorage(AbstractStorage):
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, max_age: int,
-                 secure: bool) -> None:
-        super().__init__(cookie_name=COOKIE_NAME, max_age=max_age, secure=secure,
-                         httponly=True, samesite="Lax",
-                         encoder=json.dumps, decoder=json.loads)
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, max_age: int, secure: bool
+    ) -> None:
+        super().__init__(
+            cookie_name=COOKIE_NAME,
+            max_age=max_age,
+            secure=secure,
+            httponly=True,
+            samesite="Lax",
+            encoder=json.dumps,
+            decoder=json.loads,
+        )
         self._sessionmaker = sessionmaker
 
     async def load_session(self, request: web.Request) -> Session:
@@ -44,8 +51,9 @@ class DatabaseStorage(AbstractStorage):
             return Session(None, data=None, new=True, max_age=self.max_age)
         return Session(key, data=row.data, new=False, max_age=self.max_age)
 
-    async def save_session(self, request: web.Request, response: web.StreamResponse,
-                           session: Session) -> None:
+    async def save_session(
+        self, request: web.Request, response: web.StreamResponse, session: Session
+    ) -> None:
         key = session.identity
         if key is None:
             key = secrets.token_urlsafe(32)

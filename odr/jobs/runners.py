@@ -20,8 +20,13 @@ log = logging.getLogger("odr.jobs")
 class InProcessRunner:
     """Runs periodic jobs on a timer and enqueued jobs as tasks, inside the serving process."""
 
-    def __init__(self, ctx: JobContext, jobs: Mapping[str, JobFunction],
-                 periodic: Sequence[Periodic], tick: float = 60.0) -> None:
+    def __init__(
+        self,
+        ctx: JobContext,
+        jobs: Mapping[str, JobFunction],
+        periodic: Sequence[Periodic],
+        tick: float = 60.0,
+    ) -> None:
         self.ctx = ctx
         self.jobs = jobs
         self.periodic = periodic
@@ -84,13 +89,24 @@ def _arq_function(name: str, function: JobFunction) -> Function:
     return func(call, name=name)
 
 
-def arq_worker(ctx: JobContext, redis_url: str, jobs: Mapping[str, JobFunction],
-               periodic: Sequence[Periodic], **options: Any) -> Worker:
+def arq_worker(
+    ctx: JobContext,
+    redis_url: str,
+    jobs: Mapping[str, JobFunction],
+    periodic: Sequence[Periodic],
+    **options: Any,
+) -> Worker:
     """An arq worker that runs the same job functions; periodic jobs are arq cron jobs,
     which arq makes unique per tick across every worker."""
     crons = [
-        cron(_arq_function(p.name, p.function).coroutine, name=f"cron:{p.name}",
-             minute=set(range(0, 60, p.minutes)), second=0, run_at_startup=False, unique=True)
+        cron(
+            _arq_function(p.name, p.function).coroutine,
+            name=f"cron:{p.name}",
+            minute=set(range(0, 60, p.minutes)),
+            second=0,
+            run_at_startup=False,
+            unique=True,
+        )
         for p in periodic
     ]
 

@@ -90,7 +90,9 @@ class CreatedUser:
     totp_secret: str | None
 
 
-async def create_user(uow: UnitOfWork, passwords: Passwords, new: NewUser, today: date) -> CreatedUser:
+async def create_user(
+    uow: UnitOfWork, passwords: Passwords, new: NewUser, today: date
+) -> CreatedUser:
     """Create any account. Callers check who may do it (`register_consumer`,
     `create_staff_account`); the command line and the demo seed call it directly."""
     kind, login = normalise_login(new.login)
@@ -113,16 +115,22 @@ async def create_user(uow: UnitOfWork, passwords: Passwords, new: NewUser, today
     )
     session = uow.session
     if await repo.user_by_login(session, kind, login) is not None:
-        raise Conflict("An account with this login already exists.", code="login_taken",
-                       details={"field": "login"})
+        raise Conflict(
+            "An account with this login already exists.",
+            code="login_taken",
+            details={"field": "login"},
+        )
     if new.role is not Role.CONSUMER:
         user.memberships = [await _membership(uow, new, today)]
     session.add(user)
     try:
         await session.flush()
     except IntegrityError:
-        raise Conflict("An account with this login or badge number already exists.",
-                       code="login_taken", details={"field": "login"}) from None
+        raise Conflict(
+            "An account with this login or badge number already exists.",
+            code="login_taken",
+            details={"field": "login"},
+        ) from None
     await session.refresh(user, ["memberships"])
     info = user_info(user, today)
     await uow.commit()
@@ -131,52 +139,92 @@ async def create_user(uow: UnitOfWork, passwords: Passwords, new: NewUser, today
 
 async def _membership(uow: UnitOfWork, new: NewUser, today: date) -> Membership:
     if not new.organisation:
-        raise ValidationFailed("Staff accounts belong to an organisation.",
-                               code="organisation_required", details={"field": "organisation"})
+        raise ValidationFailed(
+            "Staff accounts belong to an organisation.",
+            code="organisation_required",
+            details={"field": "organisation"},
+        )
     if not new.badge_number:
-        raise ValidationFailed("Staff accounts need a badge number.",
-                               code="badge_number_required", details={"field": "badge_number"})
+        raise ValidationFailed(
+            "Staff accounts need a badge number.",
+            code="badge_number_required",
+            details={"field": "badge_number"},
+        )
     badge = check_badge_number(new.badge_number)
     org = await repo.organisation_by_name(uow.session, new.organisation)
     if org is None:
-        raise NotFound("No such organisation.", code="organisation_not_found",
-                       details={"field": "organisation"})
+        raise NotFound(
+            "No such organisation.",
+            code="organisation_not_found",
+            details={"field": "organisation"},
+        )
     if org.kind != ROLE_ORGANISATION_KIND[new.role].value:
-        raise ValidationFailed(f"A {new.role.value} cannot belong to a {org.kind}.",
-                               code="wrong_organisation_kind", details={"field": "organisation"})
+        raise ValidationFailed(
+            f"A {new.role.value} cannot belong to a {org.kind}.",
+            code="wrong_organisation_kind",
+            details={"field": "organisation"},
+        )
     if await repo.membership_by_badge(uow.session, badge) is not None:
-        raise Conflict("This badge number is taken.", code="badge_number_taken",
-                       details={"field": "badge_number"})
-    return Membership(organisation_id=org.id, role=new.role.value, badge_number=badge,
-                      started_on=today)
+        raise Conflict(
+            "This badge number is taken.",
+            code="badge_number_taken",
+            details={"field": "badge_number"},
+        )
+    return Membership(
+        organisation_id=org.id, role=new.role.value, badge_number=badge, started_on=today
+    )
 
 
 async def register_consumer(
-    uow: UnitOfWork, passwords: Passwords, *, login: str, password: str, display_name: str,
-    birth_date: date | None, locale: str | None, today: date,
+    uow: UnitOfWork,
+    passwords: Passwords,
+    *,
+    login: str,
+    password: str,
+    display_name: str,
+    birth_date: date | None,
+    locale: str | None,
+    today: date,
 ) -> UserInfo:
-    new = NewUser(login=login, password=password, display_name=display_name,
-                  birth_date=birth_date, locale=locale)
+    new = NewUser(
+        login=login,
+        password=password,
+        display_name=display_name,
+        birth_date=birth_date,
+        locale=locale,
+    )
     return (await create_user(uow, passwords, new, today)).user
 
 
 async def create_staff_account(
-    uow: UnitOfWork, passwords: Passwords, actor: Actor, new: NewUser, today: date,
+    uow: UnitOfWork,
+    passwords: Passwords,
+    actor: Actor,
+    new: NewUser,
+    today: date,
 ) -> CreatedUser:
     authorize(actor, Action.MANAGE_USERS)
     if new.role not in ROLE_ORGANISATION_KIND:
-        raise ValidationFailed("Choose a staff role.", code="invalid_role",
-                               details={"field": "role"})
+        raise ValidationFailed(
+            "Choose a staff role.", code="invalid_role", details={"field": "role"}
+        )
     return await create_user(uow, passwords, new, today)
 
 
 async def create_organisation(
-    uow: UnitOfWork, *, kind: OrganisationKind, name: str, name_en: str | None = None,
+    uow: UnitOfWork,
+    *,
+    kind: OrganisationKind,
+    name: str,
+    name_en: str | None = None,
     policy_count: int | None = None,
 ) -> int:
     if await repo.organisation_by_name(uow.session, name) is not None:
-        raise Conflict("An organisation with this name exists.", code="organisation_exists",
-                       details={"field": "name"})
+        raise Conflict(
+            "An organisation with this name exists.",
+            code="organisation_exists",
+            details={"field": "name"},
+        )
     org = Organisation(kind=kind.value, name=name, name_en=name_en, policy_count=policy_count)
     uow.session.add(org)
     await uow.session.flush()
@@ -185,6 +233,7 @@ async def create_organisation(
 
 
 # --- Login ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
@@ -206,18 +255,25 @@ class Logins:
     async def _refuse_when_locked(self, key: str) -> None:
         window = await self.limiter.peek(key)
         if window.count >= self.policy.max_failures:
-            raise RateLimited("Too many failed attempts. Please wait and try again.",
-                              retry_after=window.retry_after, code="too_many_attempts")
+            raise RateLimited(
+                "Too many failed attempts. Please wait and try again.",
+                retry_after=window.retry_after,
+                code="too_many_attempts",
+            )
 
     async def _failed(self, key: str, error: Unauthenticated) -> Unauthenticated | RateLimited:
         window = await self.limiter.hit(key, self.policy.window)
         if window.count >= self.policy.max_failures:
-            return RateLimited("Too many failed attempts. Please wait and try again.",
-                               retry_after=window.retry_after, code="too_many_attempts")
+            return RateLimited(
+                "Too many failed attempts. Please wait and try again.",
+                retry_after=window.retry_after,
+                code="too_many_attempts",
+            )
         return error
 
-    async def check_password(self, uow: UnitOfWork, login: str, password: str,
-                             today: date) -> UserInfo:
+    async def check_password(
+        self, uow: UnitOfWork, login: str, password: str, today: date
+    ) -> UserInfo:
         """First step: the password. Staff still need `check_second_factor`."""
         try:
             kind, value = normalise_login(login)
@@ -228,40 +284,53 @@ class Logins:
         user = await repo.user_by_login(uow.session, kind, value)
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None or not user.active:
-            raise await self._failed(key, Unauthenticated(
-                "The login or the password is wrong.", code="invalid_credentials"))
+            raise await self._failed(
+                key,
+                Unauthenticated("The login or the password is wrong.", code="invalid_credentials"),
+            )
         if self.passwords.needs_rehash(user.password_hash):
             user.password_hash = await self.passwords.hash(password)
             await uow.commit()
         return user_info(user, today)
 
-    async def check_second_factor(self, uow: UnitOfWork, user_id: int, code: str | None,
-                                  today: date, at: datetime | None = None) -> UserInfo:
+    async def check_second_factor(
+        self,
+        uow: UnitOfWork,
+        user_id: int,
+        code: str | None,
+        today: date,
+        at: datetime | None = None,
+    ) -> UserInfo:
         user = await repo.user_by_id(uow.session, user_id)
         if user is None or not user.active:
             raise Unauthenticated("Please log in again.", code="unauthenticated")
         if user.totp_secret is None:
             if requires_second_factor(Role(user.role)):
-                raise Unauthenticated("This staff account has no second factor set up.",
-                                      code="otp_not_enrolled")
+                raise Unauthenticated(
+                    "This staff account has no second factor set up.", code="otp_not_enrolled"
+                )
             return user_info(user, today)
         key = self._key(user.email or user.mobile or str(user.id))
         await self._refuse_when_locked(key)
         if not code:
-            raise Unauthenticated("Enter the 6-digit code from your authenticator app.",
-                                  code="otp_required")
-        step = verify_totp(user.totp_secret, code, user.totp_last_step,
-                           at.timestamp() if at else None)
+            raise Unauthenticated(
+                "Enter the 6-digit code from your authenticator app.", code="otp_required"
+            )
+        step = verify_totp(
+            user.totp_secret, code, user.totp_last_step, at.timestamp() if at else None
+        )
         if step is None:
-            raise await self._failed(key, Unauthenticated(
-                "The code is wrong or has expired.", code="otp_invalid"))
+            raise await self._failed(
+                key, Unauthenticated("The code is wrong or has expired.", code="otp_invalid")
+            )
         user.totp_last_step = step
         await uow.commit()
         await self.limiter.reset(key)
         return user_info(user, today)
 
-    async def login(self, uow: UnitOfWork, login: str, password: str, otp: str | None,
-                    today: date) -> UserInfo:
+    async def login(
+        self, uow: UnitOfWork, login: str, password: str, otp: str | None, today: date
+    ) -> UserInfo:
         """Both steps at once (the JSON API)."""
         info = await self.check_password(uow, login, password, today)
         if info.has_second_factor or requires_second_factor(info.role):
@@ -280,5 +349,9 @@ async def load_user(uow: UnitOfWork, user_id: int, today: date) -> UserInfo | No
 def _is_senior(birth_date: date | None, today: date) -> bool:
     if birth_date is None:
         return False
-    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    age = (
+        today.year
+        - birth_date.year
+        - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    )
     return age >= 60

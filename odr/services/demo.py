@@ -17,14 +17,18 @@ from odr.services.passwords import Passwords
 from odr.storage import accounts as repo
 from odr.storage.db import UnitOfWork
 
-DEMO_PASSWORD = "odr-demo-2026"
+DEMO_PASSWORD = "odr-demo-2026"  # noqa: S105 - printed at start; demo mode only
 
 ORGANISATIONS: tuple[tuple[OrganisationKind, str, str, int | None], ...] = (
     (OrganisationKind.PLATFORM, "ODR 平台运营中心", "ODR Platform Operations", None),
     (OrganisationKind.INSURER, "安康人寿", "Ankang Life", 1_200_000),
     (OrganisationKind.INSURER, "华信财险", "Huaxin P&C", 800_000),
-    (OrganisationKind.MEDIATION_CENTRE, "滨江保险纠纷调解中心", "Binjiang Insurance Mediation Centre",
-     None),
+    (
+        OrganisationKind.MEDIATION_CENTRE,
+        "滨江保险纠纷调解中心",
+        "Binjiang Insurance Mediation Centre",
+        None,
+    ),
 )
 
 
@@ -43,33 +47,76 @@ class DemoUser:
 USERS: tuple[DemoUser, ...] = (
     DemoUser("13800000001", "王芳", Role.CONSUMER, birth_date=date(1985, 4, 12)),
     DemoUser("13800000002", "李建国", Role.CONSUMER, birth_date=date(1952, 11, 2)),
-    DemoUser("rep@ankang.demo", "陈静 (安康人寿)", Role.INSURER_REP, "安康人寿", "AK-1001",
-             "JBSWY3DPEHPK3PXPJBSWY3DP"),
-    DemoUser("rep@huaxin.demo", "赵磊 (华信财险)", Role.INSURER_REP, "华信财险", "HX-2001",
-             "KRSXG5DSNFXGOIDBKRSXG5DS"),
-    DemoUser("mediator@binjiang.demo", "周敏 (调解员)", Role.MEDIATOR, "滨江保险纠纷调解中心",
-             "MC-3001", "MFRGGZDFMZTWQ2LKMFRGGZDF"),
-    DemoUser("lead@binjiang.demo", "孙涛 (调解中心主任)", Role.CENTRE_LEAD, "滨江保险纠纷调解中心",
-             "MC-3000", "GEZDGNBVGY3TQOJQGEZDGNBV"),
-    DemoUser("supervisor@odr.demo", "刘洋 (监管)", Role.SUPERVISOR, "ODR 平台运营中心", "SV-0001",
-             "ONSWG4TFORXHEZLMONSWG4TF", is_admin=True),
+    DemoUser(
+        "rep@ankang.demo",
+        "陈静 (安康人寿)",
+        Role.INSURER_REP,
+        "安康人寿",
+        "AK-1001",
+        "JBSWY3DPEHPK3PXPJBSWY3DP",
+    ),
+    DemoUser(
+        "rep@huaxin.demo",
+        "赵磊 (华信财险)",
+        Role.INSURER_REP,
+        "华信财险",
+        "HX-2001",
+        "KRSXG5DSNFXGOIDBKRSXG5DS",
+    ),
+    DemoUser(
+        "mediator@binjiang.demo",
+        "周敏 (调解员)",
+        Role.MEDIATOR,
+        "滨江保险纠纷调解中心",
+        "MC-3001",
+        "MFRGGZDFMZTWQ2LKMFRGGZDF",
+    ),
+    DemoUser(
+        "lead@binjiang.demo",
+        "孙涛 (调解中心主任)",
+        Role.CENTRE_LEAD,
+        "滨江保险纠纷调解中心",
+        "MC-3000",
+        "GEZDGNBVGY3TQOJQGEZDGNBV",
+    ),
+    DemoUser(
+        "supervisor@odr.demo",
+        "刘洋 (监管)",
+        Role.SUPERVISOR,
+        "ODR 平台运营中心",
+        "SV-0001",
+        "ONSWG4TFORXHEZLMONSWG4TF",
+        is_admin=True,
+    ),
 )
 
 
-async def seed(maker: async_sessionmaker[AsyncSession], passwords: Passwords,
-               today: date) -> bool:
+async def seed(maker: async_sessionmaker[AsyncSession], passwords: Passwords, today: date) -> bool:
     """Create the demo data when there are no users yet; False when there were."""
     async with UnitOfWork(maker) as uow:
         if await repo.count_users(uow.session) > 0:
             return False
     for kind, name, name_en, policies in ORGANISATIONS:
         async with UnitOfWork(maker) as uow:
-            await create_organisation(uow, kind=kind, name=name, name_en=name_en,
-                                      policy_count=policies)
+            await create_organisation(
+                uow, kind=kind, name=name, name_en=name_en, policy_count=policies
+            )
     for u in USERS:
         async with UnitOfWork(maker) as uow:
-            await create_user(uow, passwords, NewUser(
-                login=u.login, password=DEMO_PASSWORD, display_name=u.name, role=u.role,
-                organisation=u.organisation, badge_number=u.badge, totp_secret=u.totp_secret,
-                birth_date=u.birth_date, is_admin=u.is_admin), today)
+            await create_user(
+                uow,
+                passwords,
+                NewUser(
+                    login=u.login,
+                    password=DEMO_PASSWORD,
+                    display_name=u.name,
+                    role=u.role,
+                    organisation=u.organisation,
+                    badge_number=u.badge,
+                    totp_secret=u.totp_secret,
+                    birth_date=u.birth_date,
+                    is_admin=u.is_admin,
+                ),
+                today,
+            )
     return True

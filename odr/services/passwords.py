@@ -53,7 +53,9 @@ def current_totp(secret: str, at: float | None = None) -> str:
     return pyotp.TOTP(secret).at(at if at is not None else time.time())
 
 
-def verify_totp(secret: str, code: str, last_step: int | None, at: float | None = None) -> int | None:
+def verify_totp(
+    secret: str, code: str, last_step: int | None, at: float | None = None
+) -> int | None:
     """Return the time step the code belongs to, or None. A step at or before
     ``last_step`` is refused, so a code seen once cannot be replayed."""
     code = code.strip().replace(" ", "")

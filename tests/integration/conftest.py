@@ -15,10 +15,12 @@ from odr.storage.db import make_engine, make_sessionmaker
 from tests.conftest import FAST_PASSWORDS, fresh_redis, postgres_database, sqlite_database
 
 
-@pytest.fixture(params=["embedded", pytest.param("scaled", marks=[pytest.mark.postgres,
-                                                                   pytest.mark.redis])])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path,
-                  make_settings: Callable[..., Settings]) -> AsyncIterator[Settings]:
+@pytest.fixture(
+    params=["embedded", pytest.param("scaled", marks=[pytest.mark.postgres, pytest.mark.redis])]
+)
+async def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Settings]:
     """'embedded': SQLite and no Redis; 'scaled': PostgreSQL and Redis."""
     if request.param == "embedded":
         async with sqlite_database(tmp_path) as url:

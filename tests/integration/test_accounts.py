@@ -25,9 +25,11 @@ TODAY = date(2026, 11, 22)
 async def maker(database_url: str):  # type: ignore[no-untyped-def]
     engine = make_engine(database_url)
     maker = make_sessionmaker(engine)
-    for kind, name in [(OrganisationKind.INSURER, "安康人寿"),
-                       (OrganisationKind.MEDIATION_CENTRE, "滨江调解中心"),
-                       (OrganisationKind.PLATFORM, "平台")]:
+    for kind, name in [
+        (OrganisationKind.INSURER, "安康人寿"),
+        (OrganisationKind.MEDIATION_CENTRE, "滨江调解中心"),
+        (OrganisationKind.PLATFORM, "平台"),
+    ]:
         async with UnitOfWork(maker) as uow:
             await accounts.create_organisation(uow, kind=kind, name=name)
     yield maker
@@ -37,8 +39,15 @@ async def maker(database_url: str):  # type: ignore[no-untyped-def]
 async def test_register_then_log_in(maker) -> None:  # type: ignore[no-untyped-def]
     async with UnitOfWork(maker) as uow:
         user = await accounts.register_consumer(
-            uow, FAST_PASSWORDS, login="13800000009", password="good-pass-123",
-            display_name="王芳", birth_date=date(1950, 1, 1), locale="zh-CN", today=TODAY)
+            uow,
+            FAST_PASSWORDS,
+            login="13800000009",
+            password="good-pass-123",
+            display_name="王芳",
+            birth_date=date(1950, 1, 1),
+            locale="zh-CN",
+            today=TODAY,
+        )
     assert user.role is Role.CONSUMER and user.care_mode  # 76 years old: care mode
     async with UnitOfWork(maker) as uow:
         stored = await uow.session.get(User, user.id)
@@ -62,8 +71,14 @@ async def test_duplicate_login_is_a_conflict_and_writes_nothing(maker) -> None: 
 
 
 async def test_staff_accounts_need_an_admin_and_a_matching_organisation(maker) -> None:  # type: ignore[no-untyped-def]
-    new = NewUser(login="rep@ak.example", password="good-pass-123", display_name="Rep",
-                  role=Role.INSURER_REP, organisation="安康人寿", badge_number="AK-1")
+    new = NewUser(
+        login="rep@ak.example",
+        password="good-pass-123",
+        display_name="Rep",
+        role=Role.INSURER_REP,
+        organisation="安康人寿",
+        badge_number="AK-1",
+    )
     plain_supervisor = Actor(99, Role.SUPERVISOR, 3)
     with pytest.raises(Forbidden):
         async with UnitOfWork(maker) as uow:
@@ -74,19 +89,37 @@ async def test_staff_accounts_need_an_admin_and_a_matching_organisation(maker) -
     assert created.totp_secret  # staff always get a second factor
     assert created.user.organisation_name == "安康人寿"
     assert created.user.badge_number == "AK-1"
-    wrong_kind = NewUser(login="m@ak.example", password="good-pass-123", display_name="M",
-                         role=Role.MEDIATOR, organisation="安康人寿", badge_number="MC-1")
+    wrong_kind = NewUser(
+        login="m@ak.example",
+        password="good-pass-123",
+        display_name="M",
+        role=Role.MEDIATOR,
+        organisation="安康人寿",
+        badge_number="MC-1",
+    )
     with pytest.raises(ValidationFailed) as err:
         async with UnitOfWork(maker) as uow:
             await accounts.create_staff_account(uow, FAST_PASSWORDS, admin, wrong_kind, TODAY)
     assert err.value.code == "wrong_organisation_kind"
-    nowhere = NewUser(login="x@ak.example", password="good-pass-123", display_name="X",
-                      role=Role.INSURER_REP, organisation="无此公司", badge_number="XX-1")
+    nowhere = NewUser(
+        login="x@ak.example",
+        password="good-pass-123",
+        display_name="X",
+        role=Role.INSURER_REP,
+        organisation="无此公司",
+        badge_number="XX-1",
+    )
     with pytest.raises(NotFound):
         async with UnitOfWork(maker) as uow:
             await accounts.create_staff_account(uow, FAST_PASSWORDS, admin, nowhere, TODAY)
-    taken = NewUser(login="y@ak.example", password="good-pass-123", display_name="Y",
-                    role=Role.INSURER_REP, organisation="安康人寿", badge_number="ak-1")
+    taken = NewUser(
+        login="y@ak.example",
+        password="good-pass-123",
+        display_name="Y",
+        role=Role.INSURER_REP,
+        organisation="安康人寿",
+        badge_number="ak-1",
+    )
     with pytest.raises(Conflict) as err2:
         async with UnitOfWork(maker) as uow:
             await accounts.create_staff_account(uow, FAST_PASSWORDS, admin, taken, TODAY)
@@ -94,8 +127,14 @@ async def test_staff_accounts_need_an_admin_and_a_matching_organisation(maker) -
 
 
 async def test_totp_codes_cannot_be_replayed(maker) -> None:  # type: ignore[no-untyped-def]
-    new = NewUser(login="med@c.example", password="good-pass-123", display_name="Med",
-                  role=Role.MEDIATOR, organisation="滨江调解中心", badge_number="MC-9")
+    new = NewUser(
+        login="med@c.example",
+        password="good-pass-123",
+        display_name="Med",
+        role=Role.MEDIATOR,
+        organisation="滨江调解中心",
+        badge_number="MC-9",
+    )
     async with UnitOfWork(maker) as uow:
         created = await accounts.create_user(uow, FAST_PASSWORDS, new, TODAY)
     assert created.totp_secret
@@ -117,8 +156,11 @@ async def test_concurrent_writers_one_wins(maker) -> None:  # type: ignore[no-un
     """The version column: two sessions change the same user; the second gets StaleDataError."""
     async with UnitOfWork(maker) as uow:
         created = await accounts.create_user(
-            uow, FAST_PASSWORDS, NewUser(login="v@example.com", password="good-pass-123",
-                                         display_name="V"), TODAY)
+            uow,
+            FAST_PASSWORDS,
+            NewUser(login="v@example.com", password="good-pass-123", display_name="V"),
+            TODAY,
+        )
     uid = created.user.id
     async with UnitOfWork(maker) as first, UnitOfWork(maker) as second:
         one = await first.session.get(User, uid)
@@ -136,8 +178,17 @@ async def test_concurrent_writers_one_wins(maker) -> None:  # type: ignore[no-un
 
 async def test_a_uow_without_commit_writes_nothing(maker) -> None:  # type: ignore[no-untyped-def]
     async with UnitOfWork(maker) as uow:
-        uow.session.add(User(email="ghost@example.com", display_name="G", password_hash="x",
-                             role="consumer", care_mode=False, is_admin=False, active=True))
+        uow.session.add(
+            User(
+                email="ghost@example.com",
+                display_name="G",
+                password_hash="x",
+                role="consumer",
+                care_mode=False,
+                is_admin=False,
+                active=True,
+            )
+        )
         await uow.session.flush()
     async with UnitOfWork(maker) as uow:
         from odr.storage.accounts import user_by_login

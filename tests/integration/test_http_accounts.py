@@ -17,8 +17,9 @@ PASSWORD = demo.DEMO_PASSWORD
 STAFF = {u.login: u for u in demo.USERS if u.totp_secret}
 
 
-async def api_login(client: TestClient, login: str, otp: str | None = None,
-                    password: str = PASSWORD) -> Any:
+async def api_login(
+    client: TestClient, login: str, otp: str | None = None, password: str = PASSWORD
+) -> Any:
     body: dict[str, Any] = {"login": login, "password": password}
     if otp is not None:
         body["otp"] = otp
@@ -66,9 +67,15 @@ async def test_staff_need_a_valid_totp(client: TestClient) -> None:
 
 
 async def test_register_me_logout(client: TestClient) -> None:
-    resp = await client.post("/api/v1/auth/register", json={
-        "login": "new.user@example.com", "password": "a-good-pass-1", "display_name": "新用户",
-        "birth_date": "1958-03-01"})
+    resp = await client.post(
+        "/api/v1/auth/register",
+        json={
+            "login": "new.user@example.com",
+            "password": "a-good-pass-1",
+            "display_name": "新用户",
+            "birth_date": "1958-03-01",
+        },
+    )
     assert resp.status == 201, await resp.text()
     session = await resp.json()
     assert session["user"]["care_mode"] is True
@@ -84,23 +91,28 @@ async def test_register_me_logout(client: TestClient) -> None:
 
 
 async def test_bad_input_names_the_field(client: TestClient) -> None:
-    resp = await client.post("/api/v1/auth/register", json={
-        "login": "13800000077", "password": "short", "display_name": "x"})
+    resp = await client.post(
+        "/api/v1/auth/register",
+        json={"login": "13800000077", "password": "short", "display_name": "x"},
+    )
     assert resp.status == 422
     err = (await resp.json())["error"]
     assert err["code"] == "password_too_short" and err["details"]["field"] == "password"
     resp = await client.post("/api/v1/auth/register", json={"login": "13800000077"})
     err = (await resp.json())["error"]
     assert resp.status == 422 and err["code"] == "invalid_field" and err["details"]["field"]
-    resp = await client.post("/api/v1/auth/register", data="{not json",
-                             headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        "/api/v1/auth/register", data="{not json", headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_json"
     resp = await client.post("/api/v1/auth/register", data="login=x")
     assert resp.status == 415
     resp = await client.post("/api/v1/auth/register", json={"login": "x" * 300_000})
     assert resp.status == 413
-    resp = await client.post("/api/v1/auth/register", json={
-        "login": "13800000001", "password": "a-good-pass-1", "display_name": "dup"})
+    resp = await client.post(
+        "/api/v1/auth/register",
+        json={"login": "13800000001", "password": "a-good-pass-1", "display_name": "dup"},
+    )
     assert resp.status == 409 and (await resp.json())["error"]["code"] == "login_taken"
 
 
@@ -108,21 +120,42 @@ async def test_supervisor_admin_creates_staff(client: TestClient) -> None:
     sup = STAFF["supervisor@odr.demo"]
     resp = await api_login(client, sup.login, current_totp(sup.totp_secret or ""))
     token = (await resp.json())["csrf_token"]
-    resp = await client.post("/api/v1/users", headers={"X-CSRF-Token": token}, json={
-        "login": "new.rep@ankang.demo", "password": "a-good-pass-1", "display_name": "新员工",
-        "role": "insurer_rep", "organisation": "安康人寿", "badge_number": "AK-1002"})
+    resp = await client.post(
+        "/api/v1/users",
+        headers={"X-CSRF-Token": token},
+        json={
+            "login": "new.rep@ankang.demo",
+            "password": "a-good-pass-1",
+            "display_name": "新员工",
+            "role": "insurer_rep",
+            "organisation": "安康人寿",
+            "badge_number": "AK-1002",
+        },
+    )
     assert resp.status == 201, await resp.text()
     created = await resp.json()
     assert created["totp_uri"].startswith("otpauth://totp/")
     client.session.cookie_jar.clear()  # the new employee logs in on their own machine
-    resp = await api_login(client, "new.rep@ankang.demo", current_totp(created["totp_secret"]),
-                           password="a-good-pass-1")
+    resp = await api_login(
+        client,
+        "new.rep@ankang.demo",
+        current_totp(created["totp_secret"]),
+        password="a-good-pass-1",
+    )
     assert resp.status == 200
     # an insurer's staff may not create accounts
-    resp = await client.post("/api/v1/users", headers={"X-CSRF-Token": (await resp.json())["csrf_token"]},
-                             json={"login": "x@ankang.demo", "password": "a-good-pass-1",
-                                   "display_name": "x", "role": "insurer_rep",
-                                   "organisation": "安康人寿", "badge_number": "AK-1003"})
+    resp = await client.post(
+        "/api/v1/users",
+        headers={"X-CSRF-Token": (await resp.json())["csrf_token"]},
+        json={
+            "login": "x@ankang.demo",
+            "password": "a-good-pass-1",
+            "display_name": "x",
+            "role": "insurer_rep",
+            "organisation": "安康人寿",
+            "badge_number": "AK-1003",
+        },
+    )
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "forbidden"
 
 

@@ -23,9 +23,12 @@ async def form_token(client: TestClient, path: str) -> str:
 
 async def test_form_post_without_csrf_is_refused_with_a_code(client: TestClient) -> None:
     await form_token(client, "/login")  # the visitor has a session
-    resp = await client.post("/login", data={"login": "13800000001",
-                                             "password": demo.DEMO_PASSWORD},
-                             headers={"Accept-Language": "en"}, allow_redirects=False)
+    resp = await client.post(
+        "/login",
+        data={"login": "13800000001", "password": demo.DEMO_PASSWORD},
+        headers={"Accept-Language": "en"},
+        allow_redirects=False,
+    )
     assert resp.status == 403
     assert resp.headers["X-Error-Code"] == "csrf_failed"
     page = await resp.text()
@@ -38,8 +41,11 @@ async def test_form_post_without_csrf_is_refused_with_a_code(client: TestClient)
 
 async def test_consumer_logs_in_with_the_form(client: TestClient) -> None:
     token = await form_token(client, "/login?next=/home")
-    resp = await client.post("/login?next=/home", allow_redirects=False, data={
-        "csrf_token": token, "login": "13800000001", "password": demo.DEMO_PASSWORD})
+    resp = await client.post(
+        "/login?next=/home",
+        allow_redirects=False,
+        data={"csrf_token": token, "login": "13800000001", "password": demo.DEMO_PASSWORD},
+    )
     assert resp.status == 303 and resp.headers["Location"] == "/home"
     home = await client.get("/home", headers={"Accept-Language": "zh-CN"})
     text = await home.text()
@@ -48,8 +54,11 @@ async def test_consumer_logs_in_with_the_form(client: TestClient) -> None:
 
 async def test_wrong_password_rerenders_the_form(client: TestClient) -> None:
     token = await form_token(client, "/login")
-    resp = await client.post("/login", headers={"Accept-Language": "en"}, data={
-        "csrf_token": token, "login": "13800000001", "password": "wrong-password-1"})
+    resp = await client.post(
+        "/login",
+        headers={"Accept-Language": "en"},
+        data={"csrf_token": token, "login": "13800000001", "password": "wrong-password-1"},
+    )
     assert resp.status == 401
     text = await resp.text()
     assert "The login or the password is wrong." in text and 'value="13800000001"' in text
@@ -58,39 +67,63 @@ async def test_wrong_password_rerenders_the_form(client: TestClient) -> None:
 async def test_staff_log_in_in_two_steps(client: TestClient) -> None:
     lead = next(u for u in demo.USERS if u.login == "lead@binjiang.demo")
     token = await form_token(client, "/login")
-    resp = await client.post("/login", allow_redirects=False, data={
-        "csrf_token": token, "login": lead.login, "password": demo.DEMO_PASSWORD})
+    resp = await client.post(
+        "/login",
+        allow_redirects=False,
+        data={"csrf_token": token, "login": lead.login, "password": demo.DEMO_PASSWORD},
+    )
     assert resp.status == 303 and resp.headers["Location"].startswith("/login/second-factor")
     assert (await client.get("/home", allow_redirects=False)).status == 303  # not yet
     token = await form_token(client, "/login/second-factor")
-    resp = await client.post("/login/second-factor", data={"csrf_token": token, "otp": "123"},
-                             headers={"Accept-Language": "en"})
+    resp = await client.post(
+        "/login/second-factor",
+        data={"csrf_token": token, "otp": "123"},
+        headers={"Accept-Language": "en"},
+    )
     assert resp.status == 401 and "The code is wrong or has expired." in await resp.text()
-    resp = await client.post("/login/second-factor?next=/home", allow_redirects=False, data={
-        "csrf_token": token, "otp": current_totp(lead.totp_secret or "")})
+    resp = await client.post(
+        "/login/second-factor?next=/home",
+        allow_redirects=False,
+        data={"csrf_token": token, "otp": current_totp(lead.totp_secret or "")},
+    )
     assert resp.status == 303 and resp.headers["Location"] == "/home"
     home = await client.get("/home", headers={"Accept-Language": "en"})
     assert "Cases waiting for a mediator" in await home.text()
     # logging out needs the token of the new session, which the page carries
     token = TOKEN.search(await home.text())
     assert token
-    resp = await client.post("/logout", data={"csrf_token": token.group(1)},
-                             allow_redirects=False)
+    resp = await client.post("/logout", data={"csrf_token": token.group(1)}, allow_redirects=False)
     assert resp.status == 303
     assert (await client.get("/home", allow_redirects=False)).status == 303
 
 
 async def test_register_with_the_form(client: TestClient) -> None:
     token = await form_token(client, "/register")
-    resp = await client.post("/register", headers={"Accept-Language": "en"}, data={
-        "csrf_token": token, "display_name": "张三", "login": "13900000001",
-        "password": "short", "birth_date": ""})
+    resp = await client.post(
+        "/register",
+        headers={"Accept-Language": "en"},
+        data={
+            "csrf_token": token,
+            "display_name": "张三",
+            "login": "13900000001",
+            "password": "short",
+            "birth_date": "",
+        },
+    )
     assert resp.status == 422
     text = await resp.text()
     assert "at least 10 characters" in text and 'aria-invalid="true"' in text
-    resp = await client.post("/register", allow_redirects=False, data={
-        "csrf_token": token, "display_name": "张三", "login": "13900000001",
-        "password": "long-enough-1", "birth_date": "1950-05-05"})
+    resp = await client.post(
+        "/register",
+        allow_redirects=False,
+        data={
+            "csrf_token": token,
+            "display_name": "张三",
+            "login": "13900000001",
+            "password": "long-enough-1",
+            "birth_date": "1950-05-05",
+        },
+    )
     assert resp.status == 303
     home = await client.get("/home")
     assert 'class="care"' in await home.text()  # 60 or older: care mode
@@ -98,8 +131,11 @@ async def test_register_with_the_form(client: TestClient) -> None:
 
 async def test_open_redirects_are_refused(client: TestClient) -> None:
     token = await form_token(client, "/login")
-    resp = await client.post("/login?next=//evil.example/x", allow_redirects=False, data={
-        "csrf_token": token, "login": "13800000002", "password": demo.DEMO_PASSWORD})
+    resp = await client.post(
+        "/login?next=//evil.example/x",
+        allow_redirects=False,
+        data={"csrf_token": token, "login": "13800000002", "password": demo.DEMO_PASSWORD},
+    )
     assert resp.headers["Location"] == "/home"
 
 
@@ -141,6 +177,8 @@ async def test_openapi_lists_every_route(client: Any) -> None:
         for method in operations:
             assert any(
                 (r.resource.get_info().get("path") or r.resource.get_info().get("formatter"))
-                == path and r.method.lower() == method
-                for r in app.router.routes() if r.resource is not None
+                == path
+                and r.method.lower() == method
+                for r in app.router.routes()
+                if r.resource is not None
             ), (method, path)

@@ -32,8 +32,12 @@ def test_bad_logins_name_the_field(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("password", "code"),
-    [("short1", "password_too_short"), ("a1" * 65, "password_too_long"),
-     ("onlyletterslong", "password_too_weak"), ("12345678901", "password_too_weak")],
+    [
+        ("short1", "password_too_short"),
+        ("a1" * 65, "password_too_long"),
+        ("onlyletterslong", "password_too_weak"),
+        ("12345678901", "password_too_weak"),
+    ],
 )
 def test_password_policy(password: str, code: str) -> None:
     with pytest.raises(ValidationFailed) as err:

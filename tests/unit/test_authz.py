@@ -20,8 +20,7 @@ from odr.domain.authz import (
 from odr.domain.errors import Forbidden, NotFound
 
 INSURER, OTHER_INSURER, CENTRE, OTHER_CENTRE, PLATFORM = 10, 11, 20, 21, 30
-CASE = CaseScope(consumer_id=1, insurer_id=INSURER, mediator_id=5, centre_id=CENTRE,
-                 channel_id=7)
+CASE = CaseScope(consumer_id=1, insurer_id=INSURER, mediator_id=5, centre_id=CENTRE, channel_id=7)
 
 ACTORS: dict[str, Actor] = {
     "consumer": Actor(1, Role.CONSUMER),
@@ -65,12 +64,16 @@ def test_relation_to_case(name: str) -> None:
 def test_every_case_action_by_every_actor(name: str, action: Action) -> None:
     actor = ACTORS[name]
     relation = EXPECTED_RELATION[name]
-    target = (HearingScope(CASE) if action.value.endswith("hearing")
-              else EvidenceScope(CASE, submitter_id=actor.user_id) if "evidence" in action.value
-              and action is not Action.EXPORT_EVIDENCE and action is not Action.UPLOAD_EVIDENCE
-              else CASE)
-    if relation is None or (relation is Relation.CHANNEL
-                            and action is not Action.VIEW_CASE_STATUS):
+    target = (
+        HearingScope(CASE)
+        if action.value.endswith("hearing")
+        else EvidenceScope(CASE, submitter_id=actor.user_id)
+        if "evidence" in action.value
+        and action is not Action.EXPORT_EVIDENCE
+        and action is not Action.UPLOAD_EVIDENCE
+        else CASE
+    )
+    if relation is None or (relation is Relation.CHANNEL and action is not Action.VIEW_CASE_STATUS):
         with pytest.raises(NotFound):
             authorize(actor, action, target)
     elif relation in CASE_RULES[action]:
@@ -82,8 +85,7 @@ def test_every_case_action_by_every_actor(name: str, action: Action) -> None:
 
 def test_a_lead_who_mediates_the_case_has_both_relations() -> None:
     lead = ACTORS["centre_lead"]
-    case = CaseScope(consumer_id=1, insurer_id=INSURER, mediator_id=lead.user_id,
-                     centre_id=CENTRE)
+    case = CaseScope(consumer_id=1, insurer_id=INSURER, mediator_id=lead.user_id, centre_id=CENTRE)
     assert relations(lead, case) == {Relation.MEDIATOR, Relation.CENTRE_LEAD}
     authorize(lead, Action.MODERATE_HEARING, HearingScope(case))
     authorize(lead, Action.ASSIGN_MEDIATOR, case)

@@ -27,16 +27,22 @@ def test_development_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
 def test_production_requires_a_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ODR_SECRET_KEY"):
         Settings.from_env({"ODR_MODE": "production", "ODR_VAR_DIR": str(tmp_path)})
-    s = Settings.from_env({"ODR_MODE": "production", "ODR_SECRET_KEY": "k" * 40,
-                           "ODR_VAR_DIR": str(tmp_path)})
+    s = Settings.from_env(
+        {"ODR_MODE": "production", "ODR_SECRET_KEY": "k" * 40, "ODR_VAR_DIR": str(tmp_path)}
+    )
     assert s.production and s.log_format == "json"
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("ODR_MODE", "staging"), ("ODR_PORT", "eighty"), ("ODR_SESSION_TTL", "-5"),
-     ("ODR_TIMEZONE", "Mars/Olympus"), ("ODR_ICE_SERVERS", '{"urls": 1}'),
-     ("ODR_SECRET_KEY", "short")],
+    [
+        ("ODR_MODE", "staging"),
+        ("ODR_PORT", "eighty"),
+        ("ODR_SESSION_TTL", "-5"),
+        ("ODR_TIMEZONE", "Mars/Olympus"),
+        ("ODR_ICE_SERVERS", '{"urls": 1}'),
+        ("ODR_SECRET_KEY", "short"),
+    ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -44,10 +50,12 @@ def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> 
 
 
 def test_ice_servers_and_redis(tmp_path: Path) -> None:
-    s = Settings.from_env({
-        "ODR_VAR_DIR": str(tmp_path),
-        "ODR_ICE_SERVERS": '[{"urls": "stun:stun.example.org:3478"}]',
-        "ODR_REDIS_URL": "redis://127.0.0.1:6379/0",
-    })
+    s = Settings.from_env(
+        {
+            "ODR_VAR_DIR": str(tmp_path),
+            "ODR_ICE_SERVERS": '[{"urls": "stun:stun.example.org:3478"}]',
+            "ODR_REDIS_URL": "redis://127.0.0.1:6379/0",
+        }
+    )
     assert s.ice_servers[0]["urls"] == "stun:stun.example.org:3478"
     assert not s.run_jobs_in_process  # with Redis, arq workers run the jobs

@@ -1,0 +1,39 @@
+# Two commands: `make run` serves the whole product; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint check-types messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/odr migrate
+	$(BIN)/odr demo
+	$(BIN)/odr serve
+
+test: lint check-types
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+check-types: $(VENV)/.installed-test
+	$(BIN)/mypy odr/domain
+
+# Refresh the Chinese catalogue after changing texts (then translate the new entries).
+messages: $(VENV)/.installed-test
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d web/translations -l zh_CN --no-location --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,122 @@
+"""The command line, and `odr serve` as a real process: what `make run` does."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from odr.services import demo
+from odr.services.passwords import current_totp
+
+ODR = [sys.executable, "-m", "odr.cli"]
+
+
+def run(
+    args: list[str], env: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ODR, *args], env=env, capture_output=True, text=True, timeout=120, check=check
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ODR_")}
+    return {**clean, "ODR_VAR_DIR": str(tmp_path / "var"), "ODR_LOG_LEVEL": "WARNING"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_demo_is_refused_in_production(env: dict[str, str]) -> None:
+    result = run(
+        ["demo"], {**env, "ODR_MODE": "production", "ODR_SECRET_KEY": "k" * 40}, check=False
+    )
+    assert result.returncode == 2 and "refused" in result.stderr
+
+
+def test_missing_production_secret_is_a_clear_error(env: dict[str, str]) -> None:
+    result = run(["migrate"], {**env, "ODR_MODE": "production"}, check=False)
+    assert result.returncode != 0 and "ODR_SECRET_KEY" in result.stderr
+
+
+def test_create_organisation_and_user(env: dict[str, str]) -> None:
+    run(["migrate"], env)
+    out = run(["create-organisation", "安康人寿", "--kind", "insurer"], env).stdout
+    assert "created insurer" in out
+    out = run(
+        [
+            "create-user",
+            "rep@example.com",
+            "--name",
+            "Rep",
+            "--role",
+            "insurer_rep",
+            "--organisation",
+            "安康人寿",
+            "--badge",
+            "AK-7",
+            "--password",
+            "a-good-pass-1",
+        ],
+        env,
+    ).stdout
+    assert "otpauth://totp/" in out
+    again = run(
+        ["create-user", "rep@example.com", "--name", "Rep", "--password", "a-good-pass-1"],
+        env,
+        check=False,
+    )
+    assert again.returncode == 2 and "login_taken" in again.stderr
+
+
+async def test_serve_answers_and_every_demo_login_works(env: dict[str, str]) -> None:
+    run(["migrate"], env)
+    seeded = run(["demo"], env).stdout
+    for u in demo.USERS:
+        assert u.login in seeded
+    assert "already present" in run(["demo"], env).stdout  # seeds only an empty database
+    port = free_port()
+    proc = subprocess.Popen(
+        [*ODR, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"{base}/healthz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            else:
+                pytest.fail("server did not start")
+            for u in demo.USERS:
+                jar = aiohttp.CookieJar(unsafe=True)
+                async with aiohttp.ClientSession(cookie_jar=jar) as user_http:
+                    body = {"login": u.login, "password": demo.DEMO_PASSWORD}
+                    if u.totp_secret:
+                        body["otp"] = current_totp(u.totp_secret)
+                    async with user_http.post(f"{base}/api/v1/auth/login", json=body) as resp:
+                        assert resp.status == 200, (u.login, await resp.text())
+                    async with user_http.get(f"{base}/home") as resp:
+                        assert resp.status == 200
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=10)
+    assert "Traceback" not in output, output

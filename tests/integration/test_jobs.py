@@ -1,0 +1,109 @@
+"""One set of job functions, run in-process (embedded) and by arq workers (Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from odr.config import Settings
+from odr.jobs import JobContext, Periodic, claim_once
+from odr.jobs.runners import InProcessRunner, arq_worker
+from odr.jobs.tasks import JOBS, PERIODIC, purge_expired_sessions
+from odr.storage.db import UnitOfWork, make_engine, make_sessionmaker
+from odr.storage.models import JobRun, WebSession
+
+
+@pytest.fixture
+async def ctx(database_url: str) -> Any:
+    engine = make_engine(database_url)
+    yield JobContext(
+        settings=Settings(database_url=database_url, secret_key="x" * 40),
+        sessionmaker=make_sessionmaker(engine),
+    )
+    await engine.dispose()
+
+
+async def add_sessions(ctx: JobContext) -> None:
+    now = datetime.now(UTC)
+    async with ctx.uow() as uow:
+        uow.session.add_all(
+            [
+                WebSession(key_hash="a" * 64, data={}, expires_at=now - timedelta(minutes=1)),
+                WebSession(key_hash="b" * 64, data={}, expires_at=now + timedelta(hours=1)),
+            ]
+        )
+        await uow.commit()
+
+
+async def remaining(ctx: JobContext) -> set[str]:
+    async with ctx.uow() as uow:
+        return set((await uow.session.execute(select(WebSession.key_hash))).scalars())
+
+
+async def test_purge_is_idempotent(ctx: JobContext) -> None:
+    await add_sessions(ctx)
+    assert await purge_expired_sessions(ctx) == 1
+    assert await purge_expired_sessions(ctx) == 0
+    assert await remaining(ctx) == {"b" * 64}
+
+
+async def test_in_process_runner_runs_periodic_and_enqueued_jobs(ctx: JobContext) -> None:
+    await add_sessions(ctx)
+    calls: list[str] = []
+
+    async def every_two(c: JobContext) -> None:
+        calls.append("two")
+
+    runner = InProcessRunner(ctx, JOBS, (*PERIODIC, Periodic(every_two, minutes=2)), tick=0.01)
+    for _ in range(3):
+        await runner.run_due()
+    assert calls == ["two", "two"]  # ticks 0 and 2
+    assert await remaining(ctx) == {"b" * 64}
+    await add_sessions_again(ctx)
+    await runner.enqueue("purge_expired_sessions")
+    await asyncio.sleep(0.2)
+    assert await remaining(ctx) == {"b" * 64}
+    runner.start()
+    await runner.stop()
+
+
+async def add_sessions_again(ctx: JobContext) -> None:
+    async with ctx.uow() as uow:
+        uow.session.add(
+            WebSession(
+                key_hash="c" * 64, data={}, expires_at=datetime.now(UTC) - timedelta(seconds=1)
+            )
+        )
+        await uow.commit()
+
+
+async def test_claim_once_under_concurrency(ctx: JobContext) -> None:
+    results = await asyncio.gather(
+        *(claim_once(ctx, "reminder:case-1:0.5", "remind") for _ in range(8))
+    )
+    assert results.count(True) == 1
+    async with UnitOfWork(ctx.sessionmaker) as uow:
+        count = (await uow.session.execute(select(func.count()).select_from(JobRun))).scalar()
+    assert count == 1
+
+
+@pytest.mark.redis
+async def test_arq_worker_runs_the_same_jobs(ctx: JobContext, redis_url: str) -> None:
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    await add_sessions(ctx)
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    await pool.enqueue_job("purge_expired_sessions")
+    worker = arq_worker(ctx, redis_url, JOBS, PERIODIC, burst=True, poll_delay=0.05)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+        await pool.aclose()
+    assert worker.jobs_complete == 1 and worker.jobs_failed == 0
+    assert await remaining(ctx) == {"b" * 64}
