@@ -28,7 +28,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
 check-types: $(VENV)/.installed-test
-	$(BIN)/mypy odr/domain
+	$(BIN)/mypy odr web signaling
 
 # Refresh the Chinese catalogue after changing texts (then translate the new entries).
 messages: $(VENV)/.installed-test

@@ -71,7 +71,7 @@ class Settings:
             return value if value not in (None, "") else default
 
         try:
-            mode = Mode(get("MODE", Mode.DEVELOPMENT.value))
+            mode = Mode(get("MODE") or Mode.DEVELOPMENT.value)
         except ValueError:
             raise ConfigError("ODR_MODE must be 'development' or 'production'") from None
         var_dir = Path(get("VAR_DIR", "var") or "var")

@@ -46,7 +46,7 @@ def load_translations() -> Translations:
 def negotiate(cookie: str | None, saved: str | None, accept_language: str) -> str:
     for choice in (cookie, saved):
         if choice in LANGUAGES:
-            return choice  # type: ignore[return-value]
+            return choice
     preferred = []
     for part in accept_language.split(","):
         tag = part.split(";")[0].strip()

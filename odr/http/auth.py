@@ -16,7 +16,7 @@ from odr.http.keys import SESSIONMAKER, SETTINGS
 from odr.services.accounts import UserInfo, load_user
 from odr.storage.db import UnitOfWork
 
-_USER = web.RequestKey("odr.user", object)
+_USER: web.RequestKey[UserInfo | None] = web.RequestKey("odr.user")
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -27,8 +27,7 @@ def today(request: web.Request) -> date:
 
 async def current_user(request: web.Request) -> UserInfo | None:
     if _USER in request:
-        user: UserInfo | None = request[_USER]
-        return user
+        return request[_USER]
     session = await get_session(request)
     user = None
     uid = session.get("uid")

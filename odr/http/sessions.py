@@ -49,7 +49,7 @@ class DatabaseStorage(AbstractStorage):
             row = await db.get(WebSession, _hash(str(key)))
         if row is None or _aware(row.expires_at) <= datetime.now(UTC):
             return Session(None, data=None, new=True, max_age=self.max_age)
-        return Session(key, data=row.data, new=False, max_age=self.max_age)
+        return Session(key, data=row.data, new=False, max_age=self.max_age)  # type: ignore[arg-type]
 
     async def save_session(
         self, request: web.Request, response: web.StreamResponse, session: Session

@@ -110,14 +110,14 @@ def arq_worker(
         for p in periodic
     ]
 
-    async def on_startup(arq_ctx: dict[str, Any]) -> None:
+    async def on_startup(arq_ctx: dict[Any, Any]) -> None:
         arq_ctx["odr"] = ctx
 
     return Worker(
         functions=[_arq_function(name, f) for name, f in jobs.items()],
         cron_jobs=crons,
         redis_settings=RedisSettings.from_dsn(redis_url),
-        on_startup=on_startup,
+        on_startup=on_startup,  # type: ignore[arg-type]  # arq types it as a Protocol
         handle_signals=False,
         **options,
     )

@@ -195,3 +195,40 @@ async def test_a_uow_without_commit_writes_nothing(maker) -> None:  # type: igno
 
         assert await user_by_login(uow.session, "email", "ghost@example.com") is None
     await asyncio.sleep(0)
+
+
+async def test_authorisation_sees_stored_roles_and_memberships(maker) -> None:  # type: ignore[no-untyped-def]
+    """An actor built from the database: staff act for their organisation while employed."""
+    from sqlalchemy import update
+
+    from odr.domain.authz import Action, CaseScope, authorize
+    from odr.storage.models import Membership
+
+    new = NewUser(
+        login="rep2@ak.example",
+        password="good-pass-123",
+        display_name="Rep",
+        role=Role.INSURER_REP,
+        organisation="安康人寿",
+        badge_number="AK-2",
+    )
+    async with UnitOfWork(maker) as uow:
+        created = await accounts.create_user(uow, FAST_PASSWORDS, new, TODAY)
+    insurer_id = created.user.organisation_id
+    assert insurer_id is not None
+    case = CaseScope(consumer_id=1, insurer_id=insurer_id)
+    async with UnitOfWork(maker) as uow:
+        info = await accounts.load_user(uow, created.user.id, TODAY)
+    assert info is not None
+    authorize(info.actor, Action.ANSWER_COMPLAINT, case)
+    authorize(info.actor, Action.VIEW_INSURER_INBOX)
+    async with UnitOfWork(maker) as uow:
+        await uow.session.execute(update(Membership).values(ended_on=TODAY))
+        await uow.commit()
+    async with UnitOfWork(maker) as uow:
+        info = await accounts.load_user(uow, created.user.id, TODAY)
+    assert info is not None and info.organisation_id is None
+    with pytest.raises(NotFound):
+        authorize(info.actor, Action.VIEW_CASE, case)
+    with pytest.raises(Forbidden):
+        authorize(info.actor, Action.VIEW_INSURER_INBOX)

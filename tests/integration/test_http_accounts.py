@@ -207,3 +207,12 @@ async def test_health_and_readiness(client: TestClient) -> None:
         assert body["checks"]["redis"] == "ok"
     else:
         assert "redis" not in body["checks"]
+
+
+async def test_not_ready_when_the_database_is_unreachable(make_client: Any, seeded: Any) -> None:
+    broken = seeded.with_overrides(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    client = await make_client(broken)
+    assert (await client.get("/healthz")).status == 200
+    resp = await client.get("/readyz")
+    body = await resp.json()
+    assert resp.status == 503 and body["checks"]["database"].startswith("failed")
