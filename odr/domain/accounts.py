@@ -16,9 +16,12 @@ class Role(StrEnum):
     CENTRE_LEAD = "centre_lead"
     SUPERVISOR = "supervisor"
     CHANNEL = "channel"  # a partner system; never a user's role
+    SYSTEM = "system"  # the platform's own background work (triage, timers); never a user's role
 
 
-USER_ROLES = frozenset(r for r in Role if r is not Role.CHANNEL)
+#: Principals that are not people: they never log in and hold no account.
+NON_USER_ROLES = frozenset({Role.CHANNEL, Role.SYSTEM})
+USER_ROLES = frozenset(Role) - NON_USER_ROLES
 STAFF_ROLES = frozenset({Role.INSURER_REP, Role.MEDIATOR, Role.CENTRE_LEAD, Role.SUPERVISOR})
 
 
@@ -48,7 +51,8 @@ class Actor:
 
     ``organisation_id`` is the organisation of the actor's *active* membership (an insurer for
     insurer staff, a centre for mediators and leads, the platform for supervisors); a member who
-    has left has none. ``channel_id`` is set only for partner systems.
+    has left has none. ``channel_id`` is set only for partner systems. The system principal
+    (`Actor.system`) is the platform's background work and has neither.
     """
 
     user_id: int | None
@@ -60,6 +64,11 @@ class Actor:
     @classmethod
     def for_channel(cls, channel_id: int) -> Actor:
         return cls(user_id=None, role=Role.CHANNEL, channel_id=channel_id)
+
+    @classmethod
+    def system(cls) -> Actor:
+        """The platform's background work: triage on intake, reminders and escalations."""
+        return cls(user_id=None, role=Role.SYSTEM)
 
 
 # --- Credentials -----------------------------------------------------------------------------

@@ -5,6 +5,9 @@ a hearing of a case, an evidence item of a case) with the scopes below and call 
 
 Two ways to say no: an actor who may not even *see* a case gets `NotFound` (a stranger cannot
 learn that a case exists); an actor who may see it but not do this gets `Forbidden`.
+
+The system principal (`Actor.system`, the platform's background work) stands to every case but
+may only do `SYSTEM_ACTIONS`: read, triage, run the clock, close. It never acts for a party.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class Relation(StrEnum):
     CENTRE_LEAD = "centre_lead"
     SUPERVISOR = "supervisor"
     CHANNEL = "channel"
+    SYSTEM = "system"  # the platform's background work, on every case
 
 
 class Action(StrEnum):
@@ -35,11 +39,15 @@ class Action(StrEnum):
     RESPOND_TO_ANSWER = "respond_to_answer"  # accept or reject the insurer's answer
     REQUEST_MEDIATION = "request_mediation"
     ANSWER_COMPLAINT = "answer_complaint"
-    REQUEST_EXTENSION = "request_extension"
+    TRIAGE_CASE = "triage_case"
+    RUN_CLOCK = "run_clock"  # record the reminders and escalations the deadlines ask for
+    REQUEST_EXTENSION = "request_extension"  # of the answer deadline
+    REQUEST_MEDIATION_EXTENSION = "request_mediation_extension"  # of the mediation deadline
     APPROVE_EXTENSION = "approve_extension"
     HANDLE_ESCALATION = "handle_escalation"
     ASSIGN_MEDIATOR = "assign_mediator"
     ACCEPT_ASSIGNMENT = "accept_assignment"
+    DECLINE_ASSIGNMENT = "decline_assignment"
     SCHEDULE_HEARING = "schedule_hearing"
     CHOOSE_HEARING_SLOT = "choose_hearing_slot"
     SEND_MESSAGE = "send_message"
@@ -47,6 +55,7 @@ class Action(StrEnum):
     EXPORT_EVIDENCE = "export_evidence"
     DRAFT_AGREEMENT = "draft_agreement"
     SIGN_AGREEMENT = "sign_agreement"
+    END_MEDIATION = "end_mediation"  # declare the case not settled
     RECORD_PAYMENT = "record_payment"
     CONFIRM_PAYMENT = "confirm_payment"
     CLOSE_CASE = "close_case"
@@ -98,30 +107,47 @@ class EvidenceScope:
 
 Target = CaseScope | HearingScope | EvidenceScope | None
 
-_C, _I, _M, _L, _S, _CH = (
+_C, _I, _M, _L, _S, _CH, _SYS = (
     Relation.CONSUMER,
     Relation.INSURER,
     Relation.MEDIATOR,
     Relation.CENTRE_LEAD,
     Relation.SUPERVISOR,
     Relation.CHANNEL,
+    Relation.SYSTEM,
 )
 _PARTIES = frozenset({_C, _I, _M})
 _READERS = frozenset({_C, _I, _M, _L, _S})
 
+#: Everything the system principal may do on a case; `authorize` refuses it anything else,
+#: whatever CASE_RULES says (it must never answer, sign or otherwise act for a party).
+SYSTEM_ACTIONS = frozenset(
+    {
+        Action.VIEW_CASE_STATUS,
+        Action.VIEW_CASE,
+        Action.TRIAGE_CASE,
+        Action.RUN_CLOCK,
+        Action.CLOSE_CASE,
+    }
+)
+
 #: For actions on a case (or on a hearing or evidence item of it): the relations that may act.
 CASE_RULES: dict[Action, frozenset[Relation]] = {
-    Action.VIEW_CASE_STATUS: _READERS | {_CH},
-    Action.VIEW_CASE: _READERS,
+    Action.VIEW_CASE_STATUS: _READERS | {_CH, _SYS},
+    Action.VIEW_CASE: _READERS | {_SYS},
     Action.WITHDRAW_CASE: frozenset({_C}),
     Action.RESPOND_TO_ANSWER: frozenset({_C}),
     Action.REQUEST_MEDIATION: frozenset({_C}),
     Action.ANSWER_COMPLAINT: frozenset({_I}),
-    Action.REQUEST_EXTENSION: frozenset({_I, _M}),
+    Action.TRIAGE_CASE: frozenset({_S, _SYS}),
+    Action.RUN_CLOCK: frozenset({_SYS}),
+    Action.REQUEST_EXTENSION: frozenset({_I}),
+    Action.REQUEST_MEDIATION_EXTENSION: frozenset({_M}),
     Action.APPROVE_EXTENSION: frozenset({_S, _L}),
     Action.HANDLE_ESCALATION: frozenset({_S}),
     Action.ASSIGN_MEDIATOR: frozenset({_L}),
     Action.ACCEPT_ASSIGNMENT: frozenset({_M}),
+    Action.DECLINE_ASSIGNMENT: frozenset({_M}),
     Action.SCHEDULE_HEARING: frozenset({_M}),
     Action.CHOOSE_HEARING_SLOT: frozenset({_C, _I}),
     Action.SEND_MESSAGE: _PARTIES,
@@ -129,9 +155,11 @@ CASE_RULES: dict[Action, frozenset[Relation]] = {
     Action.EXPORT_EVIDENCE: _READERS,
     Action.DRAFT_AGREEMENT: frozenset({_M}),
     Action.SIGN_AGREEMENT: _PARTIES,
+    Action.END_MEDIATION: frozenset({_M}),
     Action.RECORD_PAYMENT: frozenset({_I}),
     Action.CONFIRM_PAYMENT: frozenset({_C}),
-    Action.CLOSE_CASE: frozenset({_M}),
+    # a supervisor or the system closes cases that ended before reaching a mediator
+    Action.CLOSE_CASE: frozenset({_M, _S, _SYS}),
     Action.RATE_SERVICE: frozenset({_C, _I}),
     Action.VIEW_HEARING: _READERS,
     Action.JOIN_HEARING: _PARTIES,
@@ -155,6 +183,9 @@ GLOBAL_RULES: dict[Action, frozenset[Role]] = {
 def relations(actor: Actor, case: CaseScope) -> frozenset[Relation]:
     """Every way the actor stands to the case (a centre lead may also be its mediator)."""
     found: set[Relation] = set()
+    if actor.role is Role.SYSTEM:
+        # only the principal itself: an account that somehow carries the role is no one
+        return frozenset({Relation.SYSTEM}) if actor.user_id is None else frozenset()
     if actor.role is Role.CHANNEL:
         if actor.channel_id is not None and actor.channel_id == case.channel_id:
             found.add(Relation.CHANNEL)
@@ -215,6 +246,8 @@ def authorize(actor: Actor, action: Action, target: Target = None) -> None:
         raise NotFound("No such evidence item.", code="evidence_not_found")
     if Relation.CHANNEL in rel and action is not Action.VIEW_CASE_STATUS:
         raise hidden  # a channel reads the status of its cases and nothing else
+    if Relation.SYSTEM in rel and action not in SYSTEM_ACTIONS:
+        raise Forbidden("The system does not act for a party.", code="forbidden")
     if not rel & CASE_RULES[action]:
         raise Forbidden("You are not allowed to do this on this case.", code="forbidden")
     if action is Action.WITHDRAW_EVIDENCE and isinstance(target, EvidenceScope):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from odr.domain.accounts import Actor, Role
+from odr.domain.accounts import STAFF_ROLES, USER_ROLES, Actor, Role
 from odr.domain.authz import (
     CASE_RULES,
+    SYSTEM_ACTIONS,
     Action,
     CaseScope,
     EvidenceScope,
@@ -35,6 +36,7 @@ ACTORS: dict[str, Actor] = {
     "supervisor": Actor(13, Role.SUPERVISOR, PLATFORM),
     "channel": Actor.for_channel(7),
     "other_channel": Actor.for_channel(8),
+    "system": Actor.system(),
 }
 
 EXPECTED_RELATION: dict[str, Relation | None] = {
@@ -50,6 +52,7 @@ EXPECTED_RELATION: dict[str, Relation | None] = {
     "supervisor": Relation.SUPERVISOR,
     "channel": Relation.CHANNEL,
     "other_channel": None,
+    "system": Relation.SYSTEM,
 }
 
 
@@ -121,8 +124,57 @@ def test_only_the_submitter_withdraws_an_item() -> None:
     ],
 )
 def test_actions_on_no_case(action: Action, allowed: set[str]) -> None:
+    # the system principal does nothing outside a case: it files nothing and lists nothing
     for name, actor in ACTORS.items():
         assert is_allowed(actor, action) is (name in allowed), name
+
+
+READERS = {"consumer", "insurer_rep", "mediator", "centre_lead", "supervisor"}
+
+
+#: The rules for actions that are the platform's own or split by stage, written out (the
+#: matrix above reads CASE_RULES, so it cannot catch a wrong entry there).
+@pytest.mark.parametrize(
+    ("action", "allowed"),
+    [
+        (Action.VIEW_CASE_STATUS, READERS | {"channel", "system"}),
+        (Action.VIEW_CASE, READERS | {"system"}),
+        (Action.TRIAGE_CASE, {"supervisor", "system"}),
+        (Action.RUN_CLOCK, {"system"}),
+        (Action.HANDLE_ESCALATION, {"supervisor"}),
+        (Action.REQUEST_EXTENSION, {"insurer_rep"}),
+        (Action.REQUEST_MEDIATION_EXTENSION, {"mediator"}),
+        (Action.APPROVE_EXTENSION, {"supervisor", "centre_lead"}),
+        (Action.ACCEPT_ASSIGNMENT, {"mediator"}),
+        (Action.DECLINE_ASSIGNMENT, {"mediator"}),
+        (Action.END_MEDIATION, {"mediator"}),
+        (Action.CLOSE_CASE, {"mediator", "supervisor", "system"}),
+        (Action.ANSWER_COMPLAINT, {"insurer_rep"}),
+        (Action.SIGN_AGREEMENT, {"consumer", "insurer_rep", "mediator"}),
+    ],
+)
+def test_who_may_do_each_platform_and_stage_action(action: Action, allowed: set[str]) -> None:
+    for name, actor in ACTORS.items():
+        assert is_allowed(actor, action, CASE) is (name in allowed), name
+
+
+def test_the_system_is_no_user_and_does_only_its_own_actions() -> None:
+    system = Actor.system()
+    assert (system.user_id, system.organisation_id, system.channel_id) == (None, None, None)
+    assert Role.SYSTEM not in USER_ROLES | STAFF_ROLES
+    assert {a for a, allowed in CASE_RULES.items() if Relation.SYSTEM in allowed} == (
+        SYSTEM_ACTIONS
+    )
+    for action in sorted(set(CASE_RULES) - SYSTEM_ACTIONS, key=str):
+        with pytest.raises(Forbidden):  # it sees every case, so a refusal, not a hidden case
+            authorize(system, action, CASE)
+
+
+def test_an_account_carrying_the_system_role_stands_nowhere() -> None:
+    impostor = Actor(99, Role.SYSTEM)
+    assert relations(impostor, CASE) == frozenset()
+    with pytest.raises(NotFound):
+        authorize(impostor, Action.VIEW_CASE_STATUS, CASE)
 
 
 def test_user_administration_needs_an_admin_supervisor() -> None:
