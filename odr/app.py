@@ -20,6 +20,9 @@ from odr.jobs import JobContext
 from odr.jobs.runners import ArqQueue, InProcessRunner
 from odr.jobs.tasks import JOBS, PERIODIC
 from odr.services.accounts import LoginPolicy, Logins
+from odr.services.bus import Bus, MemoryBus, RedisBus
+from odr.services.cases import case_service
+from odr.services.outbox import senders_for
 from odr.services.passwords import Passwords
 from odr.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from odr.storage.db import make_engine, make_sessionmaker
@@ -63,6 +66,9 @@ def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web
         app[keys.REDIS] = redis
     app[keys.PASSWORDS] = passwords or Passwords()
     app[keys.LIMITER] = limiter
+    bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
+    app[keys.BUS] = bus
+    app[keys.CASES] = case_service(settings, sessionmaker, bus)
     app[keys.LOGINS] = Logins(
         app[keys.PASSWORDS],
         limiter,
@@ -90,6 +96,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 async def _jobs(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     ctx = JobContext(settings=settings, sessionmaker=app[keys.SESSIONMAKER])
+    ctx.services["cases"] = app[keys.CASES]
+    ctx.services["senders"] = senders_for(settings.smtp_url, settings.mail_from)
     if settings.run_jobs_in_process or not settings.redis_url:
         runner = InProcessRunner(ctx, JOBS, PERIODIC)
         app[keys.JOBS] = runner

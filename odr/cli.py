@@ -123,6 +123,31 @@ def cmd_create_organisation(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_create_channel(args: argparse.Namespace) -> int:
+    from odr.domain.errors import DomainError
+    from odr.services.channels import create_channel
+    from odr.storage.db import UnitOfWork, make_engine, make_sessionmaker
+
+    settings = _settings()
+
+    async def run() -> int:
+        engine = make_engine(settings.database_url)
+        try:
+            async with UnitOfWork(make_sessionmaker(engine)) as uow:
+                made = await create_channel(uow, args.name, args.kind)
+        except DomainError as exc:
+            print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+            return 2
+        finally:
+            await engine.dispose()
+        print(f"created channel {args.name} (id {made.channel_id})")
+        print(f"  API key: {made.api_key}")
+        print(f"  secret:  {made.secret}   (shown once: store it in the partner system)")
+        return 0
+
+    return asyncio.run(run())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from odr.services import demo
     from odr.services.passwords import Passwords, current_totp
@@ -149,6 +174,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             line += f"  TOTP secret {u.totp_secret} (code now: {current_totp(u.totp_secret)};"
             line += f" `odr totp-code {u.login}`)"
         print(line)
+    print(
+        f"  channel      {demo.CHANNEL_NAME}: API key {demo.CHANNEL_KEY},"
+        f" secret {demo.CHANNEL_SECRET}"
+    )
     return 0
 
 
@@ -185,12 +214,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         engine = make_engine(settings.database_url)
-        ctx = JobContext(settings=settings, sessionmaker=make_sessionmaker(engine))
+        from redis.asyncio import Redis
+
+        from odr.services.bus import RedisBus
+        from odr.services.cases import case_service
+        from odr.services.outbox import senders_for
+
+        redis = Redis.from_url(settings.redis_url or "")
+        maker = make_sessionmaker(engine)
+        ctx = JobContext(settings=settings, sessionmaker=maker)
+        ctx.services["cases"] = case_service(settings, maker, RedisBus(redis))
+        ctx.services["senders"] = senders_for(settings.smtp_url, settings.mail_from)
         worker = arq_worker(ctx, settings.redis_url or "", JOBS, PERIODIC)
         try:
             await worker.async_run()
         finally:
             await worker.close()
+            await redis.aclose()
             await engine.dispose()
 
     asyncio.run(run())
@@ -235,6 +275,10 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--name-en")
     o.add_argument("--policy-count", type=int, help="policies in force (insurers)")
     o.set_defaults(func=cmd_create_organisation)
+    ch = sub.add_parser("create-channel", help="register a partner channel (API key + secret)")
+    ch.add_argument("name")
+    ch.add_argument("--kind", default="partner_api", choices=["partner_api", "hotline"])
+    ch.set_defaults(func=cmd_create_channel)
     d = sub.add_parser("demo", help="seed demo data when the database is empty (development)")
     d.set_defaults(func=cmd_demo)
     t = sub.add_parser("totp-code", help="print the current code of a demo staff account")

@@ -46,6 +46,10 @@ class Settings:
     log_format: str = "text"
     log_level: str = "INFO"
     run_jobs_in_process: bool = True
+    smtp_url: str | None = None  # smtp://user:password@host:port, ?starttls=1 or smtps://
+    mail_from: str = "ODR <no-reply@odr.invalid>"
+    triage_rules: Path | None = None  # overrides the packaged odr/data/triage.toml
+    deadline_rules: Path | None = None  # TOML overriding the default regulatory deadlines
 
     @property
     def production(self) -> bool:
@@ -109,6 +113,10 @@ class Settings:
             log_format=get("LOG_FORMAT", "json" if mode is Mode.PRODUCTION else "text") or "text",
             log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
             run_jobs_in_process=_bool(get("JOBS_IN_PROCESS"), default=redis_url is None),
+            smtp_url=get("SMTP_URL"),
+            mail_from=get("MAIL_FROM", "ODR <no-reply@odr.invalid>") or "",
+            triage_rules=_path(get("TRIAGE_RULES")),
+            deadline_rules=_path(get("DEADLINE_RULES")),
         )
 
 
@@ -123,6 +131,10 @@ def _int(get: Any, name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"ODR_{name} must be positive")
     return value
+
+
+def _path(raw: str | None) -> Path | None:
+    return Path(raw) if raw else None
 
 
 def _bool(raw: str | None, *, default: bool) -> bool:

@@ -120,3 +120,16 @@ async def list_organisations(request: web.Request) -> web.Response:
             for o in rows
         ]
     return web.json_response({"items": items})
+
+
+async def list_insurers(request: web.Request) -> web.Response:
+    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
+        rows = (
+            await uow.session.execute(
+                select(Organisation)
+                .where(Organisation.kind == "insurer", Organisation.active.is_(True))
+                .order_by(Organisation.id)
+            )
+        ).scalars()
+        items = [{"id": o.id, "name": o.name, "name_en": o.name_en} for o in rows]
+    return web.json_response({"items": items})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
-from odr.api import accounts, health, schemas
+from odr.api import accounts, cases, channel, health, schemas
 from odr.api.openapi import openapi_handler
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -117,6 +117,117 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "api.organisations",
         "List organisations (supervisors with admin rights)",
         "accounts",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/insurers",
+        accounts.list_insurers,
+        "api.insurers",
+        "Insurers a complaint can be filed against",
+        "cases",
+        auth=False,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/cases",
+        cases.file_complaint,
+        "api.cases.file",
+        "File a complaint (consumers)",
+        "cases",
+        body=cases.ComplaintRequest,
+        response=cases.IntakeOut,
+        status=201,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases",
+        cases.list_cases,
+        "api.cases.list",
+        "The cases the caller may see: own, the insurer's inbox, the centre's queue, all",
+        "cases",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}",
+        cases.get_case,
+        "api.cases.get",
+        "One case, with the operations the caller may do now",
+        "cases",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/timeline",
+        cases.get_timeline,
+        "api.cases.timeline",
+        "The case's event log",
+        "cases",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/stream",
+        cases.stream,
+        "api.cases.stream",
+        "Server-sent events: 'changed' whenever the case changes",
+        "cases",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/cases/{case_id}/actions/{operation}",
+        cases.act,
+        "api.cases.act",
+        "Do an operation: withdraw, answer, accept_answer, reject_answer, "
+        "request_mediation, request_extension, approve_extension, refuse_extension, "
+        "refer_to_mediation, return_to_insurer, send_message, close",
+        "cases",
+        body=cases.ActionRequest,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/referrals",
+        cases.register_referral,
+        "api.referrals",
+        "Register a complaint referred by the regulator (supervisors)",
+        "cases",
+        body=cases.ReferralRequest,
+        response=cases.IntakeOut,
+        status=201,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/notifications",
+        cases.notifications,
+        "api.notifications",
+        "The caller's inbox",
+        "notifications",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/notifications/read",
+        cases.mark_read,
+        "api.notifications.read",
+        "Mark the inbox read",
+        "notifications",
+        status=204,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/channel/complaints",
+        channel.submit,
+        "api.channel.submit",
+        "Submit a complaint for a consumer (signed; Idempotency-Key)",
+        "channel",
+        body=channel.ChannelComplaint,
+        status=201,
+        auth=False,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/channel/cases/{number}",
+        channel.status,
+        "api.channel.status",
+        "The status of a case the channel submitted (signed)",
+        "channel",
+        auth=False,
     ),
 )
 

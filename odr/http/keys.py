@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from odr.config import Settings
 from odr.jobs import JobQueue
 from odr.services.accounts import Logins
+from odr.services.bus import Bus
+from odr.services.cases import CaseService
 from odr.services.passwords import Passwords
 from odr.services.ratelimit import RateLimiter
 
@@ -24,4 +26,6 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 LIMITER = web.AppKey("limiter", RateLimiter)
 LOGINS = web.AppKey("logins", Logins)
 JOBS = web.AppKey("jobs", JobQueue)
+BUS = web.AppKey("bus", Bus)
+CASES = web.AppKey("cases", CaseService)
 PAGE_ERROR_RENDERER: web.AppKey[PageErrorRenderer] = web.AppKey("page_error_renderer")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete
 
 from odr.jobs import JobContext, JobFunction, Periodic
+from odr.services import outbox
+from odr.services.cases import CaseService
 from odr.storage.models import WebSession
 
 
@@ -18,10 +22,28 @@ async def purge_expired_sessions(ctx: JobContext) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def run_case_clock(ctx: JobContext, now: str | None = None) -> int:
+    """Record the reminders and escalations that are due (each exactly once)."""
+    moment = datetime.fromisoformat(now) if now else ctx.now()
+    service: CaseService = ctx.services["cases"]
+    return await service.run_clock(moment)
+
+
+async def send_outbox(ctx: JobContext) -> int:
+    """Send the e-mail and SMS waiting in the outbox."""
+    return await outbox.send_due(ctx.sessionmaker, ctx.services["senders"], ctx.now())
+
+
 #: Jobs that can be enqueued by name.
 JOBS: dict[str, JobFunction] = {
     "purge_expired_sessions": purge_expired_sessions,
+    "run_case_clock": run_case_clock,
+    "send_outbox": send_outbox,
 }
 
 #: Jobs the runners start on their own.
-PERIODIC: tuple[Periodic, ...] = (Periodic(purge_expired_sessions, minutes=10),)
+PERIODIC: tuple[Periodic, ...] = (
+    Periodic(purge_expired_sessions, minutes=10),
+    Periodic(run_case_clock, minutes=1),
+    Periodic(send_outbox, minutes=1),
+)

@@ -13,10 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from odr.domain.accounts import OrganisationKind, Role
 from odr.services.accounts import NewUser, create_organisation, create_user
+from odr.services.channels import create_channel
 from odr.services.passwords import Passwords
 from odr.storage import accounts as repo
 from odr.storage.db import UnitOfWork
 
+CHANNEL_NAME = "安康人寿 App"
+CHANNEL_KEY = "demo-ankang-app"
+CHANNEL_SECRET = "demo-channel-secret-not-for-production"  # noqa: S105 - demo mode only
 DEMO_PASSWORD = "odr-demo-2026"  # noqa: S105 - printed at start; demo mode only
 
 ORGANISATIONS: tuple[tuple[OrganisationKind, str, str, int | None], ...] = (
@@ -101,6 +105,10 @@ async def seed(maker: async_sessionmaker[AsyncSession], passwords: Passwords, to
             await create_organisation(
                 uow, kind=kind, name=name, name_en=name_en, policy_count=policies
             )
+    async with UnitOfWork(maker) as uow:
+        await create_channel(
+            uow, CHANNEL_NAME, "partner_api", api_key=CHANNEL_KEY, secret=CHANNEL_SECRET
+        )
     for u in USERS:
         async with UnitOfWork(maker) as uow:
             await create_user(

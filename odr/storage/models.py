@@ -12,9 +12,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
@@ -115,3 +119,164 @@ class JobRun(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     job: Mapped[str] = mapped_column(String(100), index=True)
     finished_at: Mapped[datetime] = mapped_column()
+
+
+# --- Cases ------------------------------------------------------------------------------------
+
+
+class CaseSerial(Base):
+    """The last serial number used in a year, for readable case numbers (ODR-2026-000123)."""
+
+    __tablename__ = "case_serials"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Channel(Base):
+    """A partner system that submits complaints over the signed API."""
+
+    __tablename__ = "channels"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # partner_api | hotline
+    api_key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret: Mapped[str] = mapped_column(String(128))  # HMAC key; shown once at creation
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class CaseRow(Base):
+    """A case: the columns lists and inboxes filter and sort on, the complaint as filed, and
+    a snapshot of the whole aggregate (`odr.domain.case_snapshot`)."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    insurer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"), index=True)
+    channel_kind: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32))
+    mediator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    care_priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    risk_score: Mapped[int | None] = mapped_column(Integer)
+    amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    received_at: Mapped[datetime] = mapped_column()
+    due_at: Mapped[datetime | None] = mapped_column()
+    next_action_at: Mapped[datetime | None] = mapped_column(index=True)  # reminder or escalation
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    regulator_reference: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    desired_outcome: Mapped[str] = mapped_column(Text, default="")
+    contact_preference: Mapped[str] = mapped_column(String(16))
+    terms_version: Mapped[str] = mapped_column(String(32))
+    triage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    __table_args__ = (
+        Index("ix_cases_insurer_state_due", "insurer_id", "state", "due_at"),
+        Index("ix_cases_state_due", "state", "due_at"),
+        Index("ix_cases_consumer_insurer", "consumer_id", "insurer_id"),
+    )
+
+
+class CaseEventRow(Base):
+    """One entry of a case's log; never updated or deleted."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(48))
+    actor_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_role: Mapped[str] = mapped_column(String(32))
+    actor_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column()
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    __table_args__ = (UniqueConstraint("case_id", "sequence"),)
+
+
+class IdempotencyKey(Base):
+    """A partner's retry with the same key and body gets the same case."""
+
+    __tablename__ = "idempotency_keys"
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ComplaintFingerprint(Base):
+    """A complaint's MinHash signature, for near-duplicate and cluster checks."""
+
+    __tablename__ = "complaint_fingerprints"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class NearDuplicateBand(Base):
+    """The LSH index: one row per (band, bucket) a complaint falls into."""
+
+    __tablename__ = "near_duplicate_bands"
+    band: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id"), primary_key=True, autoincrement=False
+    )
+
+
+class EarlyWarningRow(Base):
+    """A cluster of similar complaints against one insurer, for supervisors."""
+
+    __tablename__ = "early_warnings"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    insurer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    category: Mapped[str | None] = mapped_column(String(32))
+    case_ids: Mapped[list[int]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+
+
+# --- Notifications -----------------------------------------------------------------------------
+
+
+class Notification(Base):
+    """The in-app inbox. Texts are rendered in the reader's language when shown."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(48))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+    read_at: Mapped[datetime | None] = mapped_column()
+    __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),)
+
+
+class OutboxMessage(Base):
+    """E-mail and SMS waiting to be sent by the worker; never lost, retried with backoff."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    medium: Mapped[str] = mapped_column(String(8))  # email | sms
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)

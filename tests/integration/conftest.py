@@ -50,3 +50,18 @@ def make_client(aiohttp_client: Any) -> Callable[..., Any]:
         return await aiohttp_client(create_app(settings, passwords=FAST_PASSWORDS))
 
     return build
+
+
+@pytest.fixture
+async def server(seeded: Settings, aiohttp_server: Any) -> Any:
+    return await aiohttp_server(create_app(seeded, passwords=FAST_PASSWORDS))
+
+
+@pytest.fixture
+def new_client(server: Any, aiohttp_client: Any) -> Callable[[], Any]:
+    """Another browser on the same server: its own cookies."""
+
+    async def build() -> TestClient:
+        return await aiohttp_client(server)
+
+    return build

@@ -58,7 +58,8 @@ async def test_in_process_runner_runs_periodic_and_enqueued_jobs(ctx: JobContext
     async def every_two(c: JobContext) -> None:
         calls.append("two")
 
-    runner = InProcessRunner(ctx, JOBS, (*PERIODIC, Periodic(every_two, minutes=2)), tick=0.01)
+    periodic = (Periodic(purge_expired_sessions, minutes=10), Periodic(every_two, minutes=2))
+    runner = InProcessRunner(ctx, JOBS, periodic, tick=0.01)
     for _ in range(3):
         await runner.run_due()
     assert calls == ["two", "two"]  # ticks 0 and 2

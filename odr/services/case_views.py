@@ -1,0 +1,266 @@
+"""What each role reads of cases: lists, one case, its timeline. Read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from odr.domain.accounts import Actor, Role
+from odr.domain.authz import Action, authorize, is_allowed
+from odr.domain.case_snapshot import restore
+from odr.domain.cases import Case, EventKind
+from odr.domain.errors import NotFound
+from odr.storage import cases as repo
+from odr.storage.models import CaseEventRow, CaseRow, Organisation, User
+
+MAX_PAGE = 200
+
+#: The next step each state asks of whom, for "what happens next" on lists and pages.
+NEXT_STEP: dict[str, str] = {
+    "submitted": "insurer",
+    "awaiting_insurer": "insurer",
+    "insurer_answered": "consumer",
+    "escalated": "supervisor",
+    "mediation_requested": "centre_lead",
+    "mediator_assigned": "mediator",
+    "hearing_scheduled": "parties",
+    "in_hearing": "parties",
+    "agreement_pending": "parties",
+    "settled": "insurer",
+    "fulfilled": "mediator",
+    "not_settled": "mediator",
+    "resolved": "none",
+    "withdrawn": "none",
+    "closed": "none",
+}
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    state: str | None = None
+    insurer_id: int | None = None
+    category: str | None = None
+    care_only: bool = False
+    limit: int = 50
+    offset: int = 0
+
+
+def _visible(actor: Actor) -> Select[CaseRow]:
+    stmt = select(CaseRow)
+    if actor.role is Role.CONSUMER:
+        return stmt.where(CaseRow.consumer_id == actor.user_id)
+    if actor.role is Role.INSURER_REP:
+        authorize(actor, Action.VIEW_INSURER_INBOX)
+        return stmt.where(CaseRow.insurer_id == actor.organisation_id)
+    if actor.role is Role.MEDIATOR:
+        return stmt.where(CaseRow.mediator_id == actor.user_id)
+    if actor.role is Role.CENTRE_LEAD:
+        authorize(actor, Action.VIEW_CENTRE_QUEUE)
+        return stmt.where(
+            (CaseRow.centre_id == actor.organisation_id) | (CaseRow.mediator_id == actor.user_id)
+        )
+    if actor.role is Role.CHANNEL:
+        return stmt.where(CaseRow.channel_id == actor.channel_id)
+    authorize(actor, Action.VIEW_ALL_CASES)
+    return stmt
+
+
+async def list_cases(s: AsyncSession, actor: Actor, f: CaseFilter) -> list[dict[str, Any]]:
+    """The actor's cases: care priority first, then the nearest deadline (an insurer's inbox),
+    then the newest."""
+    stmt = _visible(actor)
+    if f.state:
+        stmt = stmt.where(CaseRow.state == f.state)
+    if f.insurer_id is not None:
+        stmt = stmt.where(CaseRow.insurer_id == f.insurer_id)
+    if f.category:
+        stmt = stmt.where(CaseRow.category == f.category)
+    if f.care_only:
+        stmt = stmt.where(CaseRow.care_priority.is_(True))
+    stmt = (
+        stmt.order_by(
+            CaseRow.care_priority.desc(),
+            CaseRow.due_at.is_(None),
+            CaseRow.due_at,
+            CaseRow.id.desc(),
+        )
+        .limit(min(max(f.limit, 1), MAX_PAGE))
+        .offset(max(f.offset, 0))
+    )
+    rows = list((await s.execute(stmt)).scalars())
+    names = await _organisation_names(s, {r.insurer_id for r in rows})
+    return [summary(r, names.get(r.insurer_id, ""), actor) for r in rows]
+
+
+async def _organisation_names(s: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    stmt = select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
+    return {i: n for i, n in (await s.execute(stmt)).all()}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def summary(row: CaseRow, insurer_name: str, actor: Actor) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": row.id,
+        "number": row.number,
+        "state": row.state,
+        "category": row.category,
+        "insurer": {"id": row.insurer_id, "name": insurer_name},
+        "received_at": _iso(row.received_at),
+        "due_at": _iso(row.due_at),
+        "care_priority": row.care_priority,
+        "next_step": NEXT_STEP.get(row.state, "none"),
+        "updated_at": _iso(row.updated_at),
+    }
+    if actor.role not in (Role.CONSUMER, Role.CHANNEL):
+        item["risk_score"] = row.risk_score
+    return item
+
+
+async def case_detail(s: AsyncSession, actor: Actor, case_id: int) -> dict[str, Any]:
+    row = await s.get(CaseRow, case_id)
+    if row is None:
+        raise NotFound("No such case.", code="case_not_found")
+    case = restore(row.snapshot)
+    authorize(actor, Action.VIEW_CASE, case.scope())
+    names = await _organisation_names(s, {row.insurer_id})
+    consumer = await s.get(User, row.consumer_id)
+    detail = summary(row, names.get(row.insurer_id, ""), actor)
+    detail.update(
+        {
+            "policy_numbers": list(case.policy_numbers),
+            "amount_fen": case.amount_fen,
+            "channel_kind": row.channel_kind,
+            "description": row.description,
+            "desired_outcome": row.desired_outcome,
+            "contact_preference": row.contact_preference,
+            "regulator_reference": row.regulator_reference,
+            "consumer": {"id": row.consumer_id, "name": consumer.display_name if consumer else ""},
+            "answer": _answer(case),
+            "pending_extension": (
+                {
+                    "reason": case.pending_extension.reason,
+                    "stage": str(case.pending_extension.stage),
+                }
+                if case.pending_extension
+                else None
+            ),
+            "clock": {
+                "stage": str(case.clock.stage),
+                "days": case.clock.days,
+                "due_at": _iso(case.clock.due_at),
+                "running": case.clock.running,
+            },
+            "version": row.version,
+            "allowed": allowed_operations(case, actor),
+        }
+    )
+    if actor.role not in (Role.CONSUMER, Role.CHANNEL):
+        detail["triage"] = row.triage
+        duplicate = await s.get(CaseRow, row.duplicate_of_id) if row.duplicate_of_id else None
+        detail["duplicate_of"] = (
+            {"id": duplicate.id, "number": duplicate.number} if duplicate else None
+        )
+    return detail
+
+
+def _answer(case: Case) -> dict[str, Any] | None:
+    if case.answer is None:
+        return None
+    return {
+        "kind": str(case.answer.kind),
+        "text": case.answer.text,
+        "offered_amount_fen": case.answer.offered_amount_fen,
+        "at": _iso(case.answer.at),
+    }
+
+
+async def channel_status(s: AsyncSession, actor: Actor, number: str) -> dict[str, Any]:
+    row, case = await repo.load_by_number(s, number)
+    authorize(actor, Action.VIEW_CASE_STATUS, case.scope())
+    return {
+        "number": row.number,
+        "state": row.state,
+        "received_at": _iso(row.received_at),
+        "due_at": _iso(row.due_at),
+        "updated_at": _iso(row.updated_at),
+    }
+
+
+async def timeline(s: AsyncSession, actor: Actor, case_id: int) -> list[dict[str, Any]]:
+    row = await s.get(CaseRow, case_id)
+    if row is None:
+        raise NotFound("No such case.", code="case_not_found")
+    authorize(actor, Action.VIEW_CASE, restore(row.snapshot).scope())
+    events: list[CaseEventRow] = await repo.events(s, case_id)
+    names = await _user_names(s, {e.actor_user_id for e in events if e.actor_user_id})
+    return [
+        {
+            "sequence": e.sequence,
+            "kind": e.kind,
+            "at": _iso(e.at),
+            "actor": {"role": e.actor_role, "name": names.get(e.actor_user_id or 0)},
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "payload": _payload_for(actor, e),
+        }
+        for e in events
+    ]
+
+
+def _payload_for(actor: Actor, e: CaseEventRow) -> dict[str, Any]:
+    if e.kind == EventKind.TRIAGED.value and actor.role is Role.CONSUMER:
+        return {k: v for k, v in e.payload.items() if k in ("category", "answer_due_at")}
+    return dict(e.payload)
+
+
+async def _user_names(s: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    stmt = select(User.id, User.display_name).where(User.id.in_(ids))
+    return {i: n for i, n in (await s.execute(stmt)).all()}
+
+
+#: Operations offered on pages, with harmless arguments to try them on a copy of the case.
+_TRIAL_ARGS: dict[str, dict[str, Any]] = {
+    "withdraw": {"reason": ""},
+    "answer": {"kind": "accept", "text": "-"},
+    "accept_answer": {},
+    "reject_answer": {"centre_id": 0},
+    "request_mediation": {"centre_id": 0},
+    "request_extension": {"reason": "-"},
+    "approve_extension": {},
+    "refuse_extension": {},
+    "refer_to_mediation": {"centre_id": 0},
+    "return_to_insurer": {},
+    "send_message": {"text": "-"},
+    "close": {},
+}
+
+
+def allowed_operations(case: Case, actor: Actor) -> list[str]:
+    """The operations the actor could do now: each is tried on a copy of the case, so the
+    answer is exactly the aggregate's own rules."""
+    from copy import deepcopy
+
+    from odr.domain.errors import DomainError
+    from odr.services.cases import OPERATIONS
+
+    now = datetime.now(case.received_at.tzinfo)
+    allowed = []
+    for name, args in _TRIAL_ARGS.items():
+        trial = deepcopy(case)
+        try:
+            OPERATIONS[name](trial, actor, now, dict(args))
+        except DomainError:
+            continue
+        allowed.append(name)
+    return allowed if is_allowed(actor, Action.VIEW_CASE, case.scope()) else []

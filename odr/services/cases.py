@@ -1,0 +1,624 @@
+"""Case use cases: intake with triage, the parties' operations, the regulatory clock.
+
+Each use case is one unit of work: load, let the aggregate decide (it checks the actor's right
+and the state), save with the version check, add notifications and the outbox in the same
+transaction, commit, then tell live pages over the bus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from odr.config import Settings
+from odr.domain.accounts import Actor, OrganisationKind, Role
+from odr.domain.authz import Action, authorize
+from odr.domain.cases import (
+    CLOCK_STATES,
+    AnswerKind,
+    Case,
+    CaseEvent,
+    CaseState,
+    Category,
+    ChannelKind,
+    EventKind,
+)
+from odr.domain.deadlines import DeadlineRules, DueKind
+from odr.domain.duplicates import DuplicateLink, duplicate_links
+from odr.domain.errors import Conflict, NotFound, ValidationFailed
+from odr.domain.similarity import (
+    Candidate,
+    Fingerprinter,
+    estimate_similarity,
+    signature_from_bytes,
+    signature_to_bytes,
+)
+from odr.domain.triage import Category as TriageCategory
+from odr.domain.triage import TriageInput, TriageResult, TriageRules, triage
+from odr.services import notifications as notify
+from odr.services.bus import Bus
+from odr.storage import cases as repo
+from odr.storage.db import UnitOfWork
+from odr.storage.models import CaseRow, IdempotencyKey, Organisation, User
+
+log = logging.getLogger("odr.cases")
+
+TERMS_VERSION = "2026-11"
+CONTACT_PREFERENCES = ("in_app", "sms", "phone", "email")
+MAX_DESCRIPTION = 5000
+MAX_DESIRED_OUTCOME = 1000
+MAX_POLICIES = 10
+OPEN_STATES = frozenset(s.value for s in CaseState) - {
+    CaseState.RESOLVED,
+    CaseState.WITHDRAWN,
+    CaseState.FULFILLED,
+    CaseState.NOT_SETTLED,
+    CaseState.CLOSED,
+}
+
+
+@dataclass(frozen=True)
+class ComplaintForm:
+    """A complaint as filed (by the consumer, a channel on their behalf, or a supervisor for
+    a regulator referral)."""
+
+    insurer_id: int
+    policy_numbers: tuple[str, ...]
+    category: str
+    description: str
+    amount_fen: int = 0
+    desired_outcome: str = ""
+    contact_preference: str = "in_app"
+    birth_date: date | None = None
+    care_requested: bool = False
+    terms_version: str = ""
+    received_at: datetime | None = None
+    regulator_reference: str | None = None
+
+
+def check_form(form: ComplaintForm, *, accepting_terms: bool = True) -> None:
+    def bad(field: str, code: str, message: str) -> ValidationFailed:
+        return ValidationFailed(message, code=code, details={"field": field})
+
+    if not form.description.strip():
+        raise bad("description", "description_required", "Describe what happened.")
+    if len(form.description) > MAX_DESCRIPTION:
+        raise bad(
+            "description",
+            "description_too_long",
+            f"The description may have at most {MAX_DESCRIPTION} characters.",
+        )
+    if len(form.desired_outcome) > MAX_DESIRED_OUTCOME:
+        raise bad(
+            "desired_outcome",
+            "desired_outcome_too_long",
+            f"The desired outcome may have at most {MAX_DESIRED_OUTCOME} characters.",
+        )
+    if not form.policy_numbers:
+        raise bad("policy_numbers", "policy_number_required", "Give at least one policy number.")
+    if len(form.policy_numbers) > MAX_POLICIES:
+        raise bad(
+            "policy_numbers",
+            "too_many_policies",
+            f"A complaint may name at most {MAX_POLICIES} policies.",
+        )
+    if form.category not in {c.value for c in Category}:
+        raise bad("category", "invalid_category", "Choose one of the categories.")
+    if form.amount_fen < 0 or form.amount_fen > 10**13:
+        raise bad("amount", "invalid_amount", "Enter the amount in dispute in yuan.")
+    if form.contact_preference not in CONTACT_PREFERENCES:
+        raise bad(
+            "contact_preference",
+            "invalid_contact_preference",
+            "Choose how you want to be contacted.",
+        )
+    if accepting_terms and form.terms_version != TERMS_VERSION:
+        raise bad(
+            "terms_version",
+            "terms_not_accepted",
+            "Please read and accept the current terms and privacy notice.",
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    value: Any  # what the operation returned (a message's masking result)
+
+
+async def default_centre(s: AsyncSession) -> int:
+    """Where mediation goes: the first active mediation centre."""
+    centre = (
+        await s.execute(
+            select(Organisation.id)
+            .where(
+                Organisation.kind == OrganisationKind.MEDIATION_CENTRE.value,
+                Organisation.active.is_(True),
+            )
+            .order_by(Organisation.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if centre is None:
+        raise Conflict("No mediation centre is available.", code="no_mediation_centre")
+    return int(centre)
+
+
+@dataclass(frozen=True)
+class Intake:
+    case_id: int
+    number: str
+    state: str
+    triage: dict[str, Any]
+    duplicate_of: str | None
+
+
+def deadline_rules(settings: Settings) -> DeadlineRules:
+    """The regulatory deadlines: the defaults in the settings' time zone, or a TOML file."""
+    if settings.deadline_rules is None:
+        return DeadlineRules(time_zone=settings.timezone)
+    import tomllib
+
+    data = tomllib.loads(settings.deadline_rules.read_text(encoding="utf-8"))
+    data.setdefault("time_zone", settings.timezone)
+    return DeadlineRules.from_mapping(data, categories=[c.value for c in Category])
+
+
+def case_service(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], bus: Bus
+) -> CaseService:
+    from odr.services.triage_rules import load_rules
+
+    return CaseService(
+        sessionmaker,
+        bus,
+        deadlines=deadline_rules(settings),
+        triage_rules=load_rules(settings.triage_rules),
+    )
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CaseService:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bus: Bus
+    deadlines: DeadlineRules
+    triage_rules: TriageRules
+    clock: Callable[[], datetime] = now_utc
+    fingerprint: Fingerprinter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fingerprint = Fingerprinter(self.triage_rules.similarity)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessionmaker)
+
+    # --- intake -------------------------------------------------------------------------------
+
+    async def file(
+        self,
+        actor: Actor,
+        form: ComplaintForm,
+        *,
+        consumer_id: int,
+        channel_kind: ChannelKind = ChannelKind.WEB,
+        accepting_terms: bool = True,
+        idempotency: tuple[str, str] | None = None,
+    ) -> Intake:
+        """File and triage a complaint. With ``idempotency`` (key, body hash) from a channel,
+        the key is stored in the same transaction as the case, so two concurrent retries
+        cannot both create one."""
+        check_form(form, accepting_terms=accepting_terms)
+        now = self.clock()
+        async with self.uow() as uow:
+            s = uow.session
+            insurer = await s.get(Organisation, form.insurer_id)
+            if insurer is None or insurer.kind != OrganisationKind.INSURER.value:
+                raise ValidationFailed(
+                    "Choose an insurer from the list.",
+                    code="invalid_insurer",
+                    details={"field": "insurer_id"},
+                )
+            consumer = await s.get(User, consumer_id)
+            if consumer is None or consumer.role != Role.CONSUMER.value:
+                raise NotFound("No such consumer.", code="consumer_not_found")
+            received = form.received_at or now
+            local_day = received.astimezone(self.deadlines_zone()).date()
+            number = await repo.next_number(s, local_day.year)
+            row = CaseRow(
+                number=number,
+                consumer_id=consumer_id,
+                insurer_id=insurer.id,
+                channel_id=actor.channel_id,
+                channel_kind=channel_kind.value,
+                category=form.category,
+                state=CaseState.SUBMITTED.value,
+                received_at=received,
+                amount_fen=form.amount_fen,
+                description=form.description.strip(),
+                desired_outcome=form.desired_outcome.strip(),
+                contact_preference=form.contact_preference,
+                terms_version=form.terms_version,
+                regulator_reference=form.regulator_reference,
+                snapshot={},
+                version=0,
+                care_priority=False,
+            )
+            case_id = await repo.reserve_id(s, row)
+            case = Case.file(
+                actor,
+                now,
+                case_id=case_id,
+                number=number,
+                consumer_id=consumer_id,
+                insurer_id=insurer.id,
+                policy_numbers=form.policy_numbers,
+                category=form.category,
+                deadlines=self.deadlines,
+                amount_fen=form.amount_fen,
+                channel_kind=channel_kind,
+                received_at=received,
+                care_requested=form.care_requested or consumer.care_mode,
+            )
+            birth = form.birth_date or consumer.birth_date
+            earlier = await repo.count_by_consumer(s, consumer_id) - 1
+            result = triage(
+                TriageInput(
+                    text=form.description,
+                    received_on=local_day,
+                    form_category=TriageCategory(form.category),
+                    amount_cny=form.amount_fen // 100,
+                    birth_date=birth,
+                    care_requested=case.care_priority,
+                    insurer=insurer.name,
+                    policy_numbers=case.policy_numbers,
+                    earlier_complaints=max(0, earlier),
+                    channel=channel_kind.value,
+                ),
+                self.triage_rules,
+            )
+            links = await self._duplicates(s, case, insurer.name, form.description)
+            case.triage(
+                Actor.system(),
+                now,
+                category=form.category,
+                risk_score=result.risk_score,
+                deadlines=self.deadlines,
+                risk_reasons=[r.signal for r in result.reasons],
+                care_priority=result.care_priority,
+            )
+            summary = _triage_summary(result, links)
+            duplicate_number = None
+            if links:
+                original = await s.get(CaseRow, int(links[0].of))
+                row.duplicate_of_id = int(links[0].of)
+                duplicate_number = original.number if original else None
+            row.triage = summary
+            if consumer.birth_date is None and form.birth_date is not None:
+                consumer.birth_date = form.birth_date
+            await repo.save(s, case, 0, now)
+            fp = self.fingerprint(form.description)
+            if fp.indexable:
+                await repo.index_fingerprint(
+                    s, case_id, signature_to_bytes(fp.signature), list(fp.band_keys)
+                )
+            if idempotency is not None and actor.channel_id is not None:
+                s.add(
+                    IdempotencyKey(
+                        channel_id=actor.channel_id,
+                        key=idempotency[0],
+                        body_sha256=idempotency[1],
+                        case_id=case_id,
+                    )
+                )
+            params = {"number": number, "due": self.format_due(case)}
+            notify.notify(
+                s,
+                [notify.recipient(consumer)],
+                kind="case_received",
+                key=f"case:{case_id}:received",
+                case_id=case_id,
+                params=params,
+                now=now,
+            )
+            reps = await notify.staff_of(s, insurer.id, Role.INSURER_REP.value)
+            notify.notify(
+                s,
+                reps,
+                kind="case_new",
+                key=f"case:{case_id}:new",
+                case_id=case_id,
+                params=params,
+                now=now,
+            )
+            await uow.commit()
+        await self.publish(case_id, case.version)
+        return Intake(case_id, number, case.state.value, summary, duplicate_number)
+
+    async def _duplicates(
+        self, s: AsyncSession, case: Case, insurer_name: str, text: str
+    ) -> tuple[DuplicateLink, ...]:
+        from odr.domain.duplicates import CaseRef, same_policy_open_cases
+
+        earlier = await repo.open_cases_of(s, case.consumer_id, case.insurer_id, OPEN_STATES)
+        refs = [
+            CaseRef(
+                r.id, r.consumer_id, insurer_name, frozenset(r.snapshot.get("policy_numbers", ()))
+            )
+            for r in sorted(earlier, key=lambda r: r.id)
+            if r.id != case.id
+        ]
+        same = same_policy_open_cases(
+            consumer_id=case.consumer_id,
+            insurer=insurer_name,
+            policy_numbers=case.policy_numbers,
+            cases=refs,
+        )
+        fp = self.fingerprint(text)
+        near: list[Candidate] = []
+        if fp.indexable:
+            threshold = self.triage_rules.similarity.near_duplicate
+            for cid, raw in (await repo.candidates(s, list(fp.band_keys))).items():
+                if cid == case.id:
+                    continue
+                sim = estimate_similarity(fp.signature, signature_from_bytes(raw))
+                if sim >= threshold:
+                    near.append(Candidate(cid, sim, exact=False))
+            near.sort(key=lambda c: (-c.similarity, c.item_id))
+        return duplicate_links(same, near)
+
+    # --- operations on a case -----------------------------------------------------------------
+
+    async def act(
+        self, actor: Actor, case_id: int, operation: str, params: Mapping[str, Any] | None = None
+    ) -> Outcome:
+        """Apply one named operation (see `OPERATIONS`) for ``actor``."""
+        spec = OPERATIONS.get(operation)
+        if spec is None:
+            raise NotFound("No such operation.", code="unknown_operation")
+        now = self.clock()
+        args = dict(params or {})
+        async with self.uow() as uow:
+            s = uow.session
+            row, case = await repo.load(s, case_id)
+            authorize(actor, Action.VIEW_CASE_STATUS, case.scope())
+            if operation in NEEDS_CENTRE and "centre_id" not in args:
+                args["centre_id"] = await default_centre(s)
+            before = case.version
+            value = spec(case, actor, now, args)
+            new_events = list(case.events)
+            await repo.save(s, case, before, now)
+            await self._notify_events(s, row, case, new_events, now)
+            await uow.commit()
+        await self.publish(case_id, case.version)
+        return Outcome(case, value)
+
+    async def _notify_events(
+        self, s: AsyncSession, row: CaseRow, case: Case, events: Sequence[CaseEvent], now: datetime
+    ) -> None:
+        consumer = await s.get(User, case.consumer_id)
+        for e in events:
+            key = f"case:{case.id}:event:{e.sequence}"
+            params = {
+                "number": case.number,
+                "due": self.format_due(case),
+                "reason": e.payload_dict().get("reason", ""),
+            }
+            if e.kind is EventKind.ANSWERED and consumer:
+                notify.notify(
+                    s,
+                    [notify.recipient(consumer)],
+                    kind="case_answered",
+                    key=key,
+                    case_id=case.id,
+                    params=params,
+                    now=now,
+                )
+            elif e.kind is EventKind.DEADLINE_EXTENDED and consumer:
+                notify.notify(
+                    s,
+                    [notify.recipient(consumer)],
+                    kind="extension_approved",
+                    key=key,
+                    case_id=case.id,
+                    params=params,
+                    now=now,
+                )
+            elif e.kind is EventKind.REMINDER:
+                to = await self._people_on_clock(s, case)
+                notify.notify(
+                    s, to, kind="reminder", key=key, case_id=case.id, params=params, now=now
+                )
+            elif e.kind is EventKind.ESCALATED:
+                to = [
+                    *await notify.users_with_role(s, Role.SUPERVISOR.value),
+                    *await self._people_on_clock(s, case),
+                ]
+                notify.notify(
+                    s, to, kind="escalated", key=key, case_id=case.id, params=params, now=now
+                )
+            elif e.kind is EventKind.MESSAGE_SENT:
+                others = [r for r in await self._parties(s, case) if r.user_id != e.actor_user_id]
+                notify.notify(
+                    s,
+                    others,
+                    kind="message_received",
+                    key=key,
+                    case_id=case.id,
+                    params=params,
+                    now=now,
+                    email=False,
+                )
+
+    async def _people_on_clock(self, s: AsyncSession, case: Case) -> list[notify.Recipient]:
+        if case.mediator_id is not None and case.state not in {CaseState.AWAITING_INSURER}:
+            mediator = await s.get(User, case.mediator_id)
+            return [notify.recipient(mediator)] if mediator else []
+        return await notify.staff_of(s, case.insurer_id, Role.INSURER_REP.value)
+
+    async def _parties(self, s: AsyncSession, case: Case) -> list[notify.Recipient]:
+        people = await notify.staff_of(s, case.insurer_id, Role.INSURER_REP.value)
+        for uid in (case.consumer_id, case.mediator_id):
+            if uid is not None and (user := await s.get(User, uid)) is not None:
+                people.append(notify.recipient(user))
+        return people
+
+    # --- the regulatory clock -----------------------------------------------------------------
+
+    async def run_clock(self, now: datetime | None = None) -> int:
+        """Record every reminder and escalation that is due, each exactly once: the case's
+        version check lets only one of several concurrent workers save it."""
+        now = now or self.clock()
+        async with self.uow() as uow:
+            ids = list(
+                (
+                    await uow.session.execute(
+                        select(CaseRow.id)
+                        .where(
+                            CaseRow.next_action_at <= now,
+                            CaseRow.state.in_([s.value for s in CLOCK_STATES]),
+                        )
+                        .order_by(CaseRow.next_action_at)
+                        .limit(500)
+                    )
+                ).scalars()
+            )
+        done = 0
+        for case_id in ids:
+            try:
+                done += await self._tick(case_id, now)
+            except Conflict:
+                log.info("case %s was changed by another worker; skipped", case_id)
+        return done
+
+    async def _tick(self, case_id: int, now: datetime) -> int:
+        system = Actor.system()
+        async with self.uow() as uow:
+            row, case = await repo.load(uow.session, case_id)
+            before = case.version
+            count = 0
+            for due in case.due_actions(now):
+                if due.kind is DueKind.REMINDER:
+                    case.remind(system, now)
+                else:
+                    case.escalate(system, now)
+                count += 1
+            events = list(case.events)
+            await repo.save(uow.session, case, before, now)
+            await self._notify_events(uow.session, row, case, events, now)
+            await uow.commit()
+        if count:
+            await self.publish(case_id, case.version)
+        return count
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def deadlines_zone(self) -> Any:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.deadlines.time_zone)
+
+    def format_due(self, case: Case) -> str:
+        local = case.clock.due_at.astimezone(self.deadlines_zone())
+        return local.strftime("%Y-%m-%d %H:%M")
+
+    async def publish(self, case_id: int, version: int) -> None:
+        try:
+            await self.bus.publish(f"case:{case_id}", {"case_id": case_id, "version": version})
+        except Exception:  # live pages reload on their own; never fail a saved change
+            log.warning("could not publish the change of case %s", case_id, exc_info=True)
+
+
+def _triage_summary(result: TriageResult, links: Sequence[DuplicateLink]) -> dict[str, Any]:
+    return {
+        "suggested_category": result.suggested_category.value,
+        "risk_score": result.risk_score,
+        "reasons": [
+            {"signal": r.signal, "weight": r.weight, "evidence": r.evidence, "label": r.label}
+            for r in result.reasons
+        ],
+        "care_priority": result.care_priority,
+        "care_reason": result.care_reason,
+        "duplicates": [
+            {"case_id": link.of, "reason": link.reason.value, "similarity": link.similarity}
+            for link in links
+        ],
+    }
+
+
+# --- the operations a person can ask for, by name ------------------------------------------------
+
+Operation = Callable[[Case, Actor, datetime, dict[str, Any]], Any]
+NEEDS_CENTRE = frozenset({"reject_answer", "request_mediation", "refer_to_mediation"})
+
+
+def _text(params: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    value = params.get(key, default)
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{key} is required.", code="invalid_field", details={"field": key})
+    return value
+
+
+def _int(params: Mapping[str, Any], key: str) -> int:
+    value = params.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationFailed(
+            f"{key} must be a number.", code="invalid_field", details={"field": key}
+        )
+    return value
+
+
+def _optional_int(params: Mapping[str, Any], key: str) -> int | None:
+    return None if params.get(key) is None else _int(params, key)
+
+
+def _answer_kind(params: Mapping[str, Any]) -> AnswerKind:
+    try:
+        return AnswerKind(_text(params, "kind"))
+    except ValueError:
+        raise ValidationFailed(
+            "Choose accept, propose or reject.", code="invalid_field", details={"field": "kind"}
+        ) from None
+
+
+OPERATIONS: dict[str, Operation] = {
+    "withdraw": lambda c, a, now, p: c.withdraw(a, now, reason=_text(p, "reason", "")),
+    "answer": lambda c, a, now, p: c.answer_complaint(
+        a,
+        now,
+        kind=_answer_kind(p),
+        text=_text(p, "text"),
+        offered_amount_fen=_optional_int(p, "offered_amount_fen"),
+    ),
+    "accept_answer": lambda c, a, now, p: c.accept_answer(a, now),
+    "reject_answer": lambda c, a, now, p: c.reject_answer(
+        a, now, centre_id=_int(p, "centre_id"), reason=_text(p, "reason", "")
+    ),
+    "request_mediation": lambda c, a, now, p: c.request_mediation(
+        a, now, centre_id=_int(p, "centre_id")
+    ),
+    "request_extension": lambda c, a, now, p: c.request_extension(
+        a, now, reason=_text(p, "reason")
+    ),
+    "approve_extension": lambda c, a, now, p: c.approve_extension(a, now),
+    "refuse_extension": lambda c, a, now, p: c.refuse_extension(
+        a, now, reason=_text(p, "reason", "")
+    ),
+    "refer_to_mediation": lambda c, a, now, p: c.refer_to_mediation(
+        a, now, centre_id=_int(p, "centre_id")
+    ),
+    "return_to_insurer": lambda c, a, now, p: c.return_to_insurer(
+        a, now, note=_text(p, "note", "")
+    ),
+    "send_message": lambda c, a, now, p: c.send_message(a, now, text=_text(p, "text")),
+    "close": lambda c, a, now, p: c.close(a, now),
+}

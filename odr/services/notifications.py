@@ -1,0 +1,175 @@
+"""Notifications: the in-app inbox, and e-mail and SMS through the outbox.
+
+Texts exist in both languages; each recipient gets theirs (the language saved on the account,
+else Chinese). The outbox row is written in the same transaction as the change it reports, so a
+message is never lost; `odr.services.outbox` sends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from odr.storage.models import Membership, Notification, OutboxMessage, User
+
+DEFAULT_LANGUAGE = "zh-CN"
+
+#: kind -> language -> (subject, body); bodies are str.format templates over the params.
+TEXTS: dict[str, dict[str, tuple[str, str]]] = {
+    "case_received": {
+        "zh-CN": (
+            "已收到您的投诉 {number}",
+            "您的投诉已登记，案件编号 {number}。保险公司须在 {due} 前答复，我们会及时通知您进展。",
+        ),
+        "en": (
+            "Complaint {number} received",
+            "Your complaint is registered as {number}. The insurer must answer by {due}; "
+            "we will tell you as soon as anything happens.",
+        ),
+    },
+    "case_new": {
+        "zh-CN": ("新投诉待答复 {number}", "投诉 {number} 已分配给贵公司，请在 {due} 前答复。"),
+        "en": (
+            "New complaint to answer: {number}",
+            "Complaint {number} is waiting for your answer, due by {due}.",
+        ),
+    },
+    "case_answered": {
+        "zh-CN": (
+            "保险公司已答复 {number}",
+            "保险公司已答复您的投诉 {number}。请登录查看，并选择接受、不接受或申请调解。",
+        ),
+        "en": (
+            "The insurer answered {number}",
+            "The insurer answered complaint {number}. Log in to read it and accept it, "
+            "reject it or ask for mediation.",
+        ),
+    },
+    "extension_approved": {
+        "zh-CN": (
+            "处理期限已延长 {number}",
+            "投诉 {number} 的处理期限已延长至 {due}。原因：{reason}",
+        ),
+        "en": (
+            "Deadline extended for {number}",
+            "The deadline for complaint {number} is now {due}. Reason: {reason}",
+        ),
+    },
+    "reminder": {
+        "zh-CN": ("催办：{number} 即将到期", "投诉 {number} 将于 {due} 到期，请尽快处理。"),
+        "en": ("Reminder: {number} is due soon", "Complaint {number} is due by {due}."),
+    },
+    "escalated": {
+        "zh-CN": (
+            "投诉已升级 {number}",
+            "投诉 {number} 已超过处理期限（{due}），已升级至监管人员。",
+        ),
+        "en": (
+            "Complaint {number} escalated",
+            "Complaint {number} passed its deadline ({due}) and was escalated to supervisors.",
+        ),
+    },
+    "message_received": {
+        "zh-CN": ("新消息 {number}", "案件 {number} 有一条新消息，请登录查看。"),
+        "en": ("New message on {number}", "There is a new message on case {number}."),
+    },
+    "state_changed": {
+        "zh-CN": ("案件进展 {number}", "案件 {number} 有新进展，请登录查看。"),
+        "en": ("Update on {number}", "Case {number} has moved on. Log in to see what changed."),
+    },
+}
+
+
+def render(kind: str, language: str | None, params: Mapping[str, Any]) -> tuple[str, str]:
+    texts = TEXTS[kind]
+    subject, body = texts.get(language or DEFAULT_LANGUAGE, texts[DEFAULT_LANGUAGE])
+    values = {k: ("" if v is None else v) for k, v in params.items()}
+    return subject.format(**values), body.format(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user_id: int
+    email: str | None
+    mobile: str | None
+    language: str | None
+
+
+def recipient(user: User) -> Recipient:
+    return Recipient(user.id, user.email, user.mobile, user.locale)
+
+
+async def staff_of(session: AsyncSession, organisation_id: int, role: str) -> list[Recipient]:
+    stmt = (
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.organisation_id == organisation_id,
+            Membership.role == role,
+            Membership.ended_on.is_(None),
+            User.active.is_(True),
+        )
+    )
+    return [recipient(u) for u in (await session.execute(stmt)).scalars()]
+
+
+async def users_with_role(session: AsyncSession, role: str) -> list[Recipient]:
+    stmt = select(User).where(User.role == role, User.active.is_(True))
+    return [recipient(u) for u in (await session.execute(stmt)).scalars()]
+
+
+def notify(
+    session: AsyncSession,
+    recipients: Iterable[Recipient],
+    *,
+    kind: str,
+    key: str,
+    case_id: int | None,
+    params: Mapping[str, Any],
+    now: datetime,
+    email: bool = True,
+    sms: bool = False,
+) -> None:
+    """Add inbox entries and outbox messages to the session (the caller commits).
+    ``key`` names the occasion; with the recipient and medium it makes each outbox row unique,
+    so reporting the same occasion twice sends nothing twice."""
+    seen: set[int] = set()
+    for r in recipients:
+        if r.user_id in seen:
+            continue
+        seen.add(r.user_id)
+        session.add(
+            Notification(
+                user_id=r.user_id, case_id=case_id, kind=kind, params=dict(params), created_at=now
+            )
+        )
+        subject, body = render(kind, r.language, params)
+        if email and r.email:
+            session.add(
+                OutboxMessage(
+                    key=f"{key}:{r.user_id}:email",
+                    medium="email",
+                    recipient=r.email,
+                    subject=subject,
+                    body=body,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        if (sms or not r.email) and r.mobile:
+            session.add(
+                OutboxMessage(
+                    key=f"{key}:{r.user_id}:sms",
+                    medium="sms",
+                    recipient=r.mobile,
+                    subject=subject,
+                    body=body,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )

@@ -1,0 +1,170 @@
+"""Storing cases: the row and its snapshot, the event log, serial numbers, the LSH index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from odr.domain.case_snapshot import restore, snapshot
+from odr.domain.cases import CLOCK_STATES, Case, CaseEvent, format_case_number
+from odr.domain.deadlines import next_action_at
+from odr.domain.errors import Conflict, NotFound
+from odr.storage.models import (
+    CaseEventRow,
+    CaseRow,
+    CaseSerial,
+    ComplaintFingerprint,
+    NearDuplicateBand,
+)
+
+
+async def next_number(session: AsyncSession, year: int) -> str:
+    """Reserve the next readable number of ``year``. The row update serialises concurrent
+    intakes on PostgreSQL (row lock) and SQLite (database lock)."""
+    for _ in range(3):
+        result = await session.execute(
+            update(CaseSerial)
+            .where(CaseSerial.year == year)
+            .values(last=CaseSerial.last + 1)
+            .returning(CaseSerial.last)
+        )
+        serial = result.scalar_one_or_none()
+        if serial is not None:
+            return format_case_number(year, serial)
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(CaseSerial).values(year=year, last=1))
+            return format_case_number(year, 1)
+        except IntegrityError:
+            continue  # another intake created the year's row first
+    raise Conflict("Could not reserve a case number; please try again.", code="busy")
+
+
+def _columns(case: Case, now: datetime) -> dict[str, object]:
+    return {
+        "state": case.state.value,
+        "category": case.category.value,
+        "mediator_id": case.mediator_id,
+        "centre_id": case.centre_id,
+        "care_priority": case.care_priority,
+        "risk_score": case.risk_score,
+        "due_at": case.clock.due_at if case.clock.running else None,
+        "next_action_at": next_action_at(case.clock, now) if case.state in CLOCK_STATES else None,
+        "snapshot": snapshot(case),
+        "version": case.version,
+        "updated_at": now,
+    }
+
+
+def _event_row(event: CaseEvent) -> CaseEventRow:
+    return CaseEventRow(
+        case_id=event.case_id,
+        sequence=event.sequence,
+        kind=str(event.kind),
+        actor_user_id=event.actor_user_id,
+        actor_role=str(event.actor_role),
+        actor_channel_id=event.actor_channel_id,
+        at=event.at,
+        from_state=str(event.from_state) if event.from_state else None,
+        to_state=str(event.to_state),
+        payload=event.payload_dict(),
+    )
+
+
+async def reserve_id(session: AsyncSession, row: CaseRow) -> int:
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def save(session: AsyncSession, case: Case, expected_version: int, now: datetime) -> None:
+    """Write the case's new events and its row; `Conflict` when someone else changed the
+    case since it was loaded (its version moved)."""
+    result = await session.execute(
+        update(CaseRow)
+        .where(CaseRow.id == case.id, CaseRow.version == expected_version)
+        .values(**_columns(case, now))
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            "The case changed while you were working on it. Please reload and try again.",
+            code="stale_case",
+        )
+    session.add_all(_event_row(e) for e in case.events)
+    await session.flush()
+    case.events.clear()
+
+
+async def load(session: AsyncSession, case_id: int) -> tuple[CaseRow, Case]:
+    row = await session.get(CaseRow, case_id)
+    if row is None:
+        raise NotFound("No such case.", code="case_not_found")
+    return row, restore(row.snapshot)
+
+
+async def load_by_number(session: AsyncSession, number: str) -> tuple[CaseRow, Case]:
+    row = (
+        await session.execute(select(CaseRow).where(CaseRow.number == number))
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("No such case.", code="case_not_found")
+    return row, restore(row.snapshot)
+
+
+async def events(session: AsyncSession, case_id: int) -> list[CaseEventRow]:
+    stmt = (
+        select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.sequence)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_cases_of(
+    session: AsyncSession, consumer_id: int, insurer_id: int, open_states: Iterable[str]
+) -> list[CaseRow]:
+    stmt = select(CaseRow).where(
+        CaseRow.consumer_id == consumer_id,
+        CaseRow.insurer_id == insurer_id,
+        CaseRow.state.in_(list(open_states)),
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def count_by_consumer(session: AsyncSession, consumer_id: int) -> int:
+    stmt = select(func.count()).select_from(CaseRow).where(CaseRow.consumer_id == consumer_id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+# --- the near-duplicate index -------------------------------------------------------------------
+
+
+async def index_fingerprint(
+    session: AsyncSession, case_id: int, signature: bytes, keys: Sequence[tuple[int, int]]
+) -> None:
+    session.add(ComplaintFingerprint(case_id=case_id, signature=signature))
+    if keys:
+        await session.execute(
+            insert(NearDuplicateBand),
+            [{"band": band, "bucket": bucket, "case_id": case_id} for band, bucket in keys],
+        )
+
+
+async def candidates(
+    session: AsyncSession, keys: Sequence[tuple[int, int]], limit: int = 200
+) -> dict[int, bytes]:
+    """Complaints sharing at least one LSH bucket, with their signatures."""
+    if not keys:
+        return {}
+    from sqlalchemy import and_, or_
+
+    match = or_(
+        *(and_(NearDuplicateBand.band == b, NearDuplicateBand.bucket == k) for b, k in keys)
+    )
+    ids = select(NearDuplicateBand.case_id).where(match).distinct().limit(limit).subquery()
+    stmt = select(ComplaintFingerprint.case_id, ComplaintFingerprint.signature).where(
+        ComplaintFingerprint.case_id.in_(select(ids.c.case_id))
+    )
+    return {cid: sig for cid, sig in (await session.execute(stmt)).all()}

@@ -1,0 +1,179 @@
+"""Complaints and cases through HTTP: intake, who sees what, transitions by role, messages,
+notifications, live status."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from sqlalchemy import func, select
+
+from odr.http.keys import SESSIONMAKER
+from odr.storage.models import CaseRow, Notification, OutboxMessage
+from tests.integration.helpers import (
+    ANKANG_REP,
+    CONSUMER,
+    HUAXIN_REP,
+    LEAD,
+    MEDIATOR,
+    OTHER_CONSUMER,
+    SUPERVISOR,
+    complaint,
+    insurer_id,
+    login,
+)
+
+
+async def file(new_client: Any, **changes: Any) -> tuple[Any, dict[str, Any]]:
+    consumer = await login(new_client, CONSUMER)
+    resp = await consumer.post("/api/v1/cases", complaint(await insurer_id(consumer), **changes))
+    assert resp.status == 201, await resp.text()
+    return consumer, await resp.json()
+
+
+async def test_intake_gives_a_number_and_routes_to_the_insurer(new_client: Any) -> None:
+    consumer, case = await file(new_client)
+    assert re.fullmatch(r"ODR-\d{4}-000001", case["number"])
+    assert case["state"] == "awaiting_insurer" and case["duplicate_of"] is None
+    detail = await (await consumer.get(f"/api/v1/cases/{case['id']}")).json()
+    assert detail["due_at"] and detail["next_step"] == "insurer"
+    assert "triage" not in detail and "risk_score" not in detail  # internal to staff
+    assert "withdraw" in detail["allowed"] and "answer" not in detail["allowed"]
+    rep = await login(new_client, ANKANG_REP)
+    inbox = (await (await rep.get("/api/v1/cases")).json())["items"]
+    assert [c["number"] for c in inbox] == [case["number"]]
+    staff_view = await (await rep.get(f"/api/v1/cases/{case['id']}")).json()
+    assert staff_view["triage"]["risk_score"] == staff_view["risk_score"]
+    assert "answer" in staff_view["allowed"]
+
+
+async def test_strangers_get_404(new_client: Any) -> None:
+    _, case = await file(new_client)
+    for who in (OTHER_CONSUMER, HUAXIN_REP, MEDIATOR):
+        stranger = await login(new_client, who)
+        for path in (f"/api/v1/cases/{case['id']}", f"/api/v1/cases/{case['id']}/timeline"):
+            resp = await stranger.get(path)
+            assert resp.status == 404, (who, path)
+            assert (await resp.json())["error"]["code"] == "case_not_found"
+        resp = await stranger.post(f"/api/v1/cases/{case['id']}/actions/withdraw")
+        assert resp.status == 404
+        listed = (await (await stranger.get("/api/v1/cases")).json())["items"]
+        assert case["number"] not in [c["number"] for c in listed]
+    supervisor = await login(new_client, SUPERVISOR)
+    assert (await supervisor.get(f"/api/v1/cases/{case['id']}")).status == 200
+
+
+async def test_validation_names_the_field(new_client: Any) -> None:
+    consumer = await login(new_client, CONSUMER)
+    insurer = await insurer_id(consumer)
+    cases = [
+        ({"description": "长" * 5001}, "description"),
+        ({"description": "   "}, "description"),
+        ({"terms_version": "2020-01"}, "terms_version"),
+        ({"category": "weather"}, "category"),
+        ({"insurer_id": 999999}, "insurer_id"),
+        ({"policy_numbers": []}, "policy_numbers"),
+        ({"contact_preference": "pigeon"}, "contact_preference"),
+        ({"amount_yuan": -1}, "amount_yuan"),
+    ]
+    for change, field in cases:
+        resp = await consumer.post("/api/v1/cases", complaint(insurer, **change))
+        assert resp.status == 422, (change, await resp.text())
+        assert (await resp.json())["error"]["details"]["field"] == field, change
+    supervisor = await login(new_client, SUPERVISOR)
+    async with supervisor.client.app[SESSIONMAKER]() as s:  # nothing half-written
+        assert (await s.execute(select(func.count()).select_from(CaseRow))).scalar() == 0
+
+
+async def test_the_same_rules_hold_through_http(new_client: Any) -> None:
+    consumer, case = await file(new_client)
+    url = f"/api/v1/cases/{case['id']}/actions"
+    rep = await login(new_client, ANKANG_REP)
+    # the consumer cannot answer; the insurer cannot accept its own answer
+    resp = await consumer.post(f"{url}/answer", {"kind": "reject", "text": "no"})
+    assert resp.status == 403 and (await resp.json())["error"]["code"] == "forbidden"
+    resp = await rep.post(f"{url}/accept_answer")
+    assert resp.status == 403
+    resp = await rep.post(f"{url}/answer", {"kind": "maybe", "text": "x"})
+    assert resp.status == 422 and (await resp.json())["error"]["details"]["field"] == "kind"
+    resp = await rep.post(f"{url}/answer", {"kind": "propose", "text": "我们愿意赔付2000元。",
+                                           "offered_amount_fen": 200000})
+    assert resp.status == 200 and (await resp.json())["state"] == "insurer_answered"
+    # answering twice is an illegal transition
+    resp = await rep.post(f"{url}/answer", {"kind": "propose", "text": "again"})
+    assert resp.status == 409 and (await resp.json())["error"]["code"] == "illegal_transition"
+    resp = await consumer.post(f"{url}/reject_answer", {"reason": "金额太低"})
+    assert resp.status == 200 and (await resp.json())["state"] == "mediation_requested"
+    lead = await login(new_client, LEAD)
+    queue = (await (await lead.get("/api/v1/cases")).json())["items"]
+    assert case["number"] in [c["number"] for c in queue]
+    resp = await consumer.post(f"{url}/fly_to_the_moon")
+    assert resp.status == 404 and (await resp.json())["error"]["code"] == "unknown_operation"
+    timeline = (await (await consumer.get(f"/api/v1/cases/{case['id']}/timeline")).json())
+    kinds = [e["kind"] for e in timeline["items"]]
+    assert kinds == ["filed", "triaged", "answered", "answer_rejected"]
+
+
+async def test_withdraw_by_the_consumer(new_client: Any) -> None:
+    consumer, case = await file(new_client)
+    url = f"/api/v1/cases/{case['id']}/actions/withdraw"
+    rep = await login(new_client, ANKANG_REP)
+    assert (await rep.post(url)).status == 403
+    resp = await consumer.post(url, {"reason": "已自行解决"})
+    assert (await resp.json())["state"] == "withdrawn"
+    assert (await consumer.post(url)).status == 409
+
+
+async def test_messages_are_masked_and_the_sender_told(new_client: Any) -> None:
+    consumer, case = await file(new_client)
+    resp = await consumer.post(f"/api/v1/cases/{case['id']}/actions/send_message",
+                               {"text": "请打我电话13912345678，卡号6222021234567890128"})
+    body = await resp.json()
+    assert resp.status == 200 and body["masked"]["count"] == 2
+    assert "13912345678" not in body["masked"]["text"]
+    rep = await login(new_client, ANKANG_REP)
+    timeline = (await (await rep.get(f"/api/v1/cases/{case['id']}/timeline")).json())["items"]
+    message = timeline[-1]
+    assert message["kind"] == "message_sent"
+    assert "13912345678" not in message["payload"]["text"]
+    assert "6222021234567890128" not in message["payload"]["text"]
+    inbox = (await (await rep.get("/api/v1/notifications")).json())["items"]
+    assert {"case_new", "message_received"} <= {n["kind"] for n in inbox}
+
+
+async def test_notifications_and_outbox(new_client: Any) -> None:
+    consumer, case = await file(new_client)
+    rep = await login(new_client, ANKANG_REP)
+    await rep.post(f"/api/v1/cases/{case['id']}/actions/answer",
+                   {"kind": "accept", "text": "同意全额赔付"})
+    inbox = (await (await consumer.get("/api/v1/notifications")).json())["items"]
+    assert [n["kind"] for n in inbox] == ["case_answered", "case_received"]
+    assert inbox[1]["params"]["number"] == case["number"]
+    async with consumer.client.app[SESSIONMAKER]() as s:
+        rows = list((await s.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+        # the consumer has only a mobile number: SMS; the insurer's staff: e-mail
+        assert [(r.medium, r.recipient) for r in rows] == [
+            ("sms", CONSUMER), ("email", ANKANG_REP), ("sms", CONSUMER)]
+        assert case["number"] in rows[0].body and "保险公司须在" in rows[0].body
+        unread = await s.execute(select(func.count()).select_from(Notification))
+        assert unread.scalar() == 3
+    assert (await consumer.post("/api/v1/notifications/read")).status == 204
+
+
+async def test_live_status_reaches_an_open_page(new_client: Any) -> None:
+    consumer, case = await file(new_client)
+    resp = await consumer.client.get(f"/api/v1/cases/{case['id']}/stream")
+    assert resp.status == 200 and resp.content_type == "text/event-stream"
+    assert (await resp.content.readline()).startswith(b": connected")
+    rep = await login(new_client, ANKANG_REP)
+    await rep.post(f"/api/v1/cases/{case['id']}/actions/answer",
+                   {"kind": "accept", "text": "同意"})
+    lines = []
+    async with asyncio.timeout(5):
+        while not any(line.startswith(b"data:") for line in lines):
+            lines.append(await resp.content.readline())
+    assert b"event: changed\n" in lines
+    resp.close()
+    stranger = await login(new_client, OTHER_CONSUMER)
+    assert (await stranger.get(f"/api/v1/cases/{case['id']}/stream")).status == 404
