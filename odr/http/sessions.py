@@ -47,7 +47,7 @@ class DatabaseStorage(AbstractStorage):
             return Session(None, data=None, new=True, max_age=self.max_age)
         async with self._sessionmaker() as db:
             row = await db.get(WebSession, _hash(str(key)))
-        if row is None or _aware(row.expires_at) <= datetime.now(UTC):
+        if row is None or row.expires_at <= datetime.now(UTC):
             return Session(None, data=None, new=True, max_age=self.max_age)
         return Session(key, data=row.data, new=False, max_age=self.max_age)  # type: ignore[arg-type]
 
@@ -71,7 +71,3 @@ class DatabaseStorage(AbstractStorage):
         async with self._sessionmaker() as db:
             await db.merge(WebSession(key_hash=_hash(key), data=data, expires_at=expires))
             await db.commit()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -31,12 +31,24 @@ async def backend(
         yield make_settings(url, redis_url=redis)
 
 
-@pytest.fixture
-async def seeded(backend: Settings) -> Settings:
-    engine = make_engine(backend.database_url)
+async def seed(settings: Settings) -> Settings:
+    engine = make_engine(settings.database_url)
     await demo.seed(make_sessionmaker(engine), FAST_PASSWORDS, date.today())
     await engine.dispose()
-    return backend
+    return settings
+
+
+@pytest.fixture
+async def seeded(backend: Settings) -> Settings:
+    return await seed(backend)
+
+
+@pytest.fixture
+async def scaled(make_settings: Callable[..., Settings]) -> AsyncIterator[Settings]:
+    """PostgreSQL and Redis with the demo data, for tests only the scaled setup can run."""
+    redis = await fresh_redis()
+    async with postgres_database() as url:
+        yield await seed(make_settings(url, redis_url=redis))
 
 
 @pytest.fixture

@@ -34,8 +34,7 @@ class Session:
         return await self.client.get(path)
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        return await self.client.post(path, json=body or {},
-                                      headers={"X-CSRF-Token": self.token})
+        return await self.client.post(path, json=body or {}, headers={"X-CSRF-Token": self.token})
 
 
 async def login(make: Any, login_name: str) -> Session:
@@ -71,9 +70,15 @@ def complaint(insurer: int, **changes: Any) -> dict[str, Any]:
     return body
 
 
-def signed_headers(path: str, body: bytes, method: str = "POST", *,
-                   key: str = demo.CHANNEL_KEY, secret: str = demo.CHANNEL_SECRET,
-                   at: float | None = None) -> dict[str, str]:
+def signed_headers(
+    path: str,
+    body: bytes,
+    method: str = "POST",
+    *,
+    key: str = demo.CHANNEL_KEY,
+    secret: str = demo.CHANNEL_SECRET,
+    at: float | None = None,
+) -> dict[str, str]:
     stamp = str(int(at if at is not None else time.time()))
     return {
         "X-ODR-Key": key,

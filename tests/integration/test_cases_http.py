@@ -97,8 +97,10 @@ async def test_the_same_rules_hold_through_http(new_client: Any) -> None:
     assert resp.status == 403
     resp = await rep.post(f"{url}/answer", {"kind": "maybe", "text": "x"})
     assert resp.status == 422 and (await resp.json())["error"]["details"]["field"] == "kind"
-    resp = await rep.post(f"{url}/answer", {"kind": "propose", "text": "我们愿意赔付2000元。",
-                                           "offered_amount_fen": 200000})
+    resp = await rep.post(
+        f"{url}/answer",
+        {"kind": "propose", "text": "我们愿意赔付2000元。", "offered_amount_fen": 200000},
+    )
     assert resp.status == 200 and (await resp.json())["state"] == "insurer_answered"
     # answering twice is an illegal transition
     resp = await rep.post(f"{url}/answer", {"kind": "propose", "text": "again"})
@@ -110,7 +112,7 @@ async def test_the_same_rules_hold_through_http(new_client: Any) -> None:
     assert case["number"] in [c["number"] for c in queue]
     resp = await consumer.post(f"{url}/fly_to_the_moon")
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "unknown_operation"
-    timeline = (await (await consumer.get(f"/api/v1/cases/{case['id']}/timeline")).json())
+    timeline = await (await consumer.get(f"/api/v1/cases/{case['id']}/timeline")).json()
     kinds = [e["kind"] for e in timeline["items"]]
     assert kinds == ["filed", "triaged", "answered", "answer_rejected"]
 
@@ -127,8 +129,10 @@ async def test_withdraw_by_the_consumer(new_client: Any) -> None:
 
 async def test_messages_are_masked_and_the_sender_told(new_client: Any) -> None:
     consumer, case = await file(new_client)
-    resp = await consumer.post(f"/api/v1/cases/{case['id']}/actions/send_message",
-                               {"text": "请打我电话13912345678，卡号6222021234567890128"})
+    resp = await consumer.post(
+        f"/api/v1/cases/{case['id']}/actions/send_message",
+        {"text": "请打我电话13912345678，卡号6222021234567890128"},
+    )
     body = await resp.json()
     assert resp.status == 200 and body["masked"]["count"] == 2
     assert "13912345678" not in body["masked"]["text"]
@@ -145,8 +149,9 @@ async def test_messages_are_masked_and_the_sender_told(new_client: Any) -> None:
 async def test_notifications_and_outbox(new_client: Any) -> None:
     consumer, case = await file(new_client)
     rep = await login(new_client, ANKANG_REP)
-    await rep.post(f"/api/v1/cases/{case['id']}/actions/answer",
-                   {"kind": "accept", "text": "同意全额赔付"})
+    await rep.post(
+        f"/api/v1/cases/{case['id']}/actions/answer", {"kind": "accept", "text": "同意全额赔付"}
+    )
     inbox = (await (await consumer.get("/api/v1/notifications")).json())["items"]
     assert [n["kind"] for n in inbox] == ["case_answered", "case_received"]
     assert inbox[1]["params"]["number"] == case["number"]
@@ -154,7 +159,10 @@ async def test_notifications_and_outbox(new_client: Any) -> None:
         rows = list((await s.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
         # the consumer has only a mobile number: SMS; the insurer's staff: e-mail
         assert [(r.medium, r.recipient) for r in rows] == [
-            ("sms", CONSUMER), ("email", ANKANG_REP), ("sms", CONSUMER)]
+            ("sms", CONSUMER),
+            ("email", ANKANG_REP),
+            ("sms", CONSUMER),
+        ]
         assert case["number"] in rows[0].body and "保险公司须在" in rows[0].body
         unread = await s.execute(select(func.count()).select_from(Notification))
         assert unread.scalar() == 3
@@ -167,8 +175,7 @@ async def test_live_status_reaches_an_open_page(new_client: Any) -> None:
     assert resp.status == 200 and resp.content_type == "text/event-stream"
     assert (await resp.content.readline()).startswith(b": connected")
     rep = await login(new_client, ANKANG_REP)
-    await rep.post(f"/api/v1/cases/{case['id']}/actions/answer",
-                   {"kind": "accept", "text": "同意"})
+    await rep.post(f"/api/v1/cases/{case['id']}/actions/answer", {"kind": "accept", "text": "同意"})
     lines = []
     async with asyncio.timeout(5):
         while not any(line.startswith(b"data:") for line in lines):
