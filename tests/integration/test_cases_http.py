@@ -7,6 +7,7 @@ import asyncio
 import re
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from odr.http.keys import SESSIONMAKER
@@ -184,3 +185,37 @@ async def test_live_status_reaches_an_open_page(new_client: Any) -> None:
     resp.close()
     stranger = await login(new_client, OTHER_CONSUMER)
     assert (await stranger.get(f"/api/v1/cases/{case['id']}/stream")).status == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_live_status_crosses_nodes(
+    scaled: Any, aiohttp_server: Any, aiohttp_client: Any
+) -> None:
+    """Two app nodes on one PostgreSQL and Redis: a page open on node A hears of a change
+    made on node B."""
+    from odr.app import create_app
+    from tests.conftest import FAST_PASSWORDS
+
+    node_a = await aiohttp_server(create_app(scaled, passwords=FAST_PASSWORDS))
+    node_b = await aiohttp_server(create_app(scaled, passwords=FAST_PASSWORDS))
+
+    async def on(node: Any) -> Any:
+        return await aiohttp_client(node)
+
+    consumer = await login(lambda: on(node_a), CONSUMER)
+    resp = await consumer.post("/api/v1/cases", complaint(await insurer_id(consumer)))
+    case = await resp.json()
+    stream = await consumer.client.get(f"/api/v1/cases/{case['id']}/stream")
+    assert (await stream.content.readline()).startswith(b": connected")
+    rep = await login(lambda: on(node_b), ANKANG_REP)
+    resp = await rep.post(
+        f"/api/v1/cases/{case['id']}/actions/answer", {"kind": "accept", "text": "同意"}
+    )
+    assert resp.status == 200
+    lines: list[bytes] = []
+    async with asyncio.timeout(5):
+        while not any(line.startswith(b"data:") for line in lines):
+            lines.append(await stream.content.readline())
+    assert b"event: changed\n" in lines
+    stream.close()
