@@ -29,6 +29,7 @@ from odr.services.cases import (
     ComplaintForm,
 )
 from odr.services.consumers import find_or_create_consumer
+from odr.services.warnings import list_warnings
 from odr.storage.db import UnitOfWork
 from odr.storage.models import Notification
 
@@ -260,3 +261,10 @@ async def mark_read(request: web.Request) -> web.Response:
         )
         await uow.commit()
     return web.Response(status=204)
+
+
+async def early_warnings(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    async with request.app[SESSIONMAKER]() as s:
+        items = await list_warnings(s, actor)
+    return web.json_response({"items": items})

@@ -194,6 +194,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "GET",
+        "/api/v1/warnings",
+        cases.early_warnings,
+        "api.warnings",
+        "Early warnings: clusters of similar complaints (supervisors)",
+        "oversight",
+    ),
+    Endpoint(
+        "GET",
         "/api/v1/notifications",
         cases.notifications,
         "api.notifications",

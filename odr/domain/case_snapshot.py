@@ -21,10 +21,10 @@ from odr.domain.cases import (
     AnswerKind,
     Case,
     CaseState,
-    Category,
     ChannelKind,
     Party,
 )
+from odr.domain.categories import Category
 from odr.domain.deadlines import (
     Clock,
     DeadlinePolicy,

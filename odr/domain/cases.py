@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from odr.domain.accounts import Actor, Role
 from odr.domain.authz import Action, CaseScope, HearingScope, authorize, is_allowed
+from odr.domain.categories import Category
 from odr.domain.deadlines import (
     Clock,
     DeadlineRules,
@@ -80,18 +81,6 @@ EXTENSION_REQUEST_ACTIONS = {
     Stage.ANSWER: Action.REQUEST_EXTENSION,
     Stage.MEDIATION: Action.REQUEST_MEDIATION_EXTENSION,
 }
-
-
-class Category(StrEnum):
-    CLAIMS = "claims"
-    SURRENDER = "surrender"
-    MIS_SELLING = "mis_selling"
-    CALL_BACK = "call_back"
-    PAYMENT_REFUND = "payment_refund"
-    PREMIUM_RENEWAL = "premium_renewal"
-    PRIVACY = "privacy"
-    SERVICE = "service"
-    OTHER = "other"
 
 
 class ChannelKind(StrEnum):

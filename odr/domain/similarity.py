@@ -232,9 +232,15 @@ class Fingerprinter:
             *(shingles(word, params.shingle_size, params.stop_chars) for word in params.stop_words)
         )
 
+    def shingles_of(self, text: str) -> frozenset[str]:
+        """The shingles a fingerprint of ``text`` would have, without the cost of a signature:
+        to check LSH candidates by exact Jaccard when only their texts are stored."""
+        p = self.params
+        return shingles(text, p.shingle_size, p.stop_chars) - self._stop
+
     def __call__(self, text: str) -> Fingerprint:
         p = self.params
-        grams = shingles(text, p.shingle_size, p.stop_chars) - self._stop
+        grams = self.shingles_of(text)
         if len(grams) < p.min_shingles:
             return Fingerprint(grams, (), (), indexable=False)
         signature = self._hasher.signature(grams)  # a minimum: order does not matter

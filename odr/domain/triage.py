@@ -18,24 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from typing import Any
 
+from odr.domain.categories import Category
 from odr.domain.errors import ValidationFailed
 from odr.domain.similarity import ClusterParams, SimilarityParams
-
-
-class Category(StrEnum):
-    CLAIMS = "claims"
-    SURRENDER = "surrender"
-    MIS_SELLING = "mis_selling"
-    CALL_BACK = "call_back"
-    PAYMENT_REFUND = "payment_refund"
-    PREMIUM_RENEWAL = "premium_renewal"
-    PRIVACY = "privacy"
-    SERVICE = "service"
-    OTHER = "other"
-
 
 # Signals that code (not only text patterns) can raise; the rules file must define them.
 REGULATOR = "regulator"

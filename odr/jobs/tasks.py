@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete
 
 from odr.jobs import JobContext, JobFunction, Periodic
-from odr.services import outbox
+from odr.services import outbox, warnings
 from odr.services.cases import CaseService
 from odr.storage.models import WebSession
 
@@ -34,11 +34,18 @@ async def send_outbox(ctx: JobContext) -> int:
     return await outbox.send_due(ctx.sessionmaker, ctx.services["senders"], ctx.now())
 
 
+async def detect_early_warnings(ctx: JobContext) -> int:
+    """Look for clusters of similar complaints (early warnings for supervisors)."""
+    service: CaseService = ctx.services["cases"]
+    return await warnings.detect_early_warnings(ctx.sessionmaker, service.triage_rules, ctx.now())
+
+
 #: Jobs that can be enqueued by name.
 JOBS: dict[str, JobFunction] = {
     "purge_expired_sessions": purge_expired_sessions,
     "run_case_clock": run_case_clock,
     "send_outbox": send_outbox,
+    "detect_early_warnings": detect_early_warnings,
 }
 
 #: Jobs the runners start on their own.
@@ -46,4 +53,5 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic(purge_expired_sessions, minutes=10),
     Periodic(run_case_clock, minutes=1),
     Periodic(send_outbox, minutes=1),
+    Periodic(detect_early_warnings, minutes=10),
 )

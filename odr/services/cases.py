@@ -25,10 +25,10 @@ from odr.domain.cases import (
     Case,
     CaseEvent,
     CaseState,
-    Category,
     ChannelKind,
     EventKind,
 )
+from odr.domain.categories import Category
 from odr.domain.deadlines import DeadlineRules, DueKind
 from odr.domain.duplicates import DuplicateLink, duplicate_links
 from odr.domain.errors import Conflict, NotFound, ValidationFailed
@@ -36,10 +36,10 @@ from odr.domain.similarity import (
     Candidate,
     Fingerprinter,
     estimate_similarity,
+    jaccard,
     signature_from_bytes,
     signature_to_bytes,
 )
-from odr.domain.triage import Category as TriageCategory
 from odr.domain.triage import TriageInput, TriageResult, TriageRules, triage
 from odr.services import notifications as notify
 from odr.services.bus import Bus
@@ -54,6 +54,7 @@ CONTACT_PREFERENCES = ("in_app", "sms", "phone", "email")
 MAX_DESCRIPTION = 5000
 MAX_DESIRED_OUTCOME = 1000
 MAX_POLICIES = 10
+CANDIDATE_MARGIN = 0.1  # how far below the threshold an estimate still gets an exact look
 OPEN_STATES = frozenset(s.value for s in CaseState) - {
     CaseState.RESOLVED,
     CaseState.WITHDRAWN,
@@ -275,7 +276,7 @@ class CaseService:
                 TriageInput(
                     text=form.description,
                     received_on=local_day,
-                    form_category=TriageCategory(form.category),
+                    form_category=Category(form.category),
                     amount_cny=form.amount_fen // 100,
                     birth_date=birth,
                     care_requested=case.care_priority,
@@ -366,13 +367,20 @@ class CaseService:
         fp = self.fingerprint(text)
         near: list[Candidate] = []
         if fp.indexable:
+            # The MinHash estimate finds candidates; the exact similarity of their texts
+            # decides (the estimate is off by a few hundredths either way).
             threshold = self.triage_rules.similarity.near_duplicate
-            for cid, raw in (await repo.candidates(s, list(fp.band_keys))).items():
-                if cid == case.id:
-                    continue
-                sim = estimate_similarity(fp.signature, signature_from_bytes(raw))
+            rough = {
+                cid
+                for cid, raw in (await repo.candidates(s, list(fp.band_keys))).items()
+                if cid != case.id
+                and estimate_similarity(fp.signature, signature_from_bytes(raw))
+                >= threshold - CANDIDATE_MARGIN
+            }
+            for cid, other in (await repo.descriptions(s, rough)).items():
+                sim = jaccard(fp.shingles, self.fingerprint.shingles_of(other))
                 if sim >= threshold:
-                    near.append(Candidate(cid, sim, exact=False))
+                    near.append(Candidate(cid, sim, exact=True))
             near.sort(key=lambda c: (-c.similarity, c.item_id))
         return duplicate_links(same, near)
 

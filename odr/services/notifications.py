@@ -78,6 +78,16 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "zh-CN": ("新消息 {number}", "案件 {number} 有一条新消息，请登录查看。"),
         "en": ("New message on {number}", "There is a new message on case {number}."),
     },
+    "cluster_warning": {
+        "zh-CN": (
+            "风险预警：{insurer} 相似投诉聚集",
+            "近期针对 {insurer} 的相似投诉已达 {count} 件（类别：{category}），请关注。",
+        ),
+        "en": (
+            "Early warning: similar complaints against {insurer}",
+            "{count} similar complaints against {insurer} ({category}) arrived recently.",
+        ),
+    },
     "state_changed": {
         "zh-CN": ("案件进展 {number}", "案件 {number} 有新进展，请登录查看。"),
         "en": ("Update on {number}", "Case {number} has moved on. Log in to see what changed."),

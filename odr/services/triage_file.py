@@ -30,6 +30,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from odr.domain.categories import Category
 from odr.domain.duplicates import (
     CaseRef,
     DuplicateLink,
@@ -45,7 +46,7 @@ from odr.domain.similarity import (
     NearDuplicateIndex,
     detect_clusters,
 )
-from odr.domain.triage import Category, TriageInput, TriageResult, TriageRules, triage
+from odr.domain.triage import TriageInput, TriageResult, TriageRules, triage
 from odr.services.triage_rules import default_rules
 
 ROW_KEYS = ("id", "category", "risk_score", "signals", "care_priority", "duplicate_of")

@@ -168,3 +168,11 @@ async def candidates(
         ComplaintFingerprint.case_id.in_(select(ids.c.case_id))
     )
     return {cid: sig for cid, sig in (await session.execute(stmt)).all()}
+
+
+async def descriptions(session: AsyncSession, case_ids: Iterable[int]) -> dict[int, str]:
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    stmt = select(CaseRow.id, CaseRow.description).where(CaseRow.id.in_(ids))
+    return {cid: text for cid, text in (await session.execute(stmt)).all()}

@@ -219,3 +219,53 @@ async def test_live_status_crosses_nodes(
             lines.append(await stream.content.readline())
     assert b"event: changed\n" in lines
     stream.close()
+
+
+S03 = (
+    "销售人员当时承诺随时退保无手续费，而且保证收益6%，结果退保时被扣了一半多的保费。"
+    "我保留了聊天记录，如果不解决我就向金融监管总局投诉，也会找媒体曝光。"
+)
+S04 = (
+    "销售人员承诺随时可以退保、没有手续费，还保证6%的收益，但退保时被扣了超过一半的保费。"
+    "聊天记录我都有，再不处理就向监管投诉并找媒体。"
+)
+
+
+async def test_duplicates_are_linked_never_dropped(new_client: Any) -> None:
+    first = await login(new_client, CONSUMER)
+    insurer = await insurer_id(first)
+    one = await (
+        await first.post(
+            "/api/v1/cases", complaint(insurer, description=S03, policy_numbers=["HX88012003"])
+        )
+    ).json()
+    # the same consumer, insurer and policy while the first case is open
+    again = await (
+        await first.post(
+            "/api/v1/cases",
+            complaint(
+                insurer,
+                description="上次投诉的事情还没有处理，这是我第二次投诉。",
+                policy_numbers=["HX-88012003"],
+            ),
+        )
+    ).json()
+    assert again["duplicate_of"] == one["number"]
+    # a near copy of the text by someone else
+    other = await login(new_client, OTHER_CONSUMER)
+    near = await (
+        await other.post(
+            "/api/v1/cases", complaint(insurer, description=S04, policy_numbers=["HX99"])
+        )
+    ).json()
+    assert near["duplicate_of"] == one["number"]
+    unrelated = await (
+        await other.post("/api/v1/cases", complaint(insurer, policy_numbers=["HX98"]))
+    ).json()
+    assert unrelated["duplicate_of"] is None
+    rep = await login(new_client, ANKANG_REP)
+    detail = await (await rep.get(f"/api/v1/cases/{near['id']}")).json()
+    assert detail["duplicate_of"]["number"] == one["number"]
+    assert detail["triage"]["duplicates"][0]["reason"] == "near_duplicate_text"
+    assert set(r["signal"] for r in detail["triage"]["reasons"]) >= {"regulator", "media"}
+    assert detail["state"] == "awaiting_insurer"  # linked, still a case of its own

@@ -128,6 +128,11 @@ def test_estimate_tracks_exact_similarity(fingerprint: Fingerprinter) -> None:
         assert estimate_similarity(a.signature, b.signature) == pytest.approx(exact, abs=0.12)
 
 
+def test_shingles_of_matches_the_fingerprint(fingerprint: Fingerprinter) -> None:
+    assert fingerprint.shingles_of(ORIGINAL) == fingerprint(ORIGINAL).shingles
+    assert "保险" not in fingerprint.shingles_of(ORIGINAL)  # a stop word's n-gram
+
+
 def test_paraphrase_is_near_duplicate_and_same_topic_is_not(fingerprint: Fingerprinter) -> None:
     original = fingerprint(ORIGINAL)
     assert jaccard(original.shingles, fingerprint(PARAPHRASE).shingles) >= PARAMS.near_duplicate
