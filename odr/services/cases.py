@@ -30,10 +30,17 @@ from odr.domain.cases import (
 )
 from odr.domain.categories import Category
 from odr.domain.deadlines import DeadlineRules, DueKind
-from odr.domain.duplicates import DuplicateLink, duplicate_links
+from odr.domain.duplicates import (
+    CaseRef,
+    DuplicateLink,
+    duplicate_links,
+    normalise_policy_no,
+    same_policy_open_cases,
+)
 from odr.domain.errors import Conflict, NotFound, ValidationFailed
 from odr.domain.similarity import (
     Candidate,
+    Fingerprint,
     Fingerprinter,
     estimate_similarity,
     jaccard,
@@ -287,7 +294,9 @@ class CaseService:
                 ),
                 self.triage_rules,
             )
-            links = await self._duplicates(s, case, insurer.name, form.description)
+            fp = self.fingerprint(form.description)
+            links = await self._duplicates(s, case, insurer.name, fp)
+            repo.add_policies(s, case_id, [normalise_policy_no(p) for p in case.policy_numbers])
             case.triage(
                 Actor.system(),
                 now,
@@ -307,7 +316,6 @@ class CaseService:
             if consumer.birth_date is None and form.birth_date is not None:
                 consumer.birth_date = form.birth_date
             await repo.save(s, case, 0, now)
-            fp = self.fingerprint(form.description)
             if fp.indexable:
                 await repo.index_fingerprint(
                     s, case_id, signature_to_bytes(fp.signature), list(fp.band_keys)
@@ -346,17 +354,16 @@ class CaseService:
         return Intake(case_id, number, case.state.value, summary, duplicate_number)
 
     async def _duplicates(
-        self, s: AsyncSession, case: Case, insurer_name: str, text: str
+        self, s: AsyncSession, case: Case, insurer_name: str, fp: Fingerprint
     ) -> tuple[DuplicateLink, ...]:
-        from odr.domain.duplicates import CaseRef, same_policy_open_cases
-
-        earlier = await repo.open_cases_of(s, case.consumer_id, case.insurer_id, OPEN_STATES)
+        policies = [normalise_policy_no(p) for p in case.policy_numbers]
+        earlier = await repo.open_cases_about(
+            s, case.consumer_id, case.insurer_id, policies, OPEN_STATES
+        )
         refs = [
-            CaseRef(
-                r.id, r.consumer_id, insurer_name, frozenset(r.snapshot.get("policy_numbers", ()))
-            )
-            for r in sorted(earlier, key=lambda r: r.id)
-            if r.id != case.id
+            CaseRef(cid, case.consumer_id, insurer_name, frozenset(numbers))
+            for cid, numbers in earlier.items()
+            if cid != case.id
         ]
         same = same_policy_open_cases(
             consumer_id=case.consumer_id,
@@ -364,7 +371,6 @@ class CaseService:
             policy_numbers=case.policy_numbers,
             cases=refs,
         )
-        fp = self.fingerprint(text)
         near: list[Candidate] = []
         if fp.indexable:
             # The MinHash estimate finds candidates; the exact similarity of their texts

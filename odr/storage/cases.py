@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,7 @@ from odr.domain.deadlines import next_action_at
 from odr.domain.errors import Conflict, NotFound
 from odr.storage.models import (
     CaseEventRow,
+    CasePolicy,
     CaseRow,
     CaseSerial,
     ComplaintFingerprint,
@@ -122,15 +123,41 @@ async def events(session: AsyncSession, case_id: int) -> list[CaseEventRow]:
     return list((await session.execute(stmt)).scalars())
 
 
-async def open_cases_of(
-    session: AsyncSession, consumer_id: int, insurer_id: int, open_states: Iterable[str]
-) -> list[CaseRow]:
-    stmt = select(CaseRow).where(
-        CaseRow.consumer_id == consumer_id,
-        CaseRow.insurer_id == insurer_id,
-        CaseRow.state.in_(list(open_states)),
+async def open_cases_about(
+    session: AsyncSession,
+    consumer_id: int,
+    insurer_id: int,
+    policies: Iterable[str],
+    open_states: Iterable[str],
+) -> dict[int, list[str]]:
+    """The consumer's open cases against the insurer about any of ``policies`` (normalised
+    policy numbers), oldest first, with all their policies."""
+    wanted = list(set(policies))
+    if not wanted:
+        return {}
+    hits = (
+        select(CasePolicy.case_id)
+        .join(CaseRow, CaseRow.id == CasePolicy.case_id)
+        .where(
+            CaseRow.consumer_id == consumer_id,
+            CaseRow.insurer_id == insurer_id,
+            CaseRow.state.in_(list(open_states)),
+            CasePolicy.policy_no.in_(wanted),
+        )
     )
-    return list((await session.execute(stmt)).scalars())
+    stmt = (
+        select(CasePolicy.case_id, CasePolicy.policy_no)
+        .where(CasePolicy.case_id.in_(hits))
+        .order_by(CasePolicy.case_id)
+    )
+    found: dict[int, list[str]] = {}
+    for case_id, policy in (await session.execute(stmt)).all():
+        found.setdefault(case_id, []).append(policy)
+    return found
+
+
+def add_policies(session: AsyncSession, case_id: int, policies: Iterable[str]) -> None:
+    session.add_all(CasePolicy(case_id=case_id, policy_no=p) for p in sorted(set(policies)))
 
 
 async def count_by_consumer(session: AsyncSession, consumer_id: int) -> int:
@@ -153,19 +180,24 @@ async def index_fingerprint(
 
 
 async def candidates(
-    session: AsyncSession, keys: Sequence[tuple[int, int]], limit: int = 200
+    session: AsyncSession, keys: Sequence[tuple[int, int]], limit: int = 50
 ) -> dict[int, bytes]:
-    """Complaints sharing at least one LSH bucket, with their signatures."""
+    """The complaints sharing the most LSH buckets with ``keys`` (at most ``limit``: the more
+    buckets two texts share, the more similar they are), with their signatures."""
     if not keys:
         return {}
-    from sqlalchemy import and_, or_
-
-    match = or_(
-        *(and_(NearDuplicateBand.band == b, NearDuplicateBand.bucket == k) for b, k in keys)
+    match = tuple_(NearDuplicateBand.band, NearDuplicateBand.bucket).in_(list(keys))
+    hits = func.count().label("hits")
+    ranked = (
+        select(NearDuplicateBand.case_id, hits)
+        .where(match)
+        .group_by(NearDuplicateBand.case_id)
+        .order_by(hits.desc(), NearDuplicateBand.case_id.desc())
+        .limit(limit)
+        .subquery()
     )
-    ids = select(NearDuplicateBand.case_id).where(match).distinct().limit(limit).subquery()
-    stmt = select(ComplaintFingerprint.case_id, ComplaintFingerprint.signature).where(
-        ComplaintFingerprint.case_id.in_(select(ids.c.case_id))
+    stmt = select(ComplaintFingerprint.case_id, ComplaintFingerprint.signature).join(
+        ranked, ranked.c.case_id == ComplaintFingerprint.case_id
     )
     return {cid: sig for cid, sig in (await session.execute(stmt)).all()}
 

@@ -205,6 +205,16 @@ class CaseRow(Base):
     )
 
 
+class CasePolicy(Base):
+    """The policies a case is about (normalised numbers), for the same-policy duplicate rule."""
+
+    __tablename__ = "case_policies"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id"), primary_key=True, autoincrement=False
+    )
+    policy_no: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
 class CaseEventRow(Base):
     """One entry of a case's log; never updated or deleted."""
 
