@@ -188,7 +188,8 @@ async def near_duplicate_latency(pg_url: str, size: int, queries: int) -> dict[s
         rng = random.Random(7)
         now = datetime.now(UTC)
         await conn.execute(
-            "INSERT INTO organisations (id, kind, name, active, version) VALUES (1, 'insurer', 'x', true, 1);"
+            "INSERT INTO organisations (id, kind, name, active, version)"
+            " VALUES (1, 'insurer', 'x', true, 1);"
             "INSERT INTO users (id, display_name, password_hash, role, is_admin, care_mode, active,"
             " version) VALUES (1, 'x', 'x', 'consumer', false, false, true, 1)"
         )
