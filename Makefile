@@ -32,8 +32,9 @@ check-types: $(VENV)/.installed-test
 
 # Refresh the Chinese catalogue after changing texts (then translate the new entries).
 messages: $(VENV)/.installed-test
+	mkdir -p var
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o var/messages.pot .
-	$(BIN)/pybabel update -i var/messages.pot -d web/translations -l zh_CN --no-location --ignore-obsolete
+	$(BIN)/pybabel update -i var/messages.pot -d web/translations -l zh_CN -N --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

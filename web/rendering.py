@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
 from odr.http.auth import csrf_token, current_user
-from web import i18n
+from odr.http.keys import SETTINGS
+from web import formatting, i18n, labels
 from web.keys import TRANSLATIONS
 from web.messages import message_for
 
@@ -30,7 +32,45 @@ def make_environment(app: web.Application) -> jinja2.Environment:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext_, i18n.ngettext_, newstyle=True
     )
+    env.filters.update(
+        moment=_moment, deadline=_deadline, day=_day, money=_money, countdown_text=_countdown_text
+    )
+    env.globals.update(labels.TEMPLATE_GLOBALS)
+    env.globals["urgency_label"] = formatting.urgency_label
     return env
+
+
+def zone_of(request: web.Request) -> ZoneInfo:
+    """The time zone pages show times in (the deadlines' zone)."""
+    return ZoneInfo(request.app[SETTINGS].timezone)
+
+
+# Filters read the page's language and request from the template context.
+
+
+@jinja2.pass_context
+def _moment(context: jinja2.runtime.Context, value: Any) -> str:
+    return formatting.format_moment(value, context["lang"], zone_of(context["request"]))
+
+
+@jinja2.pass_context
+def _deadline(context: jinja2.runtime.Context, value: Any) -> str:
+    return formatting.format_deadline(value, context["lang"], zone_of(context["request"]))
+
+
+@jinja2.pass_context
+def _day(context: jinja2.runtime.Context, value: Any) -> str:
+    return formatting.format_day(value, context["lang"], zone_of(context["request"]))
+
+
+@jinja2.pass_context
+def _money(context: jinja2.runtime.Context, fen: int | None) -> str:
+    return formatting.format_money(fen, context["lang"])
+
+
+@jinja2.pass_context
+def _countdown_text(context: jinja2.runtime.Context, value: formatting.Countdown) -> str:
+    return formatting.format_left(value, context["lang"])
 
 
 async def use_language(request: web.Request) -> str:

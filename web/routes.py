@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from odr.http.keys import PAGE_ERROR_RENDERER
-from web import views
+from web import case_pages, views
 from web.i18n import load_translations
 from web.keys import TRANSLATIONS
 from web.rendering import error_page, make_environment
@@ -31,6 +31,14 @@ def setup(app: web.Application) -> None:
     r.add_post("/logout", views.logout, name="logout")
     r.add_get("/home", views.home, name="home")
     r.add_get("/lang/{lang}", views.switch_language, name="switch_language")
+    r.add_get("/terms", case_pages.terms, name="terms")
+    r.add_get("/complaints/new", case_pages.complaint_form, name="complaint_new")
+    r.add_post("/complaints/new", case_pages.complaint_submit)
+    r.add_get("/cases", case_pages.case_list, name="cases")
+    r.add_get(r"/cases/{case_id:\d+}", case_pages.case_page, name="case")
+    r.add_post(
+        r"/cases/{case_id:\d+}/act/{operation:[a-z_]+}", case_pages.case_act, name="case_act"
+    )
     r.add_static("/static/", STATIC, name="static", append_version=True)
 
 

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 from aiohttp_session import get_session
 
-from odr.domain.accounts import requires_second_factor
+from odr.domain.accounts import Role, requires_second_factor
+from odr.domain.cases import CaseState
 from odr.domain.errors import DomainError, RateLimited
 from odr.http.auth import csrf_token, current_user, end_login, require_user, start_login, today
 from odr.http.errors import status_of
 from odr.http.keys import LOGINS, PASSWORDS, SESSIONMAKER
 from odr.services import accounts
+from odr.services.case_views import CaseFilter
 from odr.storage.db import UnitOfWork
-from web import i18n
+from web import case_lists, i18n
+from web.forms import birth_date, form_field
 from web.messages import message_for
-from web.rendering import render
+from web.rendering import render, use_language
 
 PENDING_SECONDS = 300  # time allowed between the password and the second factor
 
@@ -35,9 +38,12 @@ async def form_page(
     template: str,
     *,
     error: DomainError | None = None,
-    values: dict[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> web.Response:
+    await use_language(request)  # before any message is translated
     context: dict[str, Any] = {
+        **(extra or {}),
         "csrf_token": await csrf_token(request),
         "values": values or {},
         "next": safe_next(request.query.get("next")),
@@ -49,7 +55,7 @@ async def form_page(
     if error is not None:
         status = status_of(error)
         context["error"] = message_for(error.code, error.message)
-        context["error_field"] = error.details.get("field")
+        context["error_field"] = form_field(error.details.get("field"))
         headers["X-Error-Code"] = error.code
         if isinstance(error, RateLimited):
             headers["Retry-After"] = str(error.retry_after)
@@ -126,7 +132,7 @@ async def register_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = {k: str(form.get(k, "")) for k in ("login", "display_name", "birth_date")}
     try:
-        birth = _parse_date(values["birth_date"])
+        birth = birth_date(values["birth_date"])
         async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
             user = await accounts.register_consumer(
                 uow,
@@ -144,28 +150,6 @@ async def register_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(location="/home")
 
 
-def _parse_date(raw: str) -> date | None:
-    from odr.domain.errors import ValidationFailed
-
-    if not raw:
-        return None
-    try:
-        value = date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(
-            "Enter a real birth date as YYYY-MM-DD.",
-            code="invalid_date",
-            details={"field": "birth_date"},
-        ) from None
-    if not date(1900, 1, 1) <= value <= date.today():
-        raise ValidationFailed(
-            "Enter a real birth date as YYYY-MM-DD.",
-            code="invalid_date",
-            details={"field": "birth_date"},
-        )
-    return value
-
-
 async def logout(request: web.Request) -> web.StreamResponse:
     await end_login(request)
     raise web.HTTPSeeOther(location="/")
@@ -173,9 +157,30 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def home(request: web.Request) -> web.Response:
     user = await require_user(request)
+    lang = await use_language(request)
+    names = case_lists.names(await case_lists.insurers(request, lang))
+    rows = await case_lists.load(request, user, _home_filter(user.role), names)
     return await render(
-        request, "home.html", {"csrf_token": await csrf_token(request), "role": user.role.value}
+        request,
+        "home.html",
+        {
+            "csrf_token": await csrf_token(request),
+            "role": user.role.value,
+            "rows": rows,
+            "more": len(rows) == case_lists.HOME_ROWS,
+        },
     )
+
+
+def _home_filter(role: Role) -> CaseFilter:
+    """What each desk shows first: an insurer's complaints to answer, a centre's cases
+    waiting for a mediator, a supervisor's escalations, everyone else's own cases."""
+    state = {
+        Role.INSURER_REP: CaseState.AWAITING_INSURER,
+        Role.CENTRE_LEAD: CaseState.MEDIATION_REQUESTED,
+        Role.SUPERVISOR: CaseState.ESCALATED,
+    }.get(role)
+    return CaseFilter(state=state.value if state else None, limit=case_lists.HOME_ROWS)
 
 
 async def switch_language(request: web.Request) -> web.StreamResponse:

@@ -6,4 +6,20 @@ document.addEventListener("DOMContentLoaded", () => {
     const invalid = document.querySelector('[aria-invalid="true"]');
     (invalid || error).focus?.();
   }
+
+  // Character counters: <textarea maxlength data-counter="id-of-the-counter">; the counter's
+  // data-template says "{count} of {max} characters used" in the page's language.
+  for (const area of document.querySelectorAll("textarea[data-counter]")) {
+    const counter = document.getElementById(area.dataset.counter);
+    if (!counter) continue;
+    const max = area.maxLength > 0 ? area.maxLength : 0;
+    const template = counter.dataset.template || "{count}";
+    const update = () => {
+      const count = Array.from(area.value).length;
+      counter.textContent = template.replace("{count}", count).replace("{max}", max);
+      counter.classList.toggle("near-limit", max > 0 && count > max * 0.9);
+    };
+    area.addEventListener("input", update);
+    update();
+  }
 });

@@ -1,0 +1,257 @@
+"""Case pages: filing a complaint, the lists of cases, one case and its operations.
+
+Each handler parses the form, calls `odr.services`, and renders or redirects; the rules
+(who may do what, in which state) are the services' and the domain's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from aiohttp_session import get_session
+
+from odr.domain.accounts import Role
+from odr.domain.authz import Action, authorize, is_allowed
+from odr.domain.cases import CaseState
+from odr.domain.categories import Category
+from odr.domain.errors import DomainError, NotFound
+from odr.domain.masking import MaskResult
+from odr.http.auth import csrf_token, require_user
+from odr.http.errors import status_of
+from odr.http.keys import CASES, SESSIONMAKER
+from odr.services import case_views
+from odr.services.accounts import UserInfo
+from odr.services.cases import CONTACT_PREFERENCES, MAX_DESCRIPTION, TERMS_VERSION
+from web import case_lists, forms
+from web.formatting import countdown
+from web.messages import message_for
+from web.rendering import render, use_language, zone_of
+from web.timeline import describe
+from web.views import form_page
+
+PAGE_SIZE = 50
+FLASH = "flash"  # a one-time notice for the next case page, kept in the session
+
+
+async def _flash(request: web.Request, case_id: int, **notice: Any) -> None:
+    session = await get_session(request)
+    session[FLASH] = {"case_id": case_id, **notice}
+
+
+async def _take_flash(request: web.Request, case_id: int) -> dict[str, Any] | None:
+    session = await get_session(request)
+    notice = session.get(FLASH)
+    if not isinstance(notice, dict) or notice.get("case_id") != case_id:
+        return None
+    del session[FLASH]
+    return notice
+
+
+def _case_id(request: web.Request) -> int:
+    raw = request.match_info["case_id"]
+    if not raw.isascii() or not raw.isdigit():
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
+def _case_url(request: web.Request, case_id: int) -> str:
+    return str(request.app.router["case"].url_for(case_id=str(case_id)))
+
+
+# --- filing a complaint ----------------------------------------------------------------------
+
+
+async def terms(request: web.Request) -> web.Response:
+    return await render(request, "terms.html", {"terms_version": TERMS_VERSION})
+
+
+async def _complaint_page(
+    request: web.Request,
+    *,
+    error: DomainError | None = None,
+    values: Mapping[str, str] | None = None,
+) -> web.Response:
+    lang = await use_language(request)
+    extra = {
+        "insurers": await case_lists.insurers(request, lang),
+        "categories": [c.value for c in Category],
+        "contact_preferences": CONTACT_PREFERENCES,
+        "terms_version": TERMS_VERSION,
+        "max_description": MAX_DESCRIPTION,
+    }
+    defaults = {name: "" for name in forms.COMPLAINT_FIELDS} | {"contact_preference": "in_app"}
+    return await form_page(
+        request,
+        "complaint_new.html",
+        error=error,
+        values={**defaults, **(values or {})},
+        extra=extra,
+    )
+
+
+async def complaint_form(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    authorize(user.actor, Action.FILE_COMPLAINT)
+    return await _complaint_page(request)
+
+
+async def complaint_submit(request: web.Request) -> web.StreamResponse:
+    user = await require_user(request)
+    authorize(user.actor, Action.FILE_COMPLAINT)
+    values = forms.strings(await request.post(), forms.COMPLAINT_FIELDS)
+    try:
+        intake = await request.app[CASES].file(
+            user.actor, forms.complaint(values), consumer_id=user.id
+        )
+    except DomainError as error:
+        return await _complaint_page(request, error=error, values=values)
+    await _flash(request, intake.case_id, kind="filed", number=intake.number)
+    raise web.HTTPSeeOther(location=_case_url(request, intake.case_id))
+
+
+# --- lists -----------------------------------------------------------------------------------
+
+
+def _filter(user: UserInfo, query: Mapping[str, str], page: int) -> case_views.CaseFilter:
+    """Supervisors filter every case; everyone else sees their own list, unfiltered.
+    Unknown filter values are ignored rather than refused."""
+    offset = (page - 1) * PAGE_SIZE
+    if not _sees_all_cases(user):
+        return case_views.CaseFilter(limit=PAGE_SIZE, offset=offset)
+    state = query.get("state", "")
+    category = query.get("category", "")
+    insurer = query.get("insurer_id", "")
+    return case_views.CaseFilter(
+        state=state if state in set(CaseState) else None,
+        category=category if category in set(Category) else None,
+        insurer_id=int(insurer) if insurer.isascii() and insurer.isdigit() else None,
+        care_only=query.get("care") == "1",
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+
+
+def _sees_all_cases(user: UserInfo) -> bool:
+    return is_allowed(user.actor, Action.VIEW_ALL_CASES)
+
+
+def _page_url(request: web.Request, page: int) -> str:
+    return str(request.rel_url.update_query(page=str(page)))
+
+
+async def case_list(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    lang = await use_language(request)
+    raw_page = request.query.get("page", "1")
+    page = max(1, int(raw_page)) if raw_page.isascii() and raw_page.isdigit() else 1
+    f = _filter(user, request.query, page)
+    insurers = await case_lists.insurers(request, lang)
+    names = case_lists.names(insurers)
+    rows = await case_lists.load(request, user, f, names)
+    context: dict[str, Any] = {
+        "role": user.role.value,
+        "rows": rows,
+        "prev_url": _page_url(request, page - 1) if page > 1 else None,
+        "next_url": _page_url(request, page + 1) if len(rows) == PAGE_SIZE else None,
+        "filtering": _sees_all_cases(user),
+        "escalated": [],
+    }
+    if context["filtering"]:
+        escalated = case_views.CaseFilter(state=CaseState.ESCALATED.value)
+        context["escalated"] = await case_lists.load(request, user, escalated, names)
+        context["filters"] = {
+            "state": f.state or "",
+            "category": f.category or "",
+            "insurer_id": f.insurer_id,
+            "care": f.care_only,
+        }
+        context["insurers"] = insurers
+        context["states"] = [s.value for s in CaseState]
+        context["categories"] = [c.value for c in Category]
+    return await render(request, "cases.html", context)
+
+
+# --- one case --------------------------------------------------------------------------------
+
+
+def _stage_started_at(detail: Mapping[str, Any], events: list[dict[str, Any]]) -> Any:
+    """The start of the running deadline: receipt for the insurer's answer, the request for
+    mediation for the mediation stage."""
+    if detail["clock"]["stage"] == "answer":
+        return detail["received_at"]
+    starts = [e["at"] for e in events if "mediation_due_at" in (e.get("payload") or {})]
+    return starts[-1] if starts else None
+
+
+async def _case_page(
+    request: web.Request,
+    user: UserInfo,
+    case_id: int,
+    *,
+    error: DomainError | None = None,
+    operation: str | None = None,
+    values: Mapping[str, str] | None = None,
+) -> web.Response:
+    lang = await use_language(request)
+    async with request.app[SESSIONMAKER]() as s:
+        detail = await case_views.case_detail(s, user.actor, case_id)
+        events = await case_views.timeline(s, user.actor, case_id)
+    zone = zone_of(request)
+    names = case_lists.names(await case_lists.insurers(request, lang))
+    context: dict[str, Any] = {
+        "case": detail,
+        "insurer_name": names.get(detail["insurer"]["id"], detail["insurer"]["name"]),
+        "countdown": countdown(
+            detail.get("due_at"), _stage_started_at(detail, events), datetime.now(UTC)
+        ),
+        "events": [describe(e, lang, zone) for e in events],
+        "staff": user.role is not Role.CONSUMER,
+        "flash": await _take_flash(request, case_id),
+        "csrf_token": await csrf_token(request),
+        "operation": operation,
+        "values": values or {},
+        "error": None,
+        "error_field": None,
+        "page_url": _case_url(request, case_id),  # also after a form sent back with an error
+    }
+    status = 200
+    headers: dict[str, str] = {}
+    if error is not None:
+        status = status_of(error)
+        context["error"] = message_for(error.code, error.message)
+        context["error_field"] = forms.form_field(error.details.get("field"))
+        headers["X-Error-Code"] = error.code
+    response = await render(request, "case.html", context, status=status)
+    response.headers.update(headers)
+    return response
+
+
+async def case_page(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    return await _case_page(request, user, _case_id(request))
+
+
+async def case_act(request: web.Request) -> web.StreamResponse:
+    user = await require_user(request)
+    case_id = _case_id(request)
+    operation = request.match_info["operation"]
+    if operation not in forms.OPERATION_FIELDS:
+        raise web.HTTPNotFound()
+    values = forms.strings(await request.post(), forms.OPERATION_FIELDS[operation])
+    try:
+        params = forms.operation_params(operation, values)
+        outcome = await request.app[CASES].act(user.actor, case_id, operation, params)
+    except NotFound:
+        raise  # a stranger learns nothing: the 404 page
+    except DomainError as error:
+        return await _case_page(
+            request, user, case_id, error=error, operation=operation, values=values
+        )
+    notice: dict[str, Any] = {"kind": "done", "operation": operation}
+    if isinstance(outcome.value, MaskResult) and outcome.value.masked:
+        notice.update(masked=outcome.value.count, masked_kinds=list(outcome.value.kinds))
+    await _flash(request, case_id, **notice)
+    raise web.HTTPSeeOther(location=_case_url(request, case_id))

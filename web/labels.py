@@ -1,0 +1,250 @@
+"""Plain-language names for the codes cases carry (categories, states, events, ...).
+
+The texts are marked with ``N_`` for extraction and translated when a page is rendered; a code
+without a name here is shown as it is rather than hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from web.i18n import N_, _
+
+CATEGORIES: dict[str, str] = {
+    "claims": N_("Claim refused, reduced or delayed"),
+    "surrender": N_("Cancelling a policy (surrender)"),
+    "mis_selling": N_("Mis-sold or misleading sales"),
+    "call_back": N_("Follow-up call (回访) that did not explain the terms"),
+    "payment_refund": N_("Payment or refund not received"),
+    "premium_renewal": N_("Premium or renewal"),
+    "privacy": N_("Personal information and privacy"),
+    "service": N_("Poor service"),
+    "other": N_("Something else"),
+}
+
+STATES: dict[str, str] = {
+    "submitted": N_("Submitted"),
+    "awaiting_insurer": N_("Waiting for the insurer's answer"),
+    "insurer_answered": N_("The insurer has answered"),
+    "escalated": N_("Escalated: deadline missed"),
+    "mediation_requested": N_("Mediation requested"),
+    "mediator_assigned": N_("Mediator assigned"),
+    "hearing_scheduled": N_("Hearing scheduled"),
+    "in_hearing": N_("Hearing in progress"),
+    "agreement_pending": N_("Agreement awaiting signatures"),
+    "settled": N_("Settled"),
+    "fulfilled": N_("Settled and paid"),
+    "not_settled": N_("Not settled"),
+    "resolved": N_("Resolved"),
+    "withdrawn": N_("Withdrawn"),
+    "closed": N_("Closed"),
+}
+
+#: What happens next, by who must act (`odr.services.case_views.NEXT_STEP`).
+NEXT_STEPS: dict[str, str] = {
+    "insurer": N_("The insurer must answer"),
+    "consumer": N_("The consumer decides on the answer"),
+    "supervisor": N_("A supervisor handles the missed deadline"),
+    "centre_lead": N_("The mediation centre assigns a mediator"),
+    "mediator": N_("The mediator takes the next step"),
+    "parties": N_("The parties work with the mediator"),
+    "none": N_("Nothing more to do"),
+}
+
+#: The same, said to the consumer.
+NEXT_STEPS_FOR_CONSUMER: dict[str, str] = {
+    "insurer": N_("Wait for the insurer's answer"),
+    "consumer": N_("Read the answer and accept or reject it"),
+    "supervisor": N_("The platform is following up with the insurer"),
+    "centre_lead": N_("A mediator will be assigned to you"),
+    "mediator": N_("Your mediator will contact you"),
+    "parties": N_("Work with your mediator"),
+    "none": N_("Nothing more to do"),
+}
+
+CONTACT_PREFERENCES: dict[str, str] = {
+    "in_app": N_("Messages on this website"),
+    "sms": N_("Text message (SMS)"),
+    "phone": N_("Phone call"),
+    "email": N_("E-mail"),
+}
+
+ANSWER_KINDS: dict[str, str] = {
+    "accept": N_("The insurer grants the complaint"),
+    "propose": N_("The insurer proposes a settlement"),
+    "reject": N_("The insurer rejects the complaint"),
+}
+
+ROLES: dict[str, str] = {
+    "consumer": N_("the consumer"),
+    "insurer_rep": N_("the insurer"),
+    "mediator": N_("the mediator"),
+    "centre_lead": N_("the mediation centre"),
+    "supervisor": N_("a supervisor"),
+    "channel": N_("a partner service"),
+    "system": N_("the platform"),
+}
+
+PARTIES: dict[str, str] = {
+    "consumer": N_("the consumer"),
+    "insurer": N_("the insurer"),
+    "mediator": N_("the mediator"),
+}
+
+#: Whose deadline a stage is: reminders go to them.
+STAGE_OWNERS: dict[str, str] = {
+    "answer": N_("Reminder sent to the insurer"),
+    "mediation": N_("Reminder sent to the mediator"),
+}
+
+CHANNELS: dict[str, str] = {
+    "web": N_("This website"),
+    "partner_api": N_("A partner app"),
+    "hotline": N_("Hotline"),
+    "regulator_referral": N_("Referred by the regulator"),
+}
+
+#: Triage signals (`odr/data/triage.toml`); an unknown signal shows the rules file's label.
+SIGNALS: dict[str, str] = {
+    "regulator": N_("Mentions a regulator, the 12378 hotline or a consumer association"),
+    "media": N_("Threatens or reports media exposure"),
+    "litigation": N_("Threatens or pursues legal action"),
+    "group": N_("A group of consumers is affected"),
+    "elderly": N_("An elderly consumer or insured person"),
+    "high_amount": N_("A large amount is at stake"),
+    "repeat": N_("The consumer has complained before"),
+    "emotion": N_("Strong emotion or distress"),
+}
+
+DUPLICATE_REASONS: dict[str, str] = {
+    "same_policy_open_case": N_("same consumer, insurer and policy"),
+    "near_duplicate_text": N_("a very similar text"),
+}
+
+MASK_KINDS: dict[str, str] = {
+    "resident_id": N_("ID card number"),
+    "bank_card": N_("bank card number"),
+    "mobile": N_("mobile number"),
+}
+
+#: One sentence per event kind (`odr.domain.cases.EventKind`) for the timeline.
+EVENTS: dict[str, str] = {
+    "filed": N_("Complaint filed"),
+    "triaged": N_("Routed to the insurer"),
+    "answered": N_("The insurer answered"),
+    "answer_accepted": N_("The consumer accepted the answer"),
+    "answer_rejected": N_("The consumer rejected the answer and asked for mediation"),
+    "mediation_requested": N_("The consumer asked for mediation"),
+    "reminder": N_("Reminder sent"),
+    "escalated": N_("Deadline missed: escalated to a supervisor"),
+    "referred_to_mediation": N_("A supervisor referred the case to mediation"),
+    "returned_to_insurer": N_("A supervisor returned the case to the insurer"),
+    "mediator_assigned": N_("A mediator was assigned"),
+    "assignment_accepted": N_("The mediator took on the case"),
+    "assignment_declined": N_("The mediator gave the case back to the centre"),
+    "hearing_scheduled": N_("Hearing scheduled"),
+    "hearing_started": N_("Hearing started"),
+    "hearing_ended": N_("Hearing ended"),
+    "agreement_proposed": N_("The mediator drafted an agreement"),
+    "agreement_signed": N_("Agreement signed"),
+    "payment_recorded": N_("The insurer recorded a payment"),
+    "payment_confirmed": N_("The consumer confirmed the payment"),
+    "not_settled": N_("Mediation ended without agreement"),
+    "withdrawn": N_("Complaint withdrawn"),
+    "closed": N_("Case closed"),
+    "extension_requested": N_("More time requested"),
+    "deadline_extended": N_("Deadline extended"),
+    "extension_refused": N_("Request for more time refused"),
+    "message_sent": N_("Message"),
+}
+
+#: The buttons of the operations a page offers (`odr.services.cases.OPERATIONS`).
+OPERATIONS: dict[str, str] = {
+    "withdraw": N_("Withdraw the complaint"),
+    "answer": N_("Send the answer"),
+    "accept_answer": N_("Accept the answer"),
+    "reject_answer": N_("Reject the answer and ask for mediation"),
+    "request_mediation": N_("Ask for mediation"),
+    "request_extension": N_("Ask for more time"),
+    "approve_extension": N_("Approve the extension"),
+    "refuse_extension": N_("Refuse the extension"),
+    "refer_to_mediation": N_("Refer to mediation"),
+    "return_to_insurer": N_("Return to the insurer"),
+    "send_message": N_("Send the message"),
+    "close": N_("Close the case"),
+}
+
+#: What the page confirms after an operation succeeded.
+DONE: dict[str, str] = {
+    "withdraw": N_("Your complaint was withdrawn."),
+    "answer": N_("Your answer was sent to the consumer."),
+    "accept_answer": N_("You accepted the answer. The case is resolved."),
+    "reject_answer": N_("You rejected the answer. The case goes to mediation."),
+    "request_mediation": N_("You asked for mediation."),
+    "request_extension": N_("Your request for more time was sent."),
+    "approve_extension": N_("The extension was approved."),
+    "refuse_extension": N_("The extension was refused."),
+    "refer_to_mediation": N_("The case was referred to mediation."),
+    "return_to_insurer": N_("The case was returned to the insurer."),
+    "send_message": N_("Your message was sent."),
+    "close": N_("The case was closed."),
+}
+
+
+def label(names: Mapping[str, str], code: str | None) -> str:
+    """The translated name of ``code``, or the code itself when it has none."""
+    if not code:
+        return ""
+    name = names.get(code)
+    return _(name) if name is not None else code
+
+
+def category(code: str | None) -> str:
+    return label(CATEGORIES, code)
+
+
+def state(code: str | None) -> str:
+    return label(STATES, code)
+
+
+def next_step(code: str | None, *, for_consumer: bool = False) -> str:
+    return label(NEXT_STEPS_FOR_CONSUMER if for_consumer else NEXT_STEPS, code)
+
+
+def signal(code: str, fallback: str = "") -> str:
+    name = SIGNALS.get(code)
+    return _(name) if name is not None else (fallback or code)
+
+
+def care_reason(text: str | None) -> str:
+    """Triage's reason for care priority (``aged 67``, ``requested by the consumer``)."""
+    if not text:
+        return ""
+    if text.startswith("aged ") and text[5:].isdigit():
+        return _("Aged %(age)s", age=text[5:])
+    if text == "requested by the consumer":
+        return _("Asked for by the consumer")
+    return text
+
+
+def mask_kinds(codes: list[str] | tuple[str, ...]) -> str:
+    return _(", ").join(label(MASK_KINDS, c) for c in codes)
+
+
+#: Functions templates call by these names.
+TEMPLATE_GLOBALS = {
+    "category_label": category,
+    "state_label": state,
+    "next_step_label": next_step,
+    "signal_label": signal,
+    "contact_label": lambda code: label(CONTACT_PREFERENCES, code),
+    "answer_kind_label": lambda code: label(ANSWER_KINDS, code),
+    "role_label": lambda code: label(ROLES, code),
+    "party_label": lambda code: label(PARTIES, code),
+    "channel_label": lambda code: label(CHANNELS, code),
+    "duplicate_reason_label": lambda code: label(DUPLICATE_REASONS, code),
+    "operation_label": lambda code: label(OPERATIONS, code),
+    "done_label": lambda code: label(DONE, code),
+    "mask_kinds_label": mask_kinds,
+    "care_reason_label": care_reason,
+}
