@@ -36,8 +36,11 @@ from odr.storage.models import Notification
 HEARTBEAT_SECONDS = 15.0
 
 
+MAX_ID = 2**63 - 1  # ids are 64-bit in the database; larger numbers name nothing
+
+
 class ComplaintRequest(Body):
-    insurer_id: int
+    insurer_id: int = Field(ge=1, le=MAX_ID)
     policy_numbers: list[str] = Field(min_length=1, max_length=10)
     category: str
     amount_yuan: float = Field(default=0, ge=0, le=1e11)
@@ -129,10 +132,10 @@ async def _consumer(request: web.Request, who: ConsumerIdentity) -> int:
 
 
 def _case_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["case_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    raw = request.match_info["case_id"]
+    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+        raise web.HTTPNotFound()
+    return int(raw)
 
 
 async def list_cases(request: web.Request) -> web.Response:
@@ -147,6 +150,8 @@ async def list_cases(request: web.Request) -> web.Response:
             limit=int(q.get("limit", 50)),
             offset=int(q.get("offset", 0)),
         )
+        if f.insurer_id is not None and not 0 < f.insurer_id <= MAX_ID:
+            raise ValueError(f.insurer_id)
     except ValueError:
         raise ValidationFailed(
             "Filters must be numbers where numbers are expected.",

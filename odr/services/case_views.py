@@ -18,6 +18,7 @@ from odr.storage import cases as repo
 from odr.storage.models import CaseEventRow, CaseRow, Organisation, User
 
 MAX_PAGE = 200
+MAX_OFFSET = 1_000_000
 
 #: The next step each state asks of whom, for "what happens next" on lists and pages.
 NEXT_STEP: dict[str, str] = {
@@ -89,7 +90,7 @@ async def list_cases(s: AsyncSession, actor: Actor, f: CaseFilter) -> list[dict[
             CaseRow.id.desc(),
         )
         .limit(min(max(f.limit, 1), MAX_PAGE))
-        .offset(max(f.offset, 0))
+        .offset(min(max(f.offset, 0), MAX_OFFSET))
     )
     rows = list((await s.execute(stmt)).scalars())
     names = await _organisation_names(s, {r.insurer_id for r in rows})

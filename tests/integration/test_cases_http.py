@@ -269,3 +269,16 @@ async def test_duplicates_are_linked_never_dropped(new_client: Any) -> None:
     assert detail["triage"]["duplicates"][0]["reason"] == "near_duplicate_text"
     assert set(r["signal"] for r in detail["triage"]["reasons"]) >= {"regulator", "media"}
     assert detail["state"] == "awaiting_insurer"  # linked, still a case of its own
+
+
+async def test_out_of_range_numbers_are_client_errors(new_client: Any) -> None:
+    consumer = await login(new_client, CONSUMER)
+    huge = "9" * 25
+    assert (await consumer.get(f"/api/v1/cases/{huge}")).status == 404
+    assert (await consumer.get("/api/v1/cases/0")).status == 404
+    assert (await consumer.get(f"/api/v1/cases?insurer_id={huge}")).status == 422
+    assert (await consumer.get(f"/api/v1/cases?offset={huge}")).status == 200
+    resp = await consumer.post("/api/v1/cases", complaint(int(huge)))
+    assert resp.status == 422 and (await resp.json())["error"]["details"]["field"] == "insurer_id"
+    resp = await consumer.post(f"/api/v1/cases/{huge}/actions/withdraw")
+    assert resp.status == 404
