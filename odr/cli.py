@@ -246,6 +246,12 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_bundle(args: argparse.Namespace) -> int:
+    from odr.bundle import main_verify
+
+    return main_verify([args.file])
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="odr", description="Online dispute resolution")
     sub = p.add_subparsers(dest="command", required=True)
@@ -286,6 +292,9 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_totp_code)
     w = sub.add_parser("worker", help="run background jobs from Redis (arq)")
     w.set_defaults(func=cmd_worker)
+    vb = sub.add_parser("verify-bundle", help="check an exported evidence bundle offline")
+    vb.add_argument("file")
+    vb.set_defaults(func=cmd_verify_bundle)
     tr = sub.add_parser("triage", help="triage the complaints of a JSON-lines file")
     tr.add_argument("file")
     tr.set_defaults(func=cmd_triage)
