@@ -120,3 +120,41 @@ async def test_serve_answers_and_every_demo_login_works(env: dict[str, str]) -> 
         proc.terminate()
         output, _ = proc.communicate(timeout=10)
     assert "Traceback" not in output, output
+
+
+def test_verify_bundle_command(tmp_path: Path, env: dict[str, str]) -> None:
+    import hashlib
+    import zipfile
+
+    from odr.bundle import build_bundle
+    from odr.domain.ledger import GENESIS, append
+
+    case = {"number": "ODR-2026-000001", "insurer": "安康人寿"}
+    content = "保单条款第七条：免责情形。".encode()
+    digest = hashlib.sha256(content).hexdigest()
+    first = append(GENESIS, 1, "event", {"kind": "filed", "case": case})
+    second = append(
+        first.hash,
+        2,
+        "evidence",
+        {
+            "sha256": digest,
+            "size": len(content),
+            "name": "条款.txt",
+            "media_type": "text/plain; charset=utf-8",
+            "kind": "document",
+        },
+    )
+    bundle = tmp_path / "bundle.zip"
+    build_bundle(bundle, case, [({"sequence": 2}, content)], [first, second])
+    ok = run(["verify-bundle", str(bundle)], env, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.startswith("files/"):
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            dst.writestr(info, data)
+    bad = run(["verify-bundle", str(tampered)], env, check=False)
+    assert bad.returncode == 1 and "files/" in bad.stdout + bad.stderr
