@@ -72,10 +72,8 @@ import html
 import io
 import json
 import os
-import struct
 import sys
 import zipfile
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,7 +92,18 @@ from odr.domain.ledger import (
     sha256_hex,
     verify_chain,
 )
-from odr.domain.sniffing import DOCX, JPEG, M4A, MP3, MP4, PNG, WEBM, WEBP, by_mime
+from odr.domain.sniffing import (
+    DOCX,
+    JPEG,
+    M4A,
+    MP3,
+    MP4,
+    PNG,
+    WEBM,
+    WEBP,
+    ZIP_ERRORS,
+    by_mime,
+)
 
 FORMAT = "odr-bundle/1"
 MANIFEST = "manifest.json"
@@ -110,17 +119,6 @@ _MANIFEST_FIELDS = ("format", "case", "items", "chain", "head", "index_sha256")
 _ITEM_OWN_FIELDS = ("path", "sequence")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same export gives the same bytes
 _STORED_MIMES = frozenset(m.mime for m in (JPEG, PNG, WEBP, MP3, M4A, MP4, WEBM, DOCX))
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    EOFError,
-    OSError,
-    ValueError,
-    NotImplementedError,
-    RuntimeError,
-    OverflowError,
-    struct.error,
-)
 
 Source = str | os.PathLike[str] | BinaryIO
 
@@ -525,7 +523,7 @@ class _Verifier:
     def run(self, fileobj: BinaryIO) -> None:
         try:
             archive = zipfile.ZipFile(fileobj)
-        except _ZIP_ERRORS as exc:
+        except ZIP_ERRORS as exc:
             raise _Fail("bundle", f"not a readable ZIP archive ({exc})") from None
         with archive:
             self._check_archive(archive)
@@ -591,7 +589,7 @@ class _Verifier:
         try:
             with archive.open(name) as member:
                 data: bytes = member.read(limit + 1)
-        except _ZIP_ERRORS as exc:
+        except ZIP_ERRORS as exc:
             raise _Fail(name, f"damaged in the archive ({exc})") from None
         if len(data) > limit:
             raise _Fail(name, f"larger than {limit} bytes")
@@ -605,7 +603,7 @@ class _Verifier:
                 while chunk := member.read(CHUNK):
                     digest.update(chunk)
                     size += len(chunk)
-        except _ZIP_ERRORS as exc:
+        except ZIP_ERRORS as exc:
             raise _Fail(name, f"damaged in the archive ({exc})") from None
         return digest.hexdigest(), size
 

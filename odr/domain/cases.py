@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
 from odr.domain.accounts import Actor, Role
@@ -37,6 +36,7 @@ from odr.domain.deadlines import (
     require_aware,
 )
 from odr.domain.errors import Conflict, Forbidden, ValidationFailed
+from odr.domain.frozen import freeze, thaw
 from odr.domain.masking import MaskResult, mask_personal_numbers
 
 
@@ -155,22 +155,6 @@ MAX_MESSAGE_LENGTH = 4_000
 MAX_POLICY_NUMBER_LENGTH = 64
 
 
-def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class CaseEvent:
     """One entry of a case's log; immutable (the payload is frozen on creation)."""
@@ -187,14 +171,14 @@ class CaseEvent:
     actor_channel_id: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "payload", _freeze(self.payload))
+        object.__setattr__(self, "payload", freeze(self.payload))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CaseEvent:
         return self  # immutable all the way down (a mappingproxy cannot be deep-copied)
 
     def payload_dict(self) -> dict[str, Any]:
         """The payload as plain dicts and lists, ready for JSON."""
-        plain: dict[str, Any] = _thaw(self.payload)
+        plain: dict[str, Any] = thaw(self.payload)
         return plain
 
 

@@ -61,10 +61,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any
 
 from odr.domain.authz import Visibility
+from odr.domain.frozen import freeze, thaw
 
 GENESIS = "0" * 64
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -160,22 +160,6 @@ def entry_hash(previous_hash: str, entry: Mapping[str, Any]) -> str:
 # --- chain entries ---------------------------------------------------------------------------
 
 
-def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_thaw(v) for v in value]
-    return value
-
-
 _ENTRY_FIELDS = frozenset(
     {"sequence", "kind", "visibility", "body", "body_sha256", "previous_hash", "hash"}
 )
@@ -210,7 +194,7 @@ class ChainEntry:
             raise ValueError("body must be an object or null")
         object.__setattr__(self, "kind", str.__str__(self.kind))
         object.__setattr__(self, "visibility", str.__str__(self.visibility))
-        object.__setattr__(self, "body", None if self.body is None else _freeze(self.body))
+        object.__setattr__(self, "body", None if self.body is None else freeze(self.body))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ChainEntry:
         return self  # immutable (a mappingproxy cannot be deep-copied)
@@ -230,7 +214,7 @@ class ChainEntry:
 
     def body_dict(self) -> dict[str, Any] | None:
         """The body as plain dicts and lists (None when redacted)."""
-        plain: dict[str, Any] | None = None if self.body is None else _thaw(self.body)
+        plain: dict[str, Any] | None = None if self.body is None else thaw(self.body)
         return plain
 
     def redacted(self) -> ChainEntry:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import struct
 import unicodedata
 import zipfile
 import zlib
@@ -351,7 +352,8 @@ def _sniff_text(head: bytes) -> MediaType | None:
 
 _DOCX_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 _MAX_CONTENT_TYPES = 1 << 20
-_ZIP_ERRORS = (
+#: What reading a damaged or hostile ZIP can raise (zipfile does not wrap them all).
+ZIP_ERRORS: tuple[type[Exception], ...] = (
     zipfile.BadZipFile,
     zlib.error,
     EOFError,
@@ -359,6 +361,8 @@ _ZIP_ERRORS = (
     ValueError,
     NotImplementedError,
     RuntimeError,
+    OverflowError,
+    struct.error,
 )
 
 
@@ -379,6 +383,6 @@ def confirm_docx(source: str | os.PathLike[str] | BinaryIO) -> bool:
                 return False
             with archive.open(info) as part:
                 content_types = part.read(_MAX_CONTENT_TYPES + 1)
-    except _ZIP_ERRORS:
+    except ZIP_ERRORS:
         return False
     return _DOCX_MAIN in content_types
