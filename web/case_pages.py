@@ -15,16 +15,18 @@ from aiohttp_session import get_session
 
 from odr.domain.accounts import Role
 from odr.domain.authz import Action, authorize, is_allowed
-from odr.domain.cases import CaseState
+from odr.domain.cases import CaseState, ChannelKind
 from odr.domain.categories import Category
-from odr.domain.errors import DomainError, NotFound
+from odr.domain.errors import DomainError, NotFound, ValidationFailed
 from odr.domain.masking import MaskResult
 from odr.http.auth import csrf_token, require_user
 from odr.http.errors import status_of
-from odr.http.keys import CASES, SESSIONMAKER
+from odr.http.keys import CASES, PASSWORDS, SESSIONMAKER
 from odr.services import case_views
 from odr.services.accounts import UserInfo
-from odr.services.cases import CONTACT_PREFERENCES, MAX_DESCRIPTION, TERMS_VERSION
+from odr.services.cases import CONTACT_PREFERENCES, MAX_DESCRIPTION, TERMS_VERSION, check_form
+from odr.services.consumers import find_or_create_consumer
+from odr.storage.db import UnitOfWork
 from web import case_lists, forms
 from web.formatting import countdown
 from web.messages import message_for
@@ -73,7 +75,9 @@ async def _complaint_page(
     *,
     error: DomainError | None = None,
     values: Mapping[str, str] | None = None,
+    referral: bool = False,
 ) -> web.Response:
+    """The complaint form, or a supervisor's regulator referral (the same complaint fields)."""
     lang = await use_language(request)
     extra = {
         "insurers": await case_lists.insurers(request, lang),
@@ -81,11 +85,13 @@ async def _complaint_page(
         "contact_preferences": CONTACT_PREFERENCES,
         "terms_version": TERMS_VERSION,
         "max_description": MAX_DESCRIPTION,
+        "referral": referral,
     }
-    defaults = {name: "" for name in forms.COMPLAINT_FIELDS} | {"contact_preference": "in_app"}
+    fields = forms.REFERRAL_FIELDS if referral else forms.COMPLAINT_FIELDS
+    defaults = {name: "" for name in fields} | {"contact_preference": "in_app"}
     return await form_page(
         request,
-        "complaint_new.html",
+        "referral_new.html" if referral else "complaint_new.html",
         error=error,
         values={**defaults, **(values or {})},
         extra=extra,
@@ -110,6 +116,44 @@ async def complaint_submit(request: web.Request) -> web.StreamResponse:
         return await _complaint_page(request, error=error, values=values)
     await _flash(request, intake.case_id, kind="filed", number=intake.number)
     raise web.HTTPSeeOther(location=_case_url(request, intake.case_id))
+
+
+async def referral_form(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    authorize(user.actor, Action.REGISTER_REFERRAL)
+    return await _complaint_page(request, referral=True)
+
+
+async def referral_submit(request: web.Request) -> web.StreamResponse:
+    """A complaint the regulator passed on (12378 hotline): filed by a supervisor for the
+    consumer, found or created by mobile number, as `odr.api.cases.register_referral` does."""
+    user = await require_user(request)
+    authorize(user.actor, Action.REGISTER_REFERRAL)
+    values = forms.strings(await request.post(), forms.REFERRAL_FIELDS)
+    try:
+        name = forms.consumer_name(values["consumer_name"])
+        form = forms.referral(values, zone_of(request), datetime.now(UTC))
+        check_form(form, accepting_terms=False)  # before an account is created for nothing
+        consumer_id = await _referred_consumer(request, name, values["consumer_mobile"])
+        intake = await request.app[CASES].file(
+            user.actor,
+            form,
+            consumer_id=consumer_id,
+            channel_kind=ChannelKind.REGULATOR_REFERRAL,
+            accepting_terms=False,
+        )
+    except DomainError as error:
+        return await _complaint_page(request, error=error, values=values, referral=True)
+    await _flash(request, intake.case_id, kind="referred", number=intake.number)
+    raise web.HTTPSeeOther(location=_case_url(request, intake.case_id))
+
+
+async def _referred_consumer(request: web.Request, name: str, mobile: str) -> int:
+    try:
+        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
+            return await find_or_create_consumer(uow, request.app[PASSWORDS], name, mobile)
+    except ValidationFailed as error:
+        raise forms.consumer_error(error) from None
 
 
 # --- lists -----------------------------------------------------------------------------------

@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from odr.domain.accounts import check_display_name
 from odr.domain.errors import ValidationFailed
 from odr.services.cases import ComplaintForm
 
@@ -25,6 +28,17 @@ COMPLAINT_FIELDS = (
     "care_requested",
     "terms_version",
 )
+
+#: A regulator referral: the complaint without the terms (the consumer did not file it), and
+#: who the consumer is, the regulator's reference and when the regulator received it.
+REFERRAL_FIELDS = (
+    *(name for name in COMPLAINT_FIELDS if name != "terms_version"),
+    "consumer_name",
+    "consumer_mobile",
+    "regulator_reference",
+    "received_at",
+)
+REFERENCE_LENGTH = (3, 64)
 
 #: The fields each operation's form has (`odr.services.cases.OPERATIONS`).
 OPERATION_FIELDS: dict[str, tuple[str, ...]] = {
@@ -116,6 +130,78 @@ def complaint(values: Mapping[str, str]) -> ComplaintForm:
         care_requested=values["care_requested"] == "1",
         terms_version=values["terms_version"],
     )
+
+
+def regulator_reference(raw: str) -> str:
+    value = unicodedata.normalize("NFKC", raw).strip()
+    low, high = REFERENCE_LENGTH
+    if not low <= len(value) <= high:
+        raise ValidationFailed(
+            f"Give the regulator's reference number ({low} to {high} characters).",
+            code="invalid_regulator_reference",
+            details={"field": "regulator_reference"},
+        )
+    return value
+
+
+def received_at(raw: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """When the regulator received the complaint: a local ``YYYY-MM-DDTHH:MM`` (what a
+    ``datetime-local`` input sends), in ``zone``; None when left empty (received now)."""
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    if value is None or not datetime(2000, 1, 1, tzinfo=zone) <= value <= now + timedelta(
+        minutes=5
+    ):
+        raise ValidationFailed(
+            "Enter when the regulator received the complaint, not in the future.",
+            code="invalid_received_at",
+            details={"field": "received_at"},
+        )
+    return value
+
+
+#: The services name the referred consumer's fields as an account's (or the API's).
+_CONSUMER_FIELD = {
+    "login": "consumer_mobile",
+    "consumer.mobile": "consumer_mobile",
+    "name": "consumer_name",
+    "consumer.name": "consumer_name",
+}
+
+
+def consumer_error(error: ValidationFailed) -> ValidationFailed:
+    """An error about the referred consumer's account, pointing at the referral form's field."""
+    field = _CONSUMER_FIELD.get(str(error.details.get("field")))
+    if field is None:
+        return error
+    return ValidationFailed(
+        error.message, code=error.code, details={**error.details, "field": field}
+    )
+
+
+def consumer_name(raw: str) -> str:
+    """The referred consumer's name, checked as an account's name is, before anything is
+    created."""
+    try:
+        return check_display_name(raw)
+    except ValidationFailed as error:
+        raise consumer_error(error) from None
+
+
+def referral(values: Mapping[str, str], zone: ZoneInfo, now: datetime) -> ComplaintForm:
+    """The complaint of a regulator referral: the complaint form's fields, read the same way,
+    with the regulator's reference and date."""
+    reference = regulator_reference(values["regulator_reference"])
+    received = received_at(values["received_at"], zone, now)
+    form = complaint({**values, "terms_version": ""})
+    return replace(form, regulator_reference=reference, received_at=received)
 
 
 def operation_params(operation: str, values: Mapping[str, str]) -> dict[str, Any]:

@@ -45,6 +45,14 @@ _MESSAGES: dict[str, str] = {
     "invalid_amount": N_("Enter the amount in yuan, like 3200 or 3200.50."),
     "invalid_contact_preference": N_("Choose how you want to be contacted."),
     "consumer_not_found": N_("There is no such consumer."),
+    # regulator referrals
+    "invalid_regulator_reference": N_(
+        "Give the regulator's reference number (3 to 64 characters)."
+    ),
+    "invalid_received_at": N_(
+        "Enter when the regulator received the complaint, not in the future."
+    ),
+    "not_a_consumer": N_("This mobile number belongs to a staff account."),
     "busy": N_("The service is busy. Please try again."),
     # cases
     "case_not_found": N_("There is no such case, or it is not yours to see."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,13 +10,15 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from odr.http.auth import csrf_token, current_user
-from odr.http.keys import SETTINGS
-from web import formatting, i18n, labels
+from odr.http.keys import SESSIONMAKER, SETTINGS
+from web import formatting, i18n, inbox, labels
 from web.keys import TRANSLATIONS
 from web.messages import message_for
 
+log = logging.getLogger(__name__)
 LANGUAGE = web.RequestKey("web.language", str)
 
 
@@ -98,7 +101,7 @@ async def render(
 ) -> web.Response:
     lang = await use_language(request)
     user = await current_user(request)
-    base = {
+    base: dict[str, Any] = {
         "request": request,
         "lang": lang,
         "languages": i18n.LANGUAGES,
@@ -107,11 +110,22 @@ async def render(
     }
     if user is not None:
         base["csrf_token"] = await csrf_token(request)
+        base["inbox_unread"] = await _unread(request, user.id)
     response = aiohttp_jinja2.render_template(
         template, request, {**base, **(context or {})}, status=status
     )
     response.headers["Content-Language"] = lang
     return response
+
+
+async def _unread(request: web.Request, user_id: int) -> int | None:
+    """The navigation's unread count; a page still renders (without it) when it cannot be had,
+    as the error page must while the database is down."""
+    try:
+        return await inbox.unread_count(request.app[SESSIONMAKER], user_id)
+    except (SQLAlchemyError, OSError):
+        log.warning("could not count the unread notifications", exc_info=True)
+        return None
 
 
 async def error_page(request: web.Request, status: int, code: str, message: str) -> web.Response:

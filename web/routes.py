@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from odr.http.keys import PAGE_ERROR_RENDERER
-from web import case_pages, views
+from web import case_pages, desk_pages, views
 from web.i18n import load_translations
 from web.keys import TRANSLATIONS
 from web.rendering import error_page, make_environment
@@ -34,6 +34,11 @@ def setup(app: web.Application) -> None:
     r.add_get("/terms", case_pages.terms, name="terms")
     r.add_get("/complaints/new", case_pages.complaint_form, name="complaint_new")
     r.add_post("/complaints/new", case_pages.complaint_submit)
+    r.add_get("/referrals/new", case_pages.referral_form, name="referral_new")
+    r.add_post("/referrals/new", case_pages.referral_submit)
+    r.add_get("/inbox", desk_pages.inbox_page, name="inbox")
+    r.add_post("/inbox/read", desk_pages.inbox_read, name="inbox_read")
+    r.add_get("/warnings", desk_pages.warnings_page, name="warnings")
     r.add_get("/cases", case_pages.case_list, name="cases")
     r.add_get(r"/cases/{case_id:\d+}", case_pages.case_page, name="case")
     r.add_post(

@@ -13,7 +13,7 @@ from odr.domain.accounts import Actor, Role
 from odr.domain.authz import Action, authorize, is_allowed
 from odr.domain.case_snapshot import restore
 from odr.domain.cases import Case, EventKind
-from odr.domain.errors import NotFound
+from odr.domain.errors import ValidationFailed
 from odr.storage import cases as repo
 from odr.storage.models import CaseEventRow, CaseRow, Organisation, User
 
@@ -77,6 +77,10 @@ async def list_cases(s: AsyncSession, actor: Actor, f: CaseFilter) -> list[dict[
     if f.state:
         stmt = stmt.where(CaseRow.state == f.state)
     if f.insurer_id is not None:
+        if not 0 < f.insurer_id <= repo.MAX_ID:
+            raise ValidationFailed(
+                "No such insurer.", code="invalid_field", details={"field": "insurer_id"}
+            )
         stmt = stmt.where(CaseRow.insurer_id == f.insurer_id)
     if f.category:
         stmt = stmt.where(CaseRow.category == f.category)
@@ -127,9 +131,7 @@ def summary(row: CaseRow, insurer_name: str, actor: Actor) -> dict[str, Any]:
 
 
 async def case_detail(s: AsyncSession, actor: Actor, case_id: int) -> dict[str, Any]:
-    row = await s.get(CaseRow, case_id)
-    if row is None:
-        raise NotFound("No such case.", code="case_not_found")
+    row = await repo.row_of(s, case_id)
     case = restore(row.snapshot)
     authorize(actor, Action.VIEW_CASE, case.scope())
     names = await _organisation_names(s, {row.insurer_id})
@@ -197,9 +199,7 @@ async def channel_status(s: AsyncSession, actor: Actor, number: str) -> dict[str
 
 
 async def timeline(s: AsyncSession, actor: Actor, case_id: int) -> list[dict[str, Any]]:
-    row = await s.get(CaseRow, case_id)
-    if row is None:
-        raise NotFound("No such case.", code="case_not_found")
+    row = await repo.row_of(s, case_id)
     authorize(actor, Action.VIEW_CASE, restore(row.snapshot).scope())
     events: list[CaseEventRow] = await repo.events(s, case_id)
     names = await _user_names(s, {e.actor_user_id for e in events if e.actor_user_id})

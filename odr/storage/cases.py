@@ -100,10 +100,18 @@ async def save(session: AsyncSession, case: Case, expected_version: int, now: da
     case.events.clear()
 
 
-async def load(session: AsyncSession, case_id: int) -> tuple[CaseRow, Case]:
-    row = await session.get(CaseRow, case_id)
+MAX_ID = 2**63 - 1  # ids are 64-bit; a larger number names no case
+
+
+async def row_of(session: AsyncSession, case_id: int) -> CaseRow:
+    row = await session.get(CaseRow, case_id) if 0 < case_id <= MAX_ID else None
     if row is None:
         raise NotFound("No such case.", code="case_not_found")
+    return row
+
+
+async def load(session: AsyncSession, case_id: int) -> tuple[CaseRow, Case]:
+    row = await row_of(session, case_id)
     return row, restore(row.snapshot)
 
 

@@ -392,3 +392,13 @@ def test_every_code_a_page_shows_has_a_name() -> None:
     assert set(CONTACT_PREFERENCES) <= set(labels.CONTACT_PREFERENCES)
     assert set(OPERATIONS) == set(forms.OPERATION_FIELDS) == set(labels.OPERATIONS)
     assert set(OPERATIONS) == set(labels.DONE)
+
+
+async def test_out_of_range_numbers_on_pages_are_not_server_errors(new_client: Any) -> None:
+    consumer = await login(new_client, CONSUMER)
+    huge = "9" * 25
+    assert (await consumer.client.get(f"/cases/{huge}")).status == 404
+    assert (await consumer.client.get(f"/cases?page={huge}")).status == 200
+    supervisor = await login(new_client, SUPERVISOR)
+    resp = await supervisor.client.get(f"/cases?insurer_id={huge}")
+    assert resp.status in (200, 422)

@@ -1,0 +1,131 @@
+"""The in-app inbox as pages show it: the reader's notifications, newest first, each told in
+the reader's language from its kind and parameters (`odr.services.notifications.TEXTS` has the
+same sentences for e-mail and SMS).
+
+There is no inbox service in `odr`; the three small queries live here, always filtered by the
+reader's own user id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from odr.storage.models import Notification
+from web import labels
+from web.formatting import format_moment
+from web.i18n import N_, _
+
+LATEST = 100  # as many as the page shows
+
+#: One sentence per kind, over the same parameters as the e-mails.
+SENTENCES: dict[str, str] = {
+    "case_received": N_(
+        "Your complaint %(number)s was registered. The insurer must answer by %(due)s."
+    ),
+    "case_new": N_("Complaint %(number)s is waiting for your answer, due by %(due)s."),
+    "case_answered": N_(
+        "The insurer answered complaint %(number)s. Read the answer and accept it, "
+        "reject it or ask for mediation."
+    ),
+    "extension_approved": N_(
+        "The deadline for complaint %(number)s was extended to %(due)s. Reason: %(reason)s"
+    ),
+    "reminder": N_("Reminder: complaint %(number)s is due by %(due)s."),
+    "escalated": N_(
+        "Complaint %(number)s passed its deadline (%(due)s) and was escalated to supervisors."
+    ),
+    "message_received": N_("There is a new message on case %(number)s."),
+    "cluster_warning": N_(
+        "Early warning: %(count)s similar complaints against %(insurer)s (%(category)s) "
+        "arrived recently."
+    ),
+    "state_changed": N_("Case %(number)s has moved on."),
+}
+
+_PARAMS = ("number", "due", "reason", "insurer", "count", "category")
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    case_id: int | None
+    number: str
+    text: str
+    created_at: datetime
+    unread: bool
+
+
+async def unread_count(maker: async_sessionmaker[AsyncSession], user_id: int) -> int:
+    """One COUNT query, for the navigation of every page."""
+    async with maker() as s:
+        stmt = (
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        return int((await s.execute(stmt)).scalar_one())
+
+
+async def latest(
+    maker: async_sessionmaker[AsyncSession], user_id: int, limit: int = LATEST
+) -> list[Notification]:
+    async with maker() as s:
+        stmt = (
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+        )
+        return list((await s.execute(stmt)).scalars())
+
+
+async def mark_all_read(
+    maker: async_sessionmaker[AsyncSession], user_id: int, now: datetime
+) -> None:
+    async with maker() as s:
+        await s.execute(
+            update(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .values(read_at=now)
+        )
+        await s.commit()
+
+
+def _due(raw: Any, lang: str, zone: ZoneInfo) -> str:
+    """The services write the deadline as local ``YYYY-MM-DD HH:MM``; shown localised."""
+    try:
+        local = datetime.strptime(str(raw), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+    except ValueError:
+        return "" if raw is None else str(raw)
+    return format_moment(local, lang, zone)
+
+
+def sentence(kind: str, params: Mapping[str, Any], lang: str, zone: ZoneInfo) -> str:
+    """What a notification says, in the active language; an unknown kind says so plainly."""
+    template = SENTENCES.get(kind)
+    if template is None:
+        return _("A notification about case %(number)s.", number=params.get("number", ""))
+    values = {name: "" if params.get(name) is None else str(params[name]) for name in _PARAMS}
+    values["due"] = _due(params.get("due"), lang, zone)
+    if kind == "cluster_warning":
+        values["category"] = labels.category(values["category"])
+    return _(template, **values)
+
+
+def entry(n: Notification, lang: str, zone: ZoneInfo) -> Entry:
+    params = n.params or {}
+    return Entry(
+        id=n.id,
+        case_id=n.case_id,
+        number=str(params.get("number") or ""),
+        text=sentence(n.kind, params, lang, zone),
+        created_at=n.created_at,
+        unread=n.read_at is None,
+    )
