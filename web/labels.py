@@ -156,6 +156,7 @@ EVENTS: dict[str, str] = {
     "deadline_extended": N_("Deadline extended"),
     "extension_refused": N_("Request for more time refused"),
     "message_sent": N_("Message"),
+    "evidence_added": N_("Evidence added"),
 }
 
 #: The buttons of the operations a page offers (`odr.services.cases.OPERATIONS`).

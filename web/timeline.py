@@ -109,6 +109,10 @@ def describe(event: Mapping[str, Any], lang: str, zone: ZoneInfo) -> EventView:
         details.append(_("New deadline: %(due)s.", due=due("due_at")))
         if p.get("previous_due_at"):
             details.append(_("It was %(due)s.", due=due("previous_due_at")))
+    elif kind == "evidence_added":
+        details.append(str(p.get("name") or ""))
+        if p.get("visibility") == "mediator_only":
+            details.append(_("For the mediator only."))
     elif kind == "message_sent":
         title = _("Message from %(name)s", name=who(event.get("actor") or {}))
         quote = str(p.get("text") or "")

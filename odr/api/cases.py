@@ -273,3 +273,9 @@ async def early_warnings(request: web.Request) -> web.Response:
     async with request.app[SESSIONMAKER]() as s:
         items = await list_warnings(s, actor)
     return web.json_response({"items": items})
+
+
+async def chain(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    async with request.app[SESSIONMAKER]() as s:
+        return web.json_response(await case_views.chain_check(s, actor, _case_id(request)))

@@ -164,6 +164,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "GET",
+        "/api/v1/cases/{case_id}/chain",
+        cases.chain,
+        "api.cases.chain",
+        "Verify the case's hash chain (events and evidence)",
+        "cases",
+    ),
+    Endpoint(
+        "GET",
         "/api/v1/cases/{case_id}/stream",
         cases.stream,
         "api.cases.stream",

@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
 
 from odr.domain.accounts import Actor, Role
-from odr.domain.authz import Action, CaseScope, HearingScope, authorize, is_allowed
+from odr.domain.authz import Action, CaseScope, HearingScope, Visibility, authorize, is_allowed
 from odr.domain.categories import Category
 from odr.domain.deadlines import (
     Clock,
@@ -148,6 +148,32 @@ class EventKind(StrEnum):
     DEADLINE_EXTENDED = "deadline_extended"
     EXTENSION_REFUSED = "extension_refused"
     MESSAGE_SENT = "message_sent"
+    EVIDENCE_ADDED = "evidence_added"
+
+
+class EvidenceKind(StrEnum):
+    DOCUMENT = "document"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    CALLBACK_RECORDING = "callback_recording"  # an insurer's 回访 recording
+    CHAT_TRANSCRIPT = "chat_transcript"
+    CALL_RECORD = "call_record"
+    RECORDING = "recording"
+    AGREEMENT = "agreement"
+    REPORT = "report"
+
+
+#: Kinds a party may upload; the others are made by the system itself.
+UPLOADABLE_EVIDENCE = frozenset(
+    {
+        EvidenceKind.DOCUMENT,
+        EvidenceKind.IMAGE,
+        EvidenceKind.AUDIO,
+        EvidenceKind.VIDEO,
+        EvidenceKind.CALLBACK_RECORDING,
+    }
+)
 
 
 MAX_TEXT_LENGTH = 10_000
@@ -891,6 +917,49 @@ class Case:
             {"text": result.text, "masked_kinds": result.kinds, "masked_count": result.count},
         )
         return result
+
+    # -- evidence --
+
+    def add_evidence(
+        self,
+        actor: Actor,
+        now: datetime,
+        *,
+        sha256: str,
+        size: int,
+        name: str,
+        media_type: str,
+        kind: EvidenceKind | str,
+        visibility: Visibility | str = Visibility.ALL_PARTIES,
+        description: str = "",
+    ) -> CaseEvent:
+        """Enter an item into the case's evidence (its bytes are already stored under
+        ``sha256``). Mediator-only items are caucus material: the other side never sees them."""
+        self._check(actor, now, Action.UPLOAD_EVIDENCE, frozenset(_S) - {_S.CLOSED}, "add_evidence")
+        evidence_kind = _enum(EvidenceKind, kind, "kind")
+        if evidence_kind not in UPLOADABLE_EVIDENCE:
+            raise ValidationFailed(
+                "This kind of evidence is made by the system.",
+                code="invalid_evidence_kind",
+                details={"field": "kind"},
+            )
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256) or size < 0:
+            raise ValidationFailed("Bad content address.", code="invalid_evidence")
+        return self._record(
+            actor,
+            now,
+            EventKind.EVIDENCE_ADDED,
+            self.state,
+            {
+                "sha256": sha256,
+                "size": size,
+                "name": _text(name, "name", limit=200),
+                "media_type": _text(media_type, "media_type", limit=100),
+                "kind": str(evidence_kind),
+                "visibility": str(_enum(Visibility, visibility, "visibility")),
+                "description": _text(description, "description", required=False, limit=1000),
+            },
+        )
 
     # -- helpers --
 

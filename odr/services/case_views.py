@@ -265,3 +265,21 @@ def allowed_operations(case: Case, actor: Actor) -> list[str]:
             continue
         allowed.append(name)
     return allowed if is_allowed(actor, Action.VIEW_CASE, case.scope()) else []
+
+
+async def chain_check(s: AsyncSession, actor: Actor, case_id: int) -> dict[str, Any]:
+    """Verify the case's hash chain from its first entry to its head."""
+    from odr.domain.ledger import verify_chain
+
+    row = await repo.row_of(s, case_id)
+    authorize(actor, Action.VIEW_CASE, restore(row.snapshot).scope())
+    entries = await repo.chain(s, case_id)
+    check = verify_chain(entries)
+    return {
+        "ok": check.ok and len(entries) == row.version,
+        "entries": len(entries),
+        "events": row.version,
+        "head": entries[-1].hash if entries else None,
+        "first_bad_sequence": check.first_bad_sequence,
+        "reason": None if check.reason is None else str(check.reason),
+    }

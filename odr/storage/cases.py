@@ -9,15 +9,27 @@ from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from odr.domain.accounts import Role
+from odr.domain.authz import Visibility
+from odr.domain.case_chain import chain_entry_of
 from odr.domain.case_snapshot import restore, snapshot
-from odr.domain.cases import CLOCK_STATES, Case, CaseEvent, format_case_number
+from odr.domain.cases import (
+    CLOCK_STATES,
+    Case,
+    CaseEvent,
+    CaseState,
+    EventKind,
+    format_case_number,
+)
 from odr.domain.deadlines import next_action_at
 from odr.domain.errors import Conflict, NotFound
+from odr.domain.ledger import GENESIS, ChainEntry, EntryKind, append
 from odr.storage.models import (
     CaseEventRow,
     CasePolicy,
     CaseRow,
     CaseSerial,
+    ChainEntryRow,
     ComplaintFingerprint,
     NearDuplicateBand,
 )
@@ -96,8 +108,83 @@ async def save(session: AsyncSession, case: Case, expected_version: int, now: da
             code="stale_case",
         )
     session.add_all(_event_row(e) for e in case.events)
+    await _extend_chain(session, case, expected_version)
     await session.flush()
     case.events.clear()
+
+
+async def _extend_chain(session: AsyncSession, case: Case, before: int) -> None:
+    """Append one chain entry per new event. A case whose earlier events have no entries yet
+    (filed before the chain existed) gets them first, from its stored log."""
+    last = (
+        await session.execute(
+            select(ChainEntryRow)
+            .where(ChainEntryRow.case_id == case.id)
+            .order_by(ChainEntryRow.sequence.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    head, done = (last.hash, last.sequence) if last else (GENESIS, 0)
+    if done < before:
+        for row in await events(session, case.id):
+            if done < row.sequence <= before:
+                head = _add_entry(session, head, _event_of(row))
+    for event in case.events:
+        head = _add_entry(session, head, event)
+
+
+def _add_entry(session: AsyncSession, head: str, event: CaseEvent) -> str:
+    kind, body, visibility = chain_entry_of(event)
+    entry = append(head, event.sequence, kind, body, visibility=visibility)
+    session.add(
+        ChainEntryRow(
+            case_id=event.case_id,
+            sequence=entry.sequence,
+            kind=str(entry.kind),
+            body=entry.body_dict() or {},
+            body_sha256=entry.body_sha256,
+            visibility=str(entry.visibility),
+            previous_hash=entry.previous_hash,
+            hash=entry.hash,
+            at=event.at,
+        )
+    )
+    return entry.hash
+
+
+def _event_of(row: CaseEventRow) -> CaseEvent:
+    return CaseEvent(
+        case_id=row.case_id,
+        sequence=row.sequence,
+        kind=EventKind(row.kind),
+        actor_user_id=row.actor_user_id,
+        actor_role=Role(row.actor_role),
+        actor_channel_id=row.actor_channel_id,
+        at=row.at,
+        from_state=CaseState(row.from_state) if row.from_state else None,
+        to_state=CaseState(row.to_state),
+        payload=row.payload,
+    )
+
+
+async def chain(session: AsyncSession, case_id: int) -> list[ChainEntry]:
+    stmt = (
+        select(ChainEntryRow)
+        .where(ChainEntryRow.case_id == case_id)
+        .order_by(ChainEntryRow.sequence)
+    )
+    return [
+        ChainEntry(
+            sequence=r.sequence,
+            kind=EntryKind(r.kind),
+            body=r.body,
+            previous_hash=r.previous_hash,
+            hash=r.hash,
+            body_sha256=r.body_sha256,
+            visibility=Visibility(r.visibility),
+        )
+        for r in (await session.execute(stmt)).scalars()
+    ]
 
 
 MAX_ID = 2**63 - 1  # ids are 64-bit; a larger number names no case

@@ -233,6 +233,23 @@ class CaseEventRow(Base):
     __table_args__ = (UniqueConstraint("case_id", "sequence"),)
 
 
+class ChainEntryRow(Base):
+    """A case's hash chain (`odr.domain.ledger`): one entry per event, never changed."""
+
+    __tablename__ = "case_chain"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id"), primary_key=True, autoincrement=False
+    )
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    visibility: Mapped[str] = mapped_column(String(16))
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
 class IdempotencyKey(Base):
     """A partner's retry with the same key and body gets the same case."""
 

@@ -282,3 +282,27 @@ async def test_out_of_range_numbers_are_client_errors(new_client: Any) -> None:
     assert resp.status == 422 and (await resp.json())["error"]["details"]["field"] == "insurer_id"
     resp = await consumer.post(f"/api/v1/cases/{huge}/actions/withdraw")
     assert resp.status == 404
+
+
+async def test_every_event_is_chained_and_tampering_shows(new_client: Any) -> None:
+    from sqlalchemy import update
+
+    from odr.storage.models import ChainEntryRow
+
+    consumer, case = await file(new_client)
+    rep = await login(new_client, ANKANG_REP)
+    await rep.post(f"/api/v1/cases/{case['id']}/actions/answer", {"kind": "accept", "text": "同意"})
+    await consumer.post(f"/api/v1/cases/{case['id']}/actions/accept_answer")
+    check = await (await consumer.get(f"/api/v1/cases/{case['id']}/chain")).json()
+    assert check["ok"] and check["entries"] == check["events"] == 4
+    async with consumer.client.app[SESSIONMAKER]() as s:
+        await s.execute(
+            update(ChainEntryRow)
+            .where(ChainEntryRow.case_id == case["id"], ChainEntryRow.sequence == 3)
+            .values(body_sha256="0" * 64)
+        )
+        await s.commit()
+    check = await (await consumer.get(f"/api/v1/cases/{case['id']}/chain")).json()
+    assert not check["ok"] and check["first_bad_sequence"] == 3
+    stranger = await login(new_client, OTHER_CONSUMER)
+    assert (await stranger.get(f"/api/v1/cases/{case['id']}/chain")).status == 404

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from odr.config import Settings
 from odr.jobs import JobContext, Periodic, claim_once
 from odr.jobs.runners import InProcessRunner, arq_worker
-from odr.jobs.tasks import JOBS, PERIODIC, purge_expired_sessions
+from odr.jobs.tasks import JOBS, purge_expired_sessions
 from odr.storage.db import UnitOfWork, make_engine, make_sessionmaker
 from odr.storage.models import JobRun, WebSession
 
@@ -100,7 +100,7 @@ async def test_arq_worker_runs_the_same_jobs(ctx: JobContext, redis_url: str) ->
     await add_sessions(ctx)
     pool = await create_pool(RedisSettings.from_dsn(redis_url))
     await pool.enqueue_job("purge_expired_sessions")
-    worker = arq_worker(ctx, redis_url, JOBS, PERIODIC, burst=True, poll_delay=0.05)
+    worker = arq_worker(ctx, redis_url, JOBS, (), burst=True, poll_delay=0.05)  # no cron ticks
     try:
         await worker.main()
     finally:
