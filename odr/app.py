@@ -22,6 +22,7 @@ from odr.jobs.tasks import JOBS, PERIODIC
 from odr.services.accounts import LoginPolicy, Logins
 from odr.services.bus import Bus, MemoryBus, RedisBus
 from odr.services.cases import case_service
+from odr.services.evidence import EvidenceService, blob_store
 from odr.services.outbox import senders_for
 from odr.services.passwords import Passwords
 from odr.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -53,12 +54,12 @@ def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web
         client_max_size=MAX_REQUEST_BYTES,
         middlewares=[
             request_context,
-            security_headers,
             aiohttp_session.session_middleware(storage),
             errors,
             csrf,
         ],
     )
+    app.on_response_prepare.append(security_headers)
     app[keys.SETTINGS] = settings
     app[keys.ENGINE] = engine
     app[keys.SESSIONMAKER] = sessionmaker
@@ -69,6 +70,13 @@ def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web
     bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
     app[keys.BUS] = bus
     app[keys.CASES] = case_service(settings, sessionmaker, bus)
+    app[keys.EVIDENCE] = EvidenceService(
+        sessionmaker,
+        blob_store(settings),
+        bus,
+        max_file_bytes=settings.max_file_bytes,
+        max_case_bytes=settings.max_case_bytes,
+    )
     app[keys.LOGINS] = Logins(
         app[keys.PASSWORDS],
         limiter,
@@ -88,6 +96,7 @@ def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     yield
+    await app[keys.EVIDENCE].store.close()
     if keys.REDIS in app:
         await app[keys.REDIS].aclose()
     await app[keys.ENGINE].dispose()

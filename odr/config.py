@@ -48,6 +48,12 @@ class Settings:
     run_jobs_in_process: bool = True
     smtp_url: str | None = None  # smtp://user:password@host:port, ?starttls=1 or smtps://
     mail_from: str = "ODR <no-reply@odr.invalid>"
+    max_file_bytes: int = 200 * 1024 * 1024
+    max_case_bytes: int = 2 * 1024 * 1024 * 1024
+    s3_endpoint: str | None = None  # evidence in an S3-compatible store instead of storage_dir
+    s3_bucket: str = "odr-evidence"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
     triage_rules: Path | None = None  # overrides the packaged odr/data/triage.toml
     deadline_rules: Path | None = None  # TOML overriding the default regulatory deadlines
 
@@ -115,6 +121,12 @@ class Settings:
             run_jobs_in_process=_bool(get("JOBS_IN_PROCESS"), default=redis_url is None),
             smtp_url=get("SMTP_URL"),
             mail_from=get("MAIL_FROM", "ODR <no-reply@odr.invalid>") or "",
+            max_file_bytes=_int(get, "MAX_FILE_BYTES", 200 * 1024 * 1024),
+            max_case_bytes=_int(get, "MAX_CASE_BYTES", 2 * 1024 * 1024 * 1024),
+            s3_endpoint=get("S3_ENDPOINT"),
+            s3_bucket=get("S3_BUCKET", "odr-evidence") or "odr-evidence",
+            s3_access_key=get("S3_ACCESS_KEY"),
+            s3_secret_key=get("S3_SECRET_KEY"),
             triage_rules=_path(get("TRIAGE_RULES")),
             deadline_rules=_path(get("DEADLINE_RULES")),
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
-from odr.api import accounts, cases, channel, health, schemas
+from odr.api import accounts, cases, channel, evidence, health, schemas
 from odr.api.openapi import openapi_handler
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -169,6 +169,40 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "api.cases.chain",
         "Verify the case's hash chain (events and evidence)",
         "cases",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/cases/{case_id}/evidence",
+        evidence.upload,
+        "api.evidence.upload",
+        "Upload evidence: the raw body (?name=&kind=&visibility=) or a multipart 'file'; "
+        "the type is sniffed from the bytes; 413 over the size limits, 415 for other types",
+        "evidence",
+        status=201,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/evidence",
+        evidence.list_items,
+        "api.evidence.list",
+        "The evidence items the caller may see",
+        "evidence",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/evidence/{sequence}/content",
+        evidence.download,
+        "api.evidence.content",
+        "An item's bytes (attachment; ?inline=1 previews images and PDF); Range supported",
+        "evidence",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/export",
+        evidence.export,
+        "api.evidence.export",
+        "A ZIP bundle of what the caller may see, verifiable offline (odr verify-bundle)",
+        "evidence",
     ),
     Endpoint(
         "GET",

@@ -21,12 +21,14 @@ from odr.domain.errors import (
     ValidationFailed,
 )
 from odr.http.keys import PAGE_ERROR_RENDERER
+from odr.services.evidence import UnsupportedMediaType
 from odr.storage.blobs import RangeNotSatisfiable, TooLarge
 
 log = logging.getLogger("odr.http")
 
 STATUS_BY_KIND: tuple[tuple[type[DomainError], int], ...] = (
     (TooLarge, 413),
+    (UnsupportedMediaType, 415),
     (RangeNotSatisfiable, 416),
     (ValidationFailed, 422),
     (NotFound, 404),

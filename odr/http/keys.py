@@ -13,6 +13,7 @@ from odr.jobs import JobQueue
 from odr.services.accounts import Logins
 from odr.services.bus import Bus
 from odr.services.cases import CaseService
+from odr.services.evidence import EvidenceService
 from odr.services.passwords import Passwords
 from odr.services.ratelimit import RateLimiter
 
@@ -28,4 +29,5 @@ LOGINS = web.AppKey("logins", Logins)
 JOBS = web.AppKey("jobs", JobQueue)
 BUS = web.AppKey("bus", Bus)
 CASES = web.AppKey("cases", CaseService)
+EVIDENCE = web.AppKey("evidence", EvidenceService)
 PAGE_ERROR_RENDERER: web.AppKey[PageErrorRenderer] = web.AppKey("page_error_renderer")

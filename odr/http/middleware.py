@@ -77,14 +77,13 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         request_id.reset(token)
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response as it is sent (streamed ones too): an ``on_response_prepare``
+    signal handler, not a middleware, which would come too late for a streamed body."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    if request.path.startswith("/api/") or not request.path.startswith("/static/"):
+    if not request.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 @web.middleware

@@ -128,7 +128,7 @@ async def _extend_chain(session: AsyncSession, case: Case, before: int) -> None:
     if done < before:
         for row in await events(session, case.id):
             if done < row.sequence <= before:
-                head = _add_entry(session, head, _event_of(row))
+                head = _add_entry(session, head, event_of(row))
     for event in case.events:
         head = _add_entry(session, head, event)
 
@@ -152,7 +152,7 @@ def _add_entry(session: AsyncSession, head: str, event: CaseEvent) -> str:
     return entry.hash
 
 
-def _event_of(row: CaseEventRow) -> CaseEvent:
+def event_of(row: CaseEventRow) -> CaseEvent:
     return CaseEvent(
         case_id=row.case_id,
         sequence=row.sequence,

@@ -449,6 +449,22 @@ TRANSITIONS = [
         EventKind.MESSAGE_SENT,
         lambda c, a, t: c.send_message(a, t, text="请问进展如何？"),
     ),
+    Transition(
+        "add_evidence",
+        frozenset(ANY),
+        ALL - {S.CLOSED},
+        same,
+        EventKind.EVIDENCE_ADDED,
+        lambda c, a, t: c.add_evidence(
+            a,
+            t,
+            sha256="ab" * 32,
+            size=1024,
+            name="保单.pdf",
+            media_type="application/pdf",
+            kind="document",
+        ),
+    ),
 ]
 
 
@@ -1032,3 +1048,39 @@ def test_events_are_immutable_and_serialise_to_json() -> None:
     )
     source["items"].append(3)
     assert frozen.payload["items"] == (1, 2)
+
+
+def test_evidence_kinds_the_system_makes_cannot_be_uploaded() -> None:
+    case = file_case(CONSUMER, channel_kind=ChannelKind.WEB)
+    with pytest.raises(ValidationFailed) as err:
+        case.add_evidence(
+            CONSUMER,
+            later(case),
+            sha256="ab" * 32,
+            size=1,
+            name="x.webm",
+            media_type="video/webm",
+            kind="recording",
+        )
+    assert err.value.code == "invalid_evidence_kind"
+    with pytest.raises(ValidationFailed):
+        case.add_evidence(
+            CONSUMER,
+            later(case),
+            sha256="not-a-hash",
+            size=1,
+            name="x.pdf",
+            media_type="application/pdf",
+            kind="document",
+        )
+    event = case.add_evidence(
+        CONSUMER,
+        later(case),
+        sha256="ab" * 32,
+        size=1,
+        name="x.pdf",
+        media_type="application/pdf",
+        kind="document",
+        visibility="mediator_only",
+    )
+    assert event.payload["visibility"] == "mediator_only"

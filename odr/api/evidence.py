@@ -1,0 +1,151 @@
+"""Evidence endpoints: upload (raw body or multipart, streamed), list, download with ranges,
+export bundle."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from aiohttp import BodyPartReader, web
+
+from odr.api.cases import _case_id
+from odr.domain.errors import ValidationFailed
+from odr.http.auth import require_actor
+from odr.http.keys import EVIDENCE
+from odr.services.evidence import Item
+
+READ_CHUNK = 64 * 1024
+MAX_FIELD = 2000
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+PREVIEWABLE = ("image/", "application/pdf")
+
+
+async def upload(request: web.Request) -> web.Response:
+    """The file as the raw body (``?name=…&kind=…``) or as the ``file`` part of a
+    multipart form (fields ``name``, ``kind``, ``visibility``, ``description`` may come before
+    it). Streamed to storage; never held whole."""
+    actor = await require_actor(request)
+    case_id = _case_id(request)
+    fields = dict(request.query)
+    chunks: AsyncIterator[bytes]
+    if request.content_type == "multipart/form-data":
+        reader = await request.multipart()
+        part = None
+        while (candidate := await reader.next()) is not None:
+            if not isinstance(candidate, BodyPartReader):
+                continue
+            if candidate.name == "file":
+                part = candidate
+                # some clients percent-encode non-ASCII names in the header
+                fields.setdefault("name", unquote(candidate.filename or ""))
+                break
+            fields[candidate.name or ""] = (await candidate.read_chunk(MAX_FIELD)).decode(
+                "utf-8", "replace"
+            )
+        if part is None:
+            raise ValidationFailed(
+                "Attach a file.", code="file_required", details={"field": "file"}
+            )
+        chunks = _part_chunks(part)
+    else:
+        chunks = request.content.iter_chunked(READ_CHUNK)
+    item = await request.app[EVIDENCE].upload(
+        actor,
+        case_id,
+        chunks,
+        name=fields.get("name") or "file",
+        kind=fields.get("kind") or "document",
+        visibility=fields.get("visibility") or "all_parties",
+        description=fields.get("description") or "",
+    )
+    return web.json_response(item.public(), status=201)
+
+
+async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(READ_CHUNK):
+        yield chunk
+
+
+async def list_items(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    items = await request.app[EVIDENCE].visible_items(actor, _case_id(request))
+    return web.json_response({"items": [i.public() for i in items]})
+
+
+def _sequence(request: web.Request) -> int:
+    raw = request.match_info["sequence"]
+    if not raw.isdigit() or len(raw) > 9:
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    """The bytes, only for who may see the item: attachment by default; ``?inline=1`` shows
+    images and PDFs in a sandbox that runs nothing. Honors a single byte range."""
+    actor = await require_actor(request)
+    service = request.app[EVIDENCE]
+    item = await service.item(actor, _case_id(request), _sequence(request))
+    start, end = _range(request.headers.get("Range"), item.size)
+    inline = request.query.get("inline") == "1" and item.media_type.startswith(PREVIEWABLE)
+    response = web.StreamResponse(status=206 if (start, end) != (0, item.size) else 200)
+    response.content_type = item.media_type.split(";")[0]
+    if item.media_type.startswith("text/"):
+        response.charset = "utf-8" if "utf-8" in item.media_type else "gb18030"
+    response.content_length = end - start
+    response.headers["Accept-Ranges"] = "bytes"
+    if response.status == 206:
+        response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{item.size}"
+    response.headers["Content-Disposition"] = _disposition(item, inline)
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    )
+    response.headers["ETag"] = f'"{item.sha256}"'
+    stream = await service.content(item, start, end)
+    await response.prepare(request)
+    async for chunk in stream:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+def _range(header: str | None, size: int) -> tuple[int, int]:
+    if not header:
+        return 0, size
+    match = _RANGE.match(header.strip())
+    if match is None or (not match.group(1) and not match.group(2)):
+        return 0, size  # unsupported forms (several ranges) get the whole file
+    first, last = match.groups()
+    if first:
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+    else:
+        start, end = max(0, size - int(last)), size
+    if start >= size or start >= end:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, end
+
+
+def _disposition(item: Item, inline: bool) -> str:
+    kind = "inline" if inline else "attachment"
+    ascii_name = item.name.encode("ascii", "replace").decode().replace('"', "_")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(item.name)}"
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    actor = await require_actor(request)
+    case_id = _case_id(request)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bundle.zip"
+        await request.app[EVIDENCE].export(actor, case_id, out)
+        response = web.FileResponse(
+            out,
+            headers={
+                "Content-Type": "application/zip",
+                "Content-Disposition": f'attachment; filename="case-{case_id}-evidence.zip"',
+            },
+        )
+        await response.prepare(request)
+        return response

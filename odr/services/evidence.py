@@ -1,0 +1,324 @@
+"""Evidence use cases: upload (streamed, sniffed, size-limited), list, read, export.
+
+Bytes go to the blob store under their SHA-256; the item itself is an ``evidence_added`` event
+of the case, so it enters the case's hash chain in the same transaction as everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from odr.bundle import build_bundle
+from odr.config import Settings
+from odr.domain.accounts import Actor
+from odr.domain.authz import Action, EvidenceScope, Visibility, authorize, is_allowed
+from odr.domain.case_chain import case_identity
+from odr.domain.case_snapshot import restore
+from odr.domain.cases import CaseEvent, EventKind
+from odr.domain.errors import DomainError, NotFound
+from odr.domain.filenames import sanitise_filename
+from odr.domain.ledger import ChainEntry
+from odr.domain.sniffing import HEAD_BYTES, confirm_docx, sniff
+from odr.services.bus import Bus
+from odr.storage import cases as repo
+from odr.storage.blobs import BlobStore, LocalBlobStore, TooLarge
+from odr.storage.db import UnitOfWork
+from odr.storage.models import CaseEventRow
+
+DOWNLOAD_CHUNK = 256 * 1024
+
+
+class UnsupportedMediaType(DomainError):
+    """The bytes are not one of the allowed types, whatever the name or declared type say."""
+
+    code = "unsupported_media_type"
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """The configured store: S3 when ``ODR_S3_ENDPOINT`` is set, else the local directory."""
+    if settings.s3_endpoint:
+        from odr.storage.blobs.s3 import S3BlobStore
+
+        return S3BlobStore(
+            settings.s3_endpoint,
+            settings.s3_bucket,
+            settings.s3_access_key or "",
+            settings.s3_secret_key or "",
+        )
+    return LocalBlobStore(settings.storage_dir)
+
+
+@dataclass(frozen=True)
+class Item:
+    sequence: int
+    sha256: str
+    size: int
+    media_type: str
+    name: str
+    kind: str
+    visibility: str
+    description: str
+    submitted_at: datetime
+    submitter_id: int | None
+    submitter_role: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "sequence": self.sequence,
+            "sha256": self.sha256,
+            "size": self.size,
+            "media_type": self.media_type,
+            "name": self.name,
+            "kind": self.kind,
+            "visibility": self.visibility,
+            "description": self.description,
+            "submitted_at": self.submitted_at.isoformat(),
+            "submitted_by": {"user_id": self.submitter_id, "role": self.submitter_role},
+        }
+
+
+def _item(row: CaseEventRow) -> Item:
+    p = row.payload
+    return Item(
+        row.sequence,
+        p["sha256"],
+        p["size"],
+        p["media_type"],
+        p["name"],
+        p["kind"],
+        p["visibility"],
+        p.get("description", ""),
+        row.at,
+        row.actor_user_id,
+        row.actor_role,
+    )
+
+
+@dataclass
+class EvidenceService:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    store: BlobStore
+    bus: Bus
+    max_file_bytes: int
+    max_case_bytes: int
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    async def upload(
+        self,
+        actor: Actor,
+        case_id: int,
+        chunks: AsyncIterable[bytes],
+        *,
+        name: str,
+        kind: str,
+        visibility: str = "all_parties",
+        description: str = "",
+    ) -> Item:
+        async with self.sessionmaker() as s:
+            row = await repo.row_of(s, case_id)
+            authorize(actor, Action.UPLOAD_EVIDENCE, restore(row.snapshot).scope())
+            used = sum(i.size for i in await self._items(s, case_id))
+        room = self.max_case_bytes - used
+        if room <= 0:
+            raise TooLarge(0)
+        stream = _Sniffed(chunks)
+        media = await stream.sniff()
+        blob = await self.store.put_stream(stream, max_bytes=min(self.max_file_bytes, room))
+        if media.provisional and not await self._confirm_docx(blob.sha256):
+            await self._forget(blob.sha256)
+            raise UnsupportedMediaType("This file is not an allowed Word document.")
+        safe = sanitise_filename(name, extension=media.extension)
+        now = self.clock()
+        try:
+            async with UnitOfWork(self.sessionmaker) as uow:
+                _, case = await repo.load(uow.session, case_id)
+                before = case.version
+                event = case.add_evidence(
+                    actor,
+                    now,
+                    sha256=blob.sha256,
+                    size=blob.size,
+                    name=safe,
+                    media_type=media.mime,
+                    kind=kind,
+                    visibility=visibility,
+                    description=description,
+                )
+                await repo.save(uow.session, case, before, now)
+                await uow.commit()
+        except DomainError:
+            await self._forget(blob.sha256)
+            raise
+        await self.bus.publish(f"case:{case_id}", {"case_id": case_id, "version": case.version})
+        return _item_of_event(event)
+
+    async def _confirm_docx(self, sha256: str) -> bool:
+        with tempfile.TemporaryFile() as fh:
+            async for chunk in await self.store.open_range(sha256):
+                fh.write(chunk)
+            fh.seek(0)
+            return await asyncio.to_thread(confirm_docx, fh)
+
+    async def _forget(self, sha256: str) -> None:
+        """Delete bytes no item refers to (content addresses are shared between items)."""
+        async with self.sessionmaker() as s:
+            rows = await s.execute(
+                select(CaseEventRow.payload).where(
+                    CaseEventRow.kind == EventKind.EVIDENCE_ADDED.value
+                )
+            )
+            if any(p.get("sha256") == sha256 for p in rows.scalars()):
+                return
+        await self.store.delete(sha256)
+
+    async def _items(self, s: AsyncSession, case_id: int) -> list[Item]:
+        rows = await s.execute(
+            select(CaseEventRow)
+            .where(
+                CaseEventRow.case_id == case_id, CaseEventRow.kind == EventKind.EVIDENCE_ADDED.value
+            )
+            .order_by(CaseEventRow.sequence)
+        )
+        return [_item(r) for r in rows.scalars()]
+
+    async def visible_items(self, actor: Actor, case_id: int) -> list[Item]:
+        async with self.sessionmaker() as s:
+            row = await repo.row_of(s, case_id)
+            scope = restore(row.snapshot).scope()
+            authorize(actor, Action.VIEW_CASE, scope)
+            items = await self._items(s, case_id)
+        return [i for i in items if is_allowed(actor, Action.VIEW_EVIDENCE, _scope(scope, i))]
+
+    async def item(self, actor: Actor, case_id: int, sequence: int) -> Item:
+        async with self.sessionmaker() as s:
+            row = await repo.row_of(s, case_id)
+            scope = restore(row.snapshot).scope()
+            authorize(actor, Action.VIEW_CASE, scope)
+            found = [i for i in await self._items(s, case_id) if i.sequence == sequence]
+        if not found:
+            raise NotFound("No such evidence item.", code="evidence_not_found")
+        authorize(actor, Action.VIEW_EVIDENCE, _scope(scope, found[0]))
+        return found[0]
+
+    async def content(
+        self, item: Item, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        return await self.store.open_range(item.sha256, start, end)
+
+    async def export(self, actor: Actor, case_id: int, out: Path) -> None:
+        """Write the bundle the actor may see: their visible items and the whole chain, with
+        the entries they may not see redacted (the chain still verifies)."""
+        async with self.sessionmaker() as s:
+            row = await repo.row_of(s, case_id)
+            scope = restore(row.snapshot).scope()
+            authorize(actor, Action.EXPORT_EVIDENCE, scope)
+            chain = await repo.chain(s, case_id)
+            items = {i.sequence: i for i in await self._items(s, case_id)}
+            first = (
+                await s.execute(
+                    select(CaseEventRow).where(
+                        CaseEventRow.case_id == case_id, CaseEventRow.sequence == 1
+                    )
+                )
+            ).scalar_one()
+        shown: list[ChainEntry] = []
+        chosen: list[Item] = []
+        for entry in chain:
+            item = items.get(entry.sequence)
+            if item is not None and not is_allowed(
+                actor, Action.VIEW_EVIDENCE, _scope(scope, item)
+            ):
+                shown.append(entry.redacted())
+                continue
+            shown.append(entry)
+            if item is not None:
+                chosen.append(item)
+        case = case_identity(repo.event_of(first))
+        with tempfile.TemporaryDirectory() as tmp:
+            files = []
+            for item in chosen:
+                path = Path(tmp) / item.sha256
+                if not path.exists():
+                    with path.open("wb") as fh:
+                        async for chunk in await self.store.open_range(item.sha256):
+                            fh.write(chunk)
+                files.append(path)
+            handles = [p.open("rb") for p in files]
+            try:
+                await asyncio.to_thread(
+                    build_bundle,
+                    out,
+                    case,
+                    [({"sequence": i.sequence}, h) for i, h in zip(chosen, handles, strict=True)],
+                    shown,
+                )
+            finally:
+                for h in handles:
+                    h.close()
+
+
+def _scope(case_scope: Any, item: Item) -> EvidenceScope:
+    return EvidenceScope(case_scope, item.submitter_id, Visibility(item.visibility))
+
+
+def _item_of_event(event: CaseEvent) -> Item:
+    p = event.payload_dict()
+    return Item(
+        event.sequence,
+        p["sha256"],
+        p["size"],
+        p["media_type"],
+        p["name"],
+        p["kind"],
+        p["visibility"],
+        p.get("description", ""),
+        event.at,
+        event.actor_user_id,
+        str(event.actor_role),
+    )
+
+
+class _Sniffed:
+    """The upload's chunks, with the first `HEAD_BYTES` read ahead to decide the type."""
+
+    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        self._source = aiter(chunks)
+        self._head = b""
+        self._done = False
+
+    async def sniff(self) -> Any:
+        while len(self._head) < HEAD_BYTES:
+            try:
+                self._head += await anext(self._source)
+            except StopAsyncIteration:
+                self._done = True
+                break
+        media = sniff(self._head)
+        if media is None:
+            raise UnsupportedMediaType(
+                "This type of file is not accepted. Send PDF, images (JPEG, PNG, WebP), audio "
+                "(MP3, M4A, WAV), video (MP4, WebM), plain text or Word (DOCX)."
+            )
+        return media
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        if self._head:
+            yield self._head
+        if not self._done:
+            async for chunk in self._source:
+                yield chunk
+
+
+__all__ = ["EvidenceService", "Item", "UnsupportedMediaType", "blob_store"]

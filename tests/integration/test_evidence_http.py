@@ -1,0 +1,156 @@
+"""Evidence through HTTP: sniffed, size-limited, streamed uploads; who sees what; downloads
+with ranges; an export bundle that verifies offline."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from odr.bundle import verify_bundle
+from tests.integration.helpers import (
+    ANKANG_REP,
+    CONSUMER,
+    OTHER_CONSUMER,
+    complaint,
+    insurer_id,
+    login,
+)
+
+PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 40
+EXE = b"MZ\x90\x00" + b"\0" * 200
+
+
+async def new_case(new_client: Any) -> tuple[Any, int]:
+    consumer = await login(new_client, CONSUMER)
+    resp = await consumer.post("/api/v1/cases", complaint(await insurer_id(consumer)))
+    return consumer, (await resp.json())["id"]
+
+
+async def put(session: Any, case_id: int, data: bytes, **query: str) -> Any:
+    return await session.client.post(
+        f"/api/v1/cases/{case_id}/evidence",
+        data=data,
+        params=query,
+        headers={"X-CSRF-Token": session.token, "Content-Type": "application/octet-stream"},
+    )
+
+
+def stored_files(settings_dir: Path) -> list[Path]:
+    return [p for p in settings_dir.rglob("*") if p.is_file()] if settings_dir.exists() else []
+
+
+async def test_upload_list_download_and_ranges(new_client: Any) -> None:
+    consumer, case_id = await new_case(new_client)
+    resp = await put(consumer, case_id, PDF, name="../../etc/保单.pdf", kind="document")
+    assert resp.status == 201, await resp.text()
+    item = await resp.json()
+    assert item["sha256"] == hashlib.sha256(PDF).hexdigest() and item["size"] == len(PDF)
+    assert item["media_type"] == "application/pdf" and item["name"] == "保单.pdf"
+    listed = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
+    assert [i["sequence"] for i in listed] == [item["sequence"]]
+    url = f"/api/v1/cases/{case_id}/evidence/{item['sequence']}/content"
+    resp = await consumer.get(url)
+    assert resp.status == 200 and await resp.read() == PDF
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in resp.headers["Content-Security-Policy"]
+    resp = await consumer.client.get(url, headers={"Range": "bytes=5-9"})
+    assert resp.status == 206 and await resp.read() == PDF[5:10]
+    assert resp.headers["Content-Range"] == f"bytes 5-9/{len(PDF)}"
+    resp = await consumer.client.get(url, headers={"Range": "bytes=-6"})
+    assert await resp.read() == PDF[-6:]
+    resp = await consumer.client.get(url, headers={"Range": f"bytes={len(PDF)}-"})
+    assert resp.status == 416
+    resp = await consumer.get(url + "?inline=1")
+    assert resp.headers["Content-Disposition"].startswith("inline;")
+    timeline = (await (await consumer.get(f"/api/v1/cases/{case_id}/timeline")).json())["items"]
+    assert timeline[-1]["kind"] == "evidence_added"
+    chain = await (await consumer.get(f"/api/v1/cases/{case_id}/chain")).json()
+    assert chain["ok"]
+
+
+async def test_refused_types_and_sizes_store_nothing(new_client: Any, seeded: Any) -> None:
+    consumer, case_id = await new_case(new_client)
+    before = stored_files(seeded.storage_dir)
+    resp = await put(consumer, case_id, EXE, name="保单.pdf")
+    assert resp.status == 415
+    assert (await resp.json())["error"]["code"] == "unsupported_media_type"
+    html = b"<!doctype html><script>alert(1)</script>"
+    assert (await put(consumer, case_id, html, name="note.txt")).status == 415
+    assert stored_files(seeded.storage_dir) == before
+    items = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
+    assert items == []
+
+
+async def test_oversize_is_413_and_nothing_is_kept(make_client: Any, seeded: Any) -> None:
+    client = await make_client(seeded.with_overrides(max_file_bytes=4096))
+    session = await login(lambda: _same(client), CONSUMER)
+    resp = await session.post("/api/v1/cases", complaint(await insurer_id(session)))
+    case_id = (await resp.json())["id"]
+    big = PDF + b"0" * 10_000
+    resp = await put(session, case_id, big, name="big.pdf")
+    assert resp.status == 413 and (await resp.json())["error"]["code"] == "file_too_large"
+    blobs = [p for p in stored_files(seeded.storage_dir) if "sha256" in p.parts]
+    assert blobs == []
+    assert (await put(session, case_id, PDF, name="small.pdf")).status == 201
+
+
+async def _same(client: Any) -> Any:
+    return client
+
+
+async def test_mediator_only_items_and_strangers(new_client: Any) -> None:
+    consumer, case_id = await new_case(new_client)
+    resp = await put(
+        consumer, case_id, PNG, name="私下材料.png", kind="image", visibility="mediator_only"
+    )
+    hidden = await resp.json()
+    await put(consumer, case_id, PDF, name="公开.pdf")
+    rep = await login(new_client, ANKANG_REP)
+    names = [
+        i["name"]
+        for i in (await (await rep.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
+    ]
+    assert names == ["公开.pdf"]
+    url = f"/api/v1/cases/{case_id}/evidence/{hidden['sequence']}/content"
+    assert (await rep.get(url)).status == 404
+    assert (await consumer.get(url)).status == 200  # the submitter still sees it
+    stranger = await login(new_client, OTHER_CONSUMER)
+    assert (await stranger.get(url)).status == 404
+    assert (await stranger.get(f"/api/v1/cases/{case_id}/evidence")).status == 404
+    assert (await put(stranger, case_id, PDF, name="x.pdf")).status == 404
+
+
+async def test_multipart_upload(new_client: Any) -> None:
+    consumer, case_id = await new_case(new_client)
+    form = aiohttp.FormData()
+    form.add_field("kind", "image")
+    form.add_field("description", "事故现场照片")
+    form.add_field("file", PNG, filename="现场.png", content_type="application/pdf")
+    resp = await consumer.client.post(
+        f"/api/v1/cases/{case_id}/evidence", data=form, headers={"X-CSRF-Token": consumer.token}
+    )
+    item = await resp.json()
+    assert resp.status == 201, item
+    assert item["media_type"] == "image/png" and item["name"] == "现场.png"  # not the claim
+    assert item["description"] == "事故现场照片"
+
+
+@pytest.mark.parametrize("who", [CONSUMER, ANKANG_REP])
+async def test_export_bundle_verifies_offline(new_client: Any, tmp_path: Path, who: str) -> None:
+    consumer, case_id = await new_case(new_client)
+    await put(consumer, case_id, PNG, name="私下.png", kind="image", visibility="mediator_only")
+    await put(consumer, case_id, PDF, name="保单.pdf")
+    session = consumer if who == CONSUMER else await login(new_client, who)
+    resp = await session.get(f"/api/v1/cases/{case_id}/export")
+    assert resp.status == 200 and resp.content_type == "application/zip"
+    bundle = tmp_path / "bundle.zip"
+    bundle.write_bytes(await resp.read())
+    report = verify_bundle(bundle)
+    assert report.ok, report.problem
+    assert report.items == (2 if who == CONSUMER else 1)
