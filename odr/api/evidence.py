@@ -10,8 +10,11 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, web
+from pydantic import Field
 
 from odr.api.cases import _case_id
+from odr.api.parsing import parse_json
+from odr.api.schemas import Body
 from odr.domain.errors import ValidationFailed
 from odr.http.auth import require_actor
 from odr.http.keys import EVIDENCE
@@ -149,3 +152,72 @@ async def export(request: web.Request) -> web.StreamResponse:
         )
         await response.prepare(request)
         return response
+
+
+# --- resumable uploads: create, send chunks at offsets, finish ------------------------------
+
+
+class UploadRequest(Body):
+    name: str = Field(min_length=1, max_length=255)
+    kind: str = Field(default="document", max_length=32)
+    visibility: str = Field(default="all_parties", max_length=16)
+    description: str = Field(default="", max_length=1000)
+    size: int = Field(ge=1, le=2**53)
+
+
+def _upload_url(request: web.Request, upload_id: str) -> str:
+    return str(request.app.router["api.uploads.status"].url_for(upload_id=upload_id))
+
+
+async def begin_upload(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_json(request, UploadRequest)
+    upload_id = await request.app[EVIDENCE].begin(
+        actor,
+        _case_id(request),
+        size=body.size,
+        name=body.name,
+        kind=body.kind,
+        visibility=body.visibility,
+        description=body.description,
+    )
+    url = _upload_url(request, upload_id)
+    return web.json_response(
+        {"id": upload_id, "offset": 0, "url": url}, status=201, headers={"Location": url}
+    )
+
+
+async def upload_status(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    offset, size = await request.app[EVIDENCE].status(actor, request.match_info["upload_id"])
+    return web.json_response(
+        {"offset": offset, "size": size},
+        headers={"Upload-Offset": str(offset), "Upload-Length": str(size)},
+    )
+
+
+async def append_upload(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    raw = request.headers.get("Upload-Offset", "")
+    if not raw.isdigit() or len(raw) > 15:
+        raise ValidationFailed(
+            "Send the Upload-Offset header.",
+            code="upload_offset_required",
+            details={"field": "Upload-Offset"},
+        )
+    offset = await request.app[EVIDENCE].append(
+        actor, request.match_info["upload_id"], int(raw), request.content.iter_chunked(READ_CHUNK)
+    )
+    return web.Response(status=204, headers={"Upload-Offset": str(offset)})
+
+
+async def finish_upload(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    item = await request.app[EVIDENCE].finish(actor, request.match_info["upload_id"])
+    return web.json_response(item.public(), status=201)
+
+
+async def abort_upload(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    await request.app[EVIDENCE].abort(actor, request.match_info["upload_id"])
+    return web.Response(status=204)

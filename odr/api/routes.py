@@ -197,6 +197,51 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "evidence",
     ),
     Endpoint(
+        "POST",
+        "/api/v1/cases/{case_id}/uploads",
+        evidence.begin_upload,
+        "api.uploads.begin",
+        "Begin a resumable upload of a declared size; returns its URL",
+        "evidence",
+        body=evidence.UploadRequest,
+        status=201,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/uploads/{upload_id}",
+        evidence.upload_status,
+        "api.uploads.status",
+        "Where an upload stands (also HEAD: Upload-Offset, Upload-Length)",
+        "evidence",
+    ),
+    Endpoint(
+        "PATCH",
+        "/api/v1/uploads/{upload_id}",
+        evidence.append_upload,
+        "api.uploads.append",
+        "Send the next bytes at Upload-Offset; 409 upload_offset_mismatch gives the offset",
+        "evidence",
+        status=204,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/uploads/{upload_id}/finish",
+        evidence.finish_upload,
+        "api.uploads.finish",
+        "Finish an upload: the type is sniffed and the item enters the case's evidence",
+        "evidence",
+        status=201,
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/v1/uploads/{upload_id}",
+        evidence.abort_upload,
+        "api.uploads.abort",
+        "Cancel an upload",
+        "evidence",
+        status=204,
+    ),
+    Endpoint(
         "GET",
         "/api/v1/cases/{case_id}/export",
         evidence.export,
@@ -284,4 +329,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 def setup_api(app: web.Application) -> None:
     for ep in ENDPOINTS:
-        app.router.add_route(ep.method, ep.path, ep.handler, name=ep.name)
+        if ep.method == "GET":  # answers HEAD too
+            app.router.add_get(ep.path, ep.handler, name=ep.name)
+        else:
+            app.router.add_route(ep.method, ep.path, ep.handler, name=ep.name)

@@ -23,18 +23,46 @@ from odr.domain.accounts import Actor
 from odr.domain.authz import Action, EvidenceScope, Visibility, authorize, is_allowed
 from odr.domain.case_chain import case_identity
 from odr.domain.case_snapshot import restore
-from odr.domain.cases import CaseEvent, EventKind
-from odr.domain.errors import DomainError, NotFound
+from odr.domain.cases import UPLOADABLE_EVIDENCE, CaseEvent, EventKind
+from odr.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from odr.domain.filenames import sanitise_filename
 from odr.domain.ledger import ChainEntry
-from odr.domain.sniffing import HEAD_BYTES, confirm_docx, sniff
+from odr.domain.sniffing import HEAD_BYTES, MediaType, confirm_docx, sniff
 from odr.services.bus import Bus
 from odr.storage import cases as repo
-from odr.storage.blobs import BlobStore, LocalBlobStore, TooLarge
+from odr.storage.blobs import BlobStore, LocalBlobStore, StoredBlob, TooLarge, UploadNotFound
 from odr.storage.db import UnitOfWork
-from odr.storage.models import CaseEventRow
+from odr.storage.models import CaseEventRow, EvidenceUpload
 
 DOWNLOAD_CHUNK = 256 * 1024
+
+
+REFUSED_TYPE = (
+    "This type of file is not accepted. Send PDF, images (JPEG, PNG, WebP), audio "
+    "(MP3, M4A, WAV), video (MP4, WebM), plain text or Word (DOCX)."
+)
+
+
+def _check_kind(kind: str, visibility: str) -> None:
+    """Refuse a wrong kind or visibility before any byte is stored."""
+    if kind not in {k.value for k in UPLOADABLE_EVIDENCE}:
+        raise ValidationFailed(
+            "Choose the kind of evidence.", code="invalid_evidence_kind", details={"field": "kind"}
+        )
+    if visibility not in {v.value for v in Visibility}:
+        raise ValidationFailed(
+            "Choose who may see it.", code="invalid_visibility", details={"field": "visibility"}
+        )
+
+
+async def _limited(chunks: AsyncIterable[bytes], room: int) -> AsyncIterator[bytes]:
+    """The chunks, refusing more bytes than the upload declared."""
+    sent = 0
+    async for chunk in chunks:
+        sent += len(chunk)
+        if sent > room:
+            raise TooLarge(room)
+        yield chunk
 
 
 class UnsupportedMediaType(DomainError):
@@ -123,16 +151,36 @@ class EvidenceService:
         visibility: str = "all_parties",
         description: str = "",
     ) -> Item:
+        _check_kind(kind, visibility)
         async with self.sessionmaker() as s:
-            row = await repo.row_of(s, case_id)
-            authorize(actor, Action.UPLOAD_EVIDENCE, restore(row.snapshot).scope())
-            used = sum(i.size for i in await self._items(s, case_id))
-        room = self.max_case_bytes - used
-        if room <= 0:
-            raise TooLarge(0)
+            room = await self._room(s, actor, case_id)
         stream = _Sniffed(chunks)
         media = await stream.sniff()
-        blob = await self.store.put_stream(stream, max_bytes=min(self.max_file_bytes, room))
+        blob = await self.store.put_stream(stream, max_bytes=room)
+        return await self._enter(
+            actor,
+            case_id,
+            blob,
+            media,
+            name=name,
+            kind=kind,
+            visibility=visibility,
+            description=description,
+        )
+
+    async def _enter(
+        self,
+        actor: Actor,
+        case_id: int,
+        blob: StoredBlob,
+        media: MediaType,
+        *,
+        name: str,
+        kind: str,
+        visibility: str,
+        description: str,
+    ) -> Item:
+        """Record stored bytes as an item of the case (or forget them if that fails)."""
         if media.provisional and not await self._confirm_docx(blob.sha256):
             await self._forget(blob.sha256)
             raise UnsupportedMediaType("This file is not an allowed Word document.")
@@ -160,6 +208,108 @@ class EvidenceService:
             raise
         await self.bus.publish(f"case:{case_id}", {"case_id": case_id, "version": case.version})
         return _item_of_event(event)
+
+    async def _room(self, s: AsyncSession, actor: Actor, case_id: int) -> int:
+        """How many bytes the actor may still add to the case (authorises the upload)."""
+        row = await repo.row_of(s, case_id)
+        authorize(actor, Action.UPLOAD_EVIDENCE, restore(row.snapshot).scope())
+        used = sum(i.size for i in await self._items(s, case_id))
+        room = min(self.max_file_bytes, self.max_case_bytes - used)
+        if room <= 0:
+            raise TooLarge(0)
+        return room
+
+    # -- resumable uploads --
+
+    async def begin(
+        self,
+        actor: Actor,
+        case_id: int,
+        *,
+        size: int,
+        name: str,
+        kind: str,
+        visibility: str = "all_parties",
+        description: str = "",
+    ) -> str:
+        _check_kind(kind, visibility)
+        async with UnitOfWork(self.sessionmaker) as uow:
+            room = await self._room(uow.session, actor, case_id)
+            if size > room:
+                raise TooLarge(room)
+            upload_id = await self.store.begin_upload(max(size, 1))
+            uow.session.add(
+                EvidenceUpload(
+                    id=upload_id,
+                    case_id=case_id,
+                    user_id=actor.user_id,
+                    name=name[:255],
+                    kind=kind,
+                    visibility=visibility,
+                    description=description,
+                    size=size,
+                    created_at=self.clock(),
+                )
+            )
+            await uow.commit()
+        return upload_id
+
+    async def _upload(self, s: AsyncSession, actor: Actor, upload_id: str) -> EvidenceUpload:
+        row = await s.get(EvidenceUpload, upload_id) if len(upload_id) <= 64 else None
+        if row is None or row.user_id != actor.user_id:
+            raise UploadNotFound()
+        return row
+
+    async def status(self, actor: Actor, upload_id: str) -> tuple[int, int]:
+        async with self.sessionmaker() as s:
+            row = await self._upload(s, actor, upload_id)
+        return await self.store.upload_offset(upload_id), row.size
+
+    async def append(
+        self, actor: Actor, upload_id: str, offset: int, chunks: AsyncIterable[bytes]
+    ) -> int:
+        async with self.sessionmaker() as s:
+            row = await self._upload(s, actor, upload_id)
+        limited = _limited(chunks, row.size - offset)
+        return await self.store.append(upload_id, offset, limited)
+
+    async def finish(self, actor: Actor, upload_id: str) -> Item:
+        async with self.sessionmaker() as s:
+            row = await self._upload(s, actor, upload_id)
+        offset = await self.store.upload_offset(upload_id)
+        if offset != row.size:
+            raise Conflict(
+                f"The upload has {offset} of {row.size} bytes.",
+                code="upload_incomplete",
+                details={"offset": offset},
+            )
+        blob = await self.store.finish(upload_id)
+        async with UnitOfWork(self.sessionmaker) as uow:
+            await uow.session.delete(await self._upload(uow.session, actor, upload_id))
+            await uow.commit()
+        head = b""
+        async for chunk in await self.store.open_range(blob.sha256, 0, HEAD_BYTES):
+            head += chunk
+        media = sniff(head)
+        if media is None:
+            await self._forget(blob.sha256)
+            raise UnsupportedMediaType(REFUSED_TYPE)
+        return await self._enter(
+            actor,
+            row.case_id,
+            blob,
+            media,
+            name=row.name,
+            kind=row.kind,
+            visibility=row.visibility,
+            description=row.description,
+        )
+
+    async def abort(self, actor: Actor, upload_id: str) -> None:
+        async with UnitOfWork(self.sessionmaker) as uow:
+            await uow.session.delete(await self._upload(uow.session, actor, upload_id))
+            await uow.commit()
+        await self.store.abort(upload_id)
 
     async def _confirm_docx(self, sha256: str) -> bool:
         with tempfile.TemporaryFile() as fh:

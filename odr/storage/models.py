@@ -250,6 +250,21 @@ class ChainEntryRow(Base):
     at: Mapped[datetime] = mapped_column(index=True)
 
 
+class EvidenceUpload(Base):
+    """A resumable upload in progress: what the item will be once its bytes are all in."""
+
+    __tablename__ = "evidence_uploads"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    visibility: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column()
+
+
 class IdempotencyKey(Base):
     """A partner's retry with the same key and body gets the same case."""
 

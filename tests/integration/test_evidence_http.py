@@ -3,7 +3,9 @@ with ranges; an export bundle that verifies offline."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +156,95 @@ async def test_export_bundle_verifies_offline(new_client: Any, tmp_path: Path, w
     report = verify_bundle(bundle)
     assert report.ok, report.problem
     assert report.items == (2 if who == CONSUMER else 1)
+
+
+def video_bytes(size: int) -> bytes:
+    head = bytes.fromhex("00000018667479706d703432") + b"\0\0\0\0mp42isom"
+    body = hashlib.sha256(b"seed").digest() * (size // 32 + 1)
+    return (head + body)[:size]
+
+
+async def test_a_broken_upload_resumes_and_ends_with_the_same_hash(new_client: Any) -> None:
+    consumer, case_id = await new_case(new_client)
+    data = video_bytes(3 * 1024 * 1024 + 123)
+    headers = {"X-CSRF-Token": consumer.token}
+    resp = await consumer.post(
+        f"/api/v1/cases/{case_id}/uploads",
+        {"name": "通话录像.mp4", "kind": "video", "size": len(data)},
+    )
+    assert resp.status == 201, await resp.text()
+    url = (await resp.json())["url"]
+
+    async def broken() -> Any:
+        step = 64 * 1024
+        for start in range(0, 2 * 1024 * 1024 - step, step):  # then the network drops
+            yield data[start : start + step]
+        raise ConnectionResetError("network dropped")
+
+    with pytest.raises(aiohttp.ClientError):
+        await consumer.client.patch(url, data=broken(), headers={**headers, "Upload-Offset": "0"})
+    status = await consumer.client.head(url)
+    assert status.status == 200 and int(status.headers["Upload-Length"]) == len(data)
+    offset = int(status.headers["Upload-Offset"])
+    # resume as a client does: from the offset the server states (it may still be writing
+    # the broken request's last bytes, so trust its 409 answer over the HEAD)
+    for _ in range(50):
+        resp = await consumer.client.patch(
+            url, data=io.BytesIO(data[offset:]), headers={**headers, "Upload-Offset": str(offset)}
+        )
+        if resp.status == 204:
+            break
+        error = (await resp.json())["error"]
+        assert resp.status == 409, error
+        if error["code"] == "upload_offset_mismatch":
+            offset = error["details"]["offset"]
+        else:
+            await asyncio.sleep(0.05)  # upload_busy: the old request is still finishing
+    assert resp.status == 204 and int(resp.headers["Upload-Offset"]) == len(data)
+    wrong = await consumer.client.patch(url, data=b"x", headers={**headers, "Upload-Offset": "7"})
+    assert wrong.status == 409
+    assert (await wrong.json())["error"]["details"]["offset"] == len(data)
+    resp = await consumer.client.post(url + "/finish", headers=headers)
+    item = await resp.json()
+    assert resp.status == 201, item
+    assert item["sha256"] == hashlib.sha256(data).hexdigest() and item["media_type"] == "video/mp4"
+    stranger = await login(new_client, OTHER_CONSUMER)
+    assert (await stranger.get(url)).status == 404
+
+
+async def test_resumable_limits_and_refusals(new_client: Any) -> None:
+    consumer, case_id = await new_case(new_client)
+    headers = {"X-CSRF-Token": consumer.token}
+    resp = await consumer.post(
+        f"/api/v1/cases/{case_id}/uploads", {"name": "huge.mp4", "kind": "video", "size": 10**12}
+    )
+    assert resp.status == 413
+    resp = await consumer.post(
+        f"/api/v1/cases/{case_id}/uploads", {"name": "x.pdf", "kind": "recording", "size": 10}
+    )
+    assert resp.status == 422 and (await resp.json())["error"]["code"] == "invalid_evidence_kind"
+    resp = await consumer.post(
+        f"/api/v1/cases/{case_id}/uploads", {"name": "a.pdf", "kind": "document", "size": len(EXE)}
+    )
+    url = (await resp.json())["url"]
+    resp = await consumer.client.patch(
+        url, data=EXE + b"more", headers={**headers, "Upload-Offset": "0"}
+    )
+    assert resp.status == 413  # more bytes than declared
+    resp = await consumer.post(
+        f"/api/v1/cases/{case_id}/uploads", {"name": "a.pdf", "kind": "document", "size": len(EXE)}
+    )
+    url = (await resp.json())["url"]
+    await consumer.client.patch(url, data=EXE, headers={**headers, "Upload-Offset": "0"})
+    resp = await consumer.client.post(url + "/finish", headers=headers)
+    assert resp.status == 415
+    resp = await consumer.post(
+        f"/api/v1/cases/{case_id}/uploads", {"name": "b.pdf", "kind": "document", "size": len(PDF)}
+    )
+    url = (await resp.json())["url"]
+    resp = await consumer.client.post(url + "/finish", headers=headers)
+    assert resp.status == 409 and (await resp.json())["error"]["code"] == "upload_incomplete"
+    assert (await consumer.client.delete(url, headers=headers)).status == 204
+    assert (await consumer.client.get(url)).status == 404
+    items = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
+    assert items == []
