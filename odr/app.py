@@ -106,6 +106,7 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     ctx = JobContext(settings=settings, sessionmaker=app[keys.SESSIONMAKER])
     ctx.services["cases"] = app[keys.CASES]
+    ctx.services["evidence"] = app[keys.EVIDENCE]
     ctx.services["senders"] = senders_for(settings.smtp_url, settings.mail_from)
     if settings.run_jobs_in_process or not settings.redis_url:
         runner = InProcessRunner(ctx, JOBS, PERIODIC)

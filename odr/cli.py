@@ -218,12 +218,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         from odr.services.bus import RedisBus
         from odr.services.cases import case_service
+        from odr.services.evidence import EvidenceService, blob_store
         from odr.services.outbox import senders_for
 
         redis = Redis.from_url(settings.redis_url or "")
         maker = make_sessionmaker(engine)
         ctx = JobContext(settings=settings, sessionmaker=maker)
-        ctx.services["cases"] = case_service(settings, maker, RedisBus(redis))
+        bus = RedisBus(redis)
+        ctx.services["cases"] = case_service(settings, maker, bus)
+        ctx.services["evidence"] = EvidenceService(
+            maker,
+            blob_store(settings),
+            bus,
+            max_file_bytes=settings.max_file_bytes,
+            max_case_bytes=settings.max_case_bytes,
+        )
         ctx.services["senders"] = senders_for(settings.smtp_url, settings.mail_from)
         worker = arq_worker(ctx, settings.redis_url or "", JOBS, PERIODIC)
         try:

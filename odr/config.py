@@ -48,6 +48,7 @@ class Settings:
     run_jobs_in_process: bool = True
     smtp_url: str | None = None  # smtp://user:password@host:port, ?starttls=1 or smtps://
     mail_from: str = "ODR <no-reply@odr.invalid>"
+    retention_years: int = 5  # evidence bytes of closed cases are deleted after this
     max_file_bytes: int = 200 * 1024 * 1024
     max_case_bytes: int = 2 * 1024 * 1024 * 1024
     s3_endpoint: str | None = None  # evidence in an S3-compatible store instead of storage_dir
@@ -121,6 +122,7 @@ class Settings:
             run_jobs_in_process=_bool(get("JOBS_IN_PROCESS"), default=redis_url is None),
             smtp_url=get("SMTP_URL"),
             mail_from=get("MAIL_FROM", "ODR <no-reply@odr.invalid>") or "",
+            retention_years=_int(get, "RETENTION_YEARS", 5),
             max_file_bytes=_int(get, "MAX_FILE_BYTES", 200 * 1024 * 1024),
             max_case_bytes=_int(get, "MAX_CASE_BYTES", 2 * 1024 * 1024 * 1024),
             s3_endpoint=get("S3_ENDPOINT"),

@@ -221,3 +221,29 @@ async def abort_upload(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     await request.app[EVIDENCE].abort(actor, request.match_info["upload_id"])
     return web.Response(status=204)
+
+
+class WithdrawRequest(Body):
+    reason: str = Field(default="", max_length=1000)
+
+
+async def withdraw(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_json(request, WithdrawRequest)
+    await request.app[EVIDENCE].withdraw(actor, _case_id(request), _sequence(request), body.reason)
+    return web.Response(status=204)
+
+
+async def digest(request: web.Request) -> web.Response:
+    from datetime import date
+
+    from odr.http.keys import SESSIONMAKER
+    from odr.services.digests import get_digest
+
+    actor = await require_actor(request)
+    try:
+        day = date.fromisoformat(request.match_info["day"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    async with request.app[SESSIONMAKER]() as s:
+        return web.json_response(await get_digest(s, actor, day))

@@ -23,7 +23,15 @@ from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
 
 from odr.domain.accounts import Actor, Role
-from odr.domain.authz import Action, CaseScope, HearingScope, Visibility, authorize, is_allowed
+from odr.domain.authz import (
+    Action,
+    CaseScope,
+    EvidenceScope,
+    HearingScope,
+    Visibility,
+    authorize,
+    is_allowed,
+)
 from odr.domain.categories import Category
 from odr.domain.deadlines import (
     Clock,
@@ -149,6 +157,8 @@ class EventKind(StrEnum):
     EXTENSION_REFUSED = "extension_refused"
     MESSAGE_SENT = "message_sent"
     EVIDENCE_ADDED = "evidence_added"
+    EVIDENCE_WITHDRAWN = "evidence_withdrawn"
+    EVIDENCE_PURGED = "evidence_purged"
 
 
 class EvidenceKind(StrEnum):
@@ -959,6 +969,41 @@ class Case:
                 "visibility": str(_enum(Visibility, visibility, "visibility")),
                 "description": _text(description, "description", required=False, limit=1000),
             },
+        )
+
+    def withdraw_evidence(
+        self, actor: Actor, now: datetime, *, item: EvidenceScope, sequence: int, reason: str = ""
+    ) -> CaseEvent:
+        """Withdraw an item (its submitter only): a tombstone in the log; the item leaves the
+        lists, its bytes follow the retention policy, its chain entry stays."""
+        if item.case != self.scope():
+            raise ValueError("the item belongs to another case")
+        authorize(actor, Action.WITHDRAW_EVIDENCE, item)
+        self._check(actor, now, Action.VIEW_CASE, frozenset(_S) - {_S.CLOSED}, "withdraw_evidence")
+        return self._record(
+            actor,
+            now,
+            EventKind.EVIDENCE_WITHDRAWN,
+            self.state,
+            {"sequence": sequence, "reason": _text(reason, "reason", required=False, limit=1000)},
+        )
+
+    def purge_evidence(
+        self, actor: Actor, now: datetime, *, items: Sequence[tuple[int, str]], policy: str
+    ) -> CaseEvent:
+        """Record that the bytes of ``items`` ((sequence, sha256) pairs) were deleted under the
+        retention ``policy``: the deletion itself enters the log and the chain."""
+        self._check(
+            actor, now, Action.APPLY_RETENTION, TERMINAL_STATES | {_S.CLOSED}, "purge_evidence"
+        )
+        if not items:
+            raise ValidationFailed("Nothing to purge.", code="nothing_to_purge")
+        return self._record(
+            actor,
+            now,
+            EventKind.EVIDENCE_PURGED,
+            self.state,
+            {"items": [{"sequence": s, "sha256": h} for s, h in items], "policy": policy},
         )
 
     # -- helpers --

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 
 from odr.jobs import JobContext, JobFunction, Periodic
-from odr.services import outbox, warnings
+from odr.services import digests, outbox, warnings
 from odr.services.cases import CaseService
+from odr.services.evidence import EvidenceService
 from odr.storage.models import WebSession
 
 
@@ -40,12 +42,29 @@ async def detect_early_warnings(ctx: JobContext) -> int:
     return await warnings.detect_early_warnings(ctx.sessionmaker, service.triage_rules, ctx.now())
 
 
+async def record_daily_digest(ctx: JobContext) -> str:
+    """Keep yesterday's digest of every case's chain head (idempotent)."""
+    zone = ZoneInfo(ctx.settings.timezone)
+    yesterday = ctx.now().astimezone(zone).date() - timedelta(days=1)
+    return await digests.record_digest(
+        ctx.sessionmaker, yesterday, ctx.settings.timezone, ctx.now()
+    )
+
+
+async def apply_retention(ctx: JobContext) -> int:
+    """Delete evidence bytes of cases closed longer ago than the retention period."""
+    service: EvidenceService = ctx.services["evidence"]
+    return await service.apply_retention(ctx.now(), ctx.settings.retention_years)
+
+
 #: Jobs that can be enqueued by name.
 JOBS: dict[str, JobFunction] = {
     "purge_expired_sessions": purge_expired_sessions,
     "run_case_clock": run_case_clock,
     "send_outbox": send_outbox,
     "detect_early_warnings": detect_early_warnings,
+    "record_daily_digest": record_daily_digest,
+    "apply_retention": apply_retention,
 }
 
 #: Jobs the runners start on their own.
@@ -54,4 +73,6 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic(run_case_clock, minutes=1),
     Periodic(send_outbox, minutes=1),
     Periodic(detect_early_warnings, minutes=10),
+    Periodic(record_daily_digest, minutes=30),
+    Periodic(apply_retention, minutes=60),
 )

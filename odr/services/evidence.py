@@ -10,7 +10,7 @@ import asyncio
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,11 @@ from odr.storage.db import UnitOfWork
 from odr.storage.models import CaseEventRow, EvidenceUpload
 
 DOWNLOAD_CHUNK = 256 * 1024
+ITEM_EVENTS = (
+    EventKind.EVIDENCE_ADDED.value,
+    EventKind.EVIDENCE_WITHDRAWN.value,
+    EventKind.EVIDENCE_PURGED.value,
+)
 
 
 REFUSED_TYPE = (
@@ -319,26 +324,91 @@ class EvidenceService:
             return await asyncio.to_thread(confirm_docx, fh)
 
     async def _forget(self, sha256: str) -> None:
-        """Delete bytes no item refers to (content addresses are shared between items)."""
+        """Delete bytes no kept item refers to (content addresses are shared between items
+        and cases)."""
         async with self.sessionmaker() as s:
-            rows = await s.execute(
-                select(CaseEventRow.payload).where(
-                    CaseEventRow.kind == EventKind.EVIDENCE_ADDED.value
+            cases = (
+                await s.execute(
+                    select(CaseEventRow.case_id).where(
+                        CaseEventRow.kind == EventKind.EVIDENCE_ADDED.value
+                    )
                 )
-            )
-            if any(p.get("sha256") == sha256 for p in rows.scalars()):
-                return
+            ).scalars()
+            for case_id in set(cases):
+                if any(i.sha256 == sha256 for i in await self._items(s, case_id, stored=True)):
+                    return
         await self.store.delete(sha256)
 
-    async def _items(self, s: AsyncSession, case_id: int) -> list[Item]:
-        rows = await s.execute(
-            select(CaseEventRow)
-            .where(
-                CaseEventRow.case_id == case_id, CaseEventRow.kind == EventKind.EVIDENCE_ADDED.value
-            )
-            .order_by(CaseEventRow.sequence)
+    async def _items(self, s: AsyncSession, case_id: int, *, stored: bool = False) -> list[Item]:
+        """The case's items, without the withdrawn ones (or, with ``stored``, every item
+        whose bytes are still kept, withdrawn or not)."""
+        rows = list(
+            (
+                await s.execute(
+                    select(CaseEventRow)
+                    .where(CaseEventRow.case_id == case_id, CaseEventRow.kind.in_(ITEM_EVENTS))
+                    .order_by(CaseEventRow.sequence)
+                )
+            ).scalars()
         )
-        return [_item(r) for r in rows.scalars()]
+        gone: set[int] = set()
+        for r in rows:
+            if r.kind == EventKind.EVIDENCE_PURGED.value:
+                gone |= {i["sequence"] for i in r.payload["items"]}
+            elif r.kind == EventKind.EVIDENCE_WITHDRAWN.value and not stored:
+                gone.add(r.payload["sequence"])
+        return [
+            _item(r)
+            for r in rows
+            if r.kind == EventKind.EVIDENCE_ADDED.value and r.sequence not in gone
+        ]
+
+    async def withdraw(self, actor: Actor, case_id: int, sequence: int, reason: str = "") -> None:
+        item = await self.item(actor, case_id, sequence)
+        now = self.clock()
+        async with UnitOfWork(self.sessionmaker) as uow:
+            _, case = await repo.load(uow.session, case_id)
+            before = case.version
+            case.withdraw_evidence(
+                actor, now, item=_scope(case.scope(), item), sequence=sequence, reason=reason
+            )
+            await repo.save(uow.session, case, before, now)
+            await uow.commit()
+        await self.bus.publish(f"case:{case_id}", {"case_id": case_id, "version": case.version})
+
+    async def apply_retention(self, now: datetime, years: int) -> int:
+        """Delete the bytes of every item of cases closed more than ``years`` ago, and log the
+        deletion in each case's chain. Returns how many items were purged."""
+        cutoff = now - timedelta(days=round(365.25 * years))
+        async with self.sessionmaker() as s:
+            closed = (
+                await s.execute(
+                    select(CaseEventRow.case_id).where(
+                        CaseEventRow.kind == EventKind.CLOSED.value, CaseEventRow.at <= cutoff
+                    )
+                )
+            ).scalars()
+            case_ids = sorted(set(closed))
+        purged = 0
+        for case_id in case_ids:
+            async with UnitOfWork(self.sessionmaker) as uow:
+                items = await self._items(uow.session, case_id, stored=True)
+                if not items:
+                    continue
+                _, case = await repo.load(uow.session, case_id)
+                before = case.version
+                case.purge_evidence(
+                    Actor.system(),
+                    now,
+                    items=[(i.sequence, i.sha256) for i in items],
+                    policy=f"closed cases: {years} years",
+                )
+                await repo.save(uow.session, case, before, now)
+                await uow.commit()
+            for item in items:
+                await self._forget(item.sha256)
+            purged += len(items)
+        return purged
 
     async def visible_items(self, actor: Actor, case_id: int) -> list[Item]:
         async with self.sessionmaker() as s:
@@ -372,7 +442,7 @@ class EvidenceService:
             scope = restore(row.snapshot).scope()
             authorize(actor, Action.EXPORT_EVIDENCE, scope)
             chain = await repo.chain(s, case_id)
-            items = {i.sequence: i for i in await self._items(s, case_id)}
+            items = {i.sequence: i for i in await self._items(s, case_id, stored=True)}
             first = (
                 await s.execute(
                     select(CaseEventRow).where(
@@ -384,6 +454,12 @@ class EvidenceService:
         chosen: list[Item] = []
         for entry in chain:
             item = items.get(entry.sequence)
+            if entry.kind == "evidence" and item is None:
+                raise Conflict(
+                    "Some evidence of this case was deleted under the retention policy, so a "
+                    "complete bundle can no longer be made; the chain still verifies online.",
+                    code="evidence_purged",
+                )
             if item is not None and not is_allowed(
                 actor, Action.VIEW_EVIDENCE, _scope(scope, item)
             ):

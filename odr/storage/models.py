@@ -265,6 +265,17 @@ class EvidenceUpload(Base):
     created_at: Mapped[datetime] = mapped_column()
 
 
+class DailyDigest(Base):
+    """One hash over every case's chain head at the end of a day (`ledger.daily_digest`):
+    published or handed to a notary, it pins the whole record of that day."""
+
+    __tablename__ = "daily_digests"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    heads: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+
+
 class IdempotencyKey(Base):
     """A partner's retry with the same key and body gets the same case."""
 

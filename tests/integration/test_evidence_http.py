@@ -248,3 +248,54 @@ async def test_resumable_limits_and_refusals(new_client: Any) -> None:
     assert (await consumer.client.get(url)).status == 404
     items = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
     assert items == []
+
+
+async def test_withdraw_retention_and_the_daily_digest(new_client: Any, seeded: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from odr.domain.ledger import daily_digest
+    from odr.http.keys import EVIDENCE, SESSIONMAKER
+    from odr.services.digests import record_digest
+    from tests.integration.helpers import SUPERVISOR
+
+    consumer, case_id = await new_case(new_client)
+    first = await (await put(consumer, case_id, PDF, name="a.pdf")).json()
+    second = await (await put(consumer, case_id, PNG, name="b.png", kind="image")).json()
+    rep = await login(new_client, ANKANG_REP)
+    url = f"/api/v1/cases/{case_id}/evidence/{first['sequence']}/withdraw"
+    assert (await rep.post(url, {})).status in (403, 404)  # only the submitter
+    assert (await consumer.post(url, {"reason": "传错了"})).status == 204
+    items = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
+    assert [i["name"] for i in items] == ["b.png"]
+    kinds = [
+        e["kind"]
+        for e in (await (await consumer.get(f"/api/v1/cases/{case_id}/timeline")).json())["items"]
+    ]
+    assert kinds[-1] == "evidence_withdrawn"
+    # close the case, then let the retention period pass
+    await consumer.post(f"/api/v1/cases/{case_id}/actions/withdraw")
+    supervisor = await login(new_client, SUPERVISOR)
+    assert (await supervisor.post(f"/api/v1/cases/{case_id}/actions/close")).status == 200
+    app = consumer.client.app
+    service = app[EVIDENCE]
+    assert await service.apply_retention(datetime.now(UTC), 5) == 0  # not yet
+    later = datetime.now(UTC) + timedelta(days=5 * 366)
+    assert await service.apply_retention(later, 5) == 2
+    assert await service.apply_retention(later, 5) == 0  # once
+    assert not await service.store.exists(second["sha256"])
+    check = await (await consumer.get(f"/api/v1/cases/{case_id}/chain")).json()
+    assert check["ok"]
+    timeline = (await (await consumer.get(f"/api/v1/cases/{case_id}/timeline")).json())["items"]
+    assert timeline[-1]["kind"] == "evidence_purged"
+    export = await consumer.get(f"/api/v1/cases/{case_id}/export")
+    assert export.status == 409  # no complete bundle once bytes are gone; the chain verifies
+    assert (await export.json())["error"]["code"] == "evidence_purged"
+    # the day's digest pins every case's head
+    today = datetime.now(UTC).astimezone().date()
+    digest = await record_digest(app[SESSIONMAKER], today, seeded.timezone, datetime.now(UTC))
+    assert (
+        await record_digest(app[SESSIONMAKER], today, seeded.timezone, datetime.now(UTC)) == digest
+    )
+    got = await (await supervisor.get(f"/api/v1/digests/{today.isoformat()}")).json()
+    assert got["digest"] == digest == daily_digest(today, got["heads"])
+    assert (await consumer.get(f"/api/v1/digests/{today.isoformat()}")).status == 403

@@ -141,6 +141,7 @@ READERS = {"consumer", "insurer_rep", "mediator", "centre_lead", "supervisor"}
         (Action.VIEW_CASE, READERS | {"system"}),
         (Action.TRIAGE_CASE, {"supervisor", "system"}),
         (Action.RUN_CLOCK, {"system"}),
+        (Action.APPLY_RETENTION, {"system"}),
         (Action.HANDLE_ESCALATION, {"supervisor"}),
         (Action.REQUEST_EXTENSION, {"insurer_rep"}),
         (Action.REQUEST_MEDIATION_EXTENSION, {"mediator"}),

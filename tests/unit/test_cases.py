@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from odr.domain.accounts import Actor, Role
+from odr.domain.authz import EvidenceScope
 from odr.domain.cases import (
     AnswerKind,
     Case,
@@ -464,6 +465,24 @@ TRANSITIONS = [
             media_type="application/pdf",
             kind="document",
         ),
+    ),
+    Transition(
+        "withdraw_evidence",
+        frozenset(ANY),
+        ALL - {S.CLOSED},
+        same,
+        EventKind.EVIDENCE_WITHDRAWN,
+        lambda c, a, t: c.withdraw_evidence(
+            a, t, item=EvidenceScope(c.scope(), submitter_id=a.user_id), sequence=2
+        ),
+    ),
+    Transition(
+        "purge_evidence",
+        frozenset({"system"}),
+        TERMINAL | {S.CLOSED},
+        same,
+        EventKind.EVIDENCE_PURGED,
+        lambda c, a, t: c.purge_evidence(a, t, items=[(2, "ab" * 32)], policy="3 years"),
     ),
 ]
 
