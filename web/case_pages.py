@@ -21,13 +21,14 @@ from odr.domain.errors import DomainError, NotFound, ValidationFailed
 from odr.domain.masking import MaskResult
 from odr.http.auth import csrf_token, require_user
 from odr.http.errors import status_of
-from odr.http.keys import CASES, PASSWORDS, SESSIONMAKER
+from odr.http.keys import CASES, EVIDENCE, PASSWORDS, SESSIONMAKER, SETTINGS
+from odr.http.multipart import UploadForm
 from odr.services import case_views
 from odr.services.accounts import UserInfo
 from odr.services.cases import CONTACT_PREFERENCES, MAX_DESCRIPTION, TERMS_VERSION, check_form
 from odr.services.consumers import find_or_create_consumer
 from odr.storage.db import UnitOfWork
-from web import case_lists, forms
+from web import case_lists, evidence, forms
 from web.formatting import countdown
 from web.messages import message_for
 from web.rendering import render, use_language, zone_of
@@ -243,6 +244,8 @@ async def _case_page(
     async with request.app[SESSIONMAKER]() as s:
         detail = await case_views.case_detail(s, user.actor, case_id)
         events = await case_views.timeline(s, user.actor, case_id)
+        may_upload = await evidence.may_upload(s, user.actor, case_id)
+    items = await request.app[EVIDENCE].visible_items(user.actor, case_id)
     zone = zone_of(request)
     names = case_lists.names(await case_lists.insurers(request, lang))
     context: dict[str, Any] = {
@@ -251,7 +254,7 @@ async def _case_page(
         "countdown": countdown(
             detail.get("due_at"), _stage_started_at(detail, events), datetime.now(UTC)
         ),
-        "events": [describe(e, lang, zone) for e in events],
+        "events": [describe(e, lang, zone) for e in evidence.hide_unseen(events, items)],
         "staff": user.role is not Role.CONSUMER,
         "flash": await _take_flash(request, case_id),
         "csrf_token": await csrf_token(request),
@@ -260,13 +263,23 @@ async def _case_page(
         "error": None,
         "error_field": None,
         "page_url": _case_url(request, case_id),  # also after a form sent back with an error
+        "evidence": evidence.items_view(request, case_id, user.id, items),
+        "may_upload": may_upload,
+        "evidence_kinds": evidence.KINDS,
+        "max_file_bytes": request.app[SETTINGS].max_file_bytes,
+        "max_evidence_description": evidence.MAX_DESCRIPTION,
+        "evidence_texts": evidence.script_texts() if may_upload else {},
     }
     status = 200
     headers: dict[str, str] = {}
     if error is not None:
         status = status_of(error)
-        context["error"] = message_for(error.code, error.message)
-        context["error_field"] = forms.form_field(error.details.get("field"))
+        if operation == evidence.OPERATION:
+            context["error"] = evidence.error_message(error)
+            context["error_field"] = evidence.error_field(error)
+        else:
+            context["error"] = message_for(error.code, error.message)
+            context["error_field"] = forms.form_field(error.details.get("field"))
         headers["X-Error-Code"] = error.code
     response = await render(request, "case.html", context, status=status)
     response.headers.update(headers)
@@ -299,3 +312,30 @@ async def case_act(request: web.Request) -> web.StreamResponse:
         notice.update(masked=outcome.value.count, masked_kinds=list(outcome.value.kinds))
     await _flash(request, case_id, **notice)
     raise web.HTTPSeeOther(location=_case_url(request, case_id))
+
+
+async def evidence_submit(request: web.Request) -> web.StreamResponse:
+    """The upload form without JavaScript: a multipart POST whose file is streamed to storage
+    (the token comes in the action's query: the CSRF check never reads a multipart body)."""
+    user = await require_user(request)
+    case_id = _case_id(request)
+    form = UploadForm()
+    try:
+        form = await evidence.read_form(request)
+        item = await request.app[EVIDENCE].upload(
+            user.actor,
+            case_id,
+            form.require_file(),
+            name=form.name,
+            kind=form.fields["kind"] or "document",
+            visibility=form.fields["visibility"] or "all_parties",
+            description=form.fields["description"],
+        )
+    except NotFound:
+        raise
+    except DomainError as error:
+        return await _case_page(
+            request, user, case_id, error=error, operation=evidence.OPERATION, values=form.fields
+        )
+    await _flash(request, case_id, kind="evidence_added", name=item.name)
+    raise web.HTTPSeeOther(location=_case_url(request, case_id) + "#evidence")

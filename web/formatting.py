@@ -11,7 +11,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 
 from web.i18n import _
 
@@ -156,3 +156,16 @@ def urgency_label(u: Urgency) -> str:
     if u is Urgency.SOON:
         return _("Due soon")
     return _("On time")
+
+
+def format_size(size: int, lang: str) -> str:
+    """A file's size as people read one: ``830 B``, ``12.4 KB``, ``3.1 MB`` (units of 1024)."""
+    locale = babel_locale(lang)
+    if size < 1024:
+        return f"{format_decimal(size, locale=locale)} B"
+    units = ("KB", "MB", "GB")
+    power = 1
+    while power < len(units) and round(size / 1024**power, 1) >= 1024:
+        power += 1
+    shown = format_decimal(size / 1024**power, format="#,##0.#", locale=locale)
+    return f"{shown} {units[power - 1]}"

@@ -127,6 +127,20 @@ MASK_KINDS: dict[str, str] = {
     "mobile": N_("mobile number"),
 }
 
+#: Kinds of evidence (`odr.domain.cases.EvidenceKind`); the first five are what parties upload.
+EVIDENCE_KINDS: dict[str, str] = {
+    "document": N_("Document"),
+    "image": N_("Photo or image"),
+    "audio": N_("Audio recording"),
+    "video": N_("Video"),
+    "callback_recording": N_("Insurer's follow-up call recording (回访录音)"),
+    "chat_transcript": N_("Chat transcript"),
+    "call_record": N_("Call record"),
+    "recording": N_("Hearing recording"),
+    "agreement": N_("Agreement"),
+    "report": N_("Report"),
+}
+
 #: One sentence per event kind (`odr.domain.cases.EventKind`) for the timeline.
 EVENTS: dict[str, str] = {
     "filed": N_("Complaint filed"),
@@ -157,6 +171,8 @@ EVENTS: dict[str, str] = {
     "extension_refused": N_("Request for more time refused"),
     "message_sent": N_("Message"),
     "evidence_added": N_("Evidence added"),
+    "evidence_withdrawn": N_("Evidence withdrawn"),
+    "evidence_purged": N_("Evidence files deleted at the end of their retention period"),
 }
 
 #: The buttons of the operations a page offers (`odr.services.cases.OPERATIONS`).
@@ -248,4 +264,5 @@ TEMPLATE_GLOBALS = {
     "done_label": lambda code: label(DONE, code),
     "mask_kinds_label": mask_kinds,
     "care_reason_label": care_reason,
+    "evidence_kind_label": lambda code: label(EVIDENCE_KINDS, code),
 }

@@ -71,6 +71,19 @@ _MESSAGES: dict[str, str] = {
     "deadline_passed": N_("The deadline has passed; it can no longer be extended."),
     "no_extension_requested": N_("No one has asked for more time."),
     "no_mediation_centre": N_("No mediation centre is available at the moment."),
+    # evidence
+    "file_required": N_("Choose a file to upload."),
+    "file_too_large": N_("The file is too large, or the case has no room left for it."),
+    "unsupported_media_type": N_(
+        "This type of file is not accepted. Send a PDF, an image (JPEG, PNG, WebP), audio "
+        "(MP3, M4A, WAV), video (MP4, WebM), plain text or a Word document (DOCX)."
+    ),
+    "invalid_evidence_kind": N_("Choose what kind of evidence this is."),
+    "invalid_visibility": N_("Choose who may see the file."),
+    "upload_offset_mismatch": N_("The upload got out of step. It continues from where it stopped."),
+    "upload_incomplete": N_("The upload is not complete. Please try again."),
+    "upload_not_found": N_("This upload has expired or was cancelled. Please start again."),
+    "upload_busy": N_("This upload is still in progress. Please wait a moment."),
 }
 
 

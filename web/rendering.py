@@ -36,7 +36,12 @@ def make_environment(app: web.Application) -> jinja2.Environment:
         i18n.gettext_, i18n.ngettext_, newstyle=True
     )
     env.filters.update(
-        moment=_moment, deadline=_deadline, day=_day, money=_money, countdown_text=_countdown_text
+        moment=_moment,
+        deadline=_deadline,
+        day=_day,
+        money=_money,
+        countdown_text=_countdown_text,
+        filesize=_filesize,
     )
     env.globals.update(labels.TEMPLATE_GLOBALS)
     env.globals["urgency_label"] = formatting.urgency_label
@@ -69,6 +74,11 @@ def _day(context: jinja2.runtime.Context, value: Any) -> str:
 @jinja2.pass_context
 def _money(context: jinja2.runtime.Context, fen: int | None) -> str:
     return formatting.format_money(fen, context["lang"])
+
+
+@jinja2.pass_context
+def _filesize(context: jinja2.runtime.Context, size: int) -> str:
+    return formatting.format_size(size, context["lang"])
 
 
 @jinja2.pass_context

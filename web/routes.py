@@ -44,6 +44,7 @@ def setup(app: web.Application) -> None:
     r.add_post(
         r"/cases/{case_id:\d+}/act/{operation:[a-z_]+}", case_pages.case_act, name="case_act"
     )
+    r.add_post(r"/cases/{case_id:\d+}/evidence", case_pages.evidence_submit, name="case_evidence")
     r.add_static("/static/", STATIC, name="static", append_version=True)
 
 

@@ -7,9 +7,9 @@ import re
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from pydantic import Field
 
 from odr.api.cases import _case_id
@@ -18,10 +18,10 @@ from odr.api.schemas import Body
 from odr.domain.errors import ValidationFailed
 from odr.http.auth import require_actor
 from odr.http.keys import EVIDENCE
+from odr.http.multipart import READ_CHUNK, read_upload_form
 from odr.services.evidence import Item
 
-READ_CHUNK = 64 * 1024
-MAX_FIELD = 2000
+UPLOAD_FIELDS = ("name", "kind", "visibility", "description")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 PREVIEWABLE = ("image/", "application/pdf")
 
@@ -35,24 +35,10 @@ async def upload(request: web.Request) -> web.Response:
     fields = dict(request.query)
     chunks: AsyncIterator[bytes]
     if request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        part = None
-        while (candidate := await reader.next()) is not None:
-            if not isinstance(candidate, BodyPartReader):
-                continue
-            if candidate.name == "file":
-                part = candidate
-                # some clients percent-encode non-ASCII names in the header
-                fields.setdefault("name", unquote(candidate.filename or ""))
-                break
-            fields[candidate.name or ""] = (await candidate.read_chunk(MAX_FIELD)).decode(
-                "utf-8", "replace"
-            )
-        if part is None:
-            raise ValidationFailed(
-                "Attach a file.", code="file_required", details={"field": "file"}
-            )
-        chunks = _part_chunks(part)
+        form = await read_upload_form(request, UPLOAD_FIELDS)
+        chunks = form.require_file()
+        fields.update({k: v for k, v in form.fields.items() if v})
+        fields.setdefault("name", form.name)
     else:
         chunks = request.content.iter_chunked(READ_CHUNK)
     item = await request.app[EVIDENCE].upload(
@@ -65,11 +51,6 @@ async def upload(request: web.Request) -> web.Response:
         description=fields.get("description") or "",
     )
     return web.json_response(item.public(), status=201)
-
-
-async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(READ_CHUNK):
-        yield chunk
 
 
 async def list_items(request: web.Request) -> web.Response:

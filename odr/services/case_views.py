@@ -10,7 +10,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from odr.domain.accounts import Actor, Role
-from odr.domain.authz import Action, authorize, is_allowed
+from odr.domain.authz import (
+    Action,
+    CaseScope,
+    EvidenceScope,
+    Visibility,
+    authorize,
+    is_allowed,
+)
 from odr.domain.case_snapshot import restore
 from odr.domain.cases import Case, EventKind
 from odr.domain.errors import ValidationFailed
@@ -200,8 +207,9 @@ async def channel_status(s: AsyncSession, actor: Actor, number: str) -> dict[str
 
 async def timeline(s: AsyncSession, actor: Actor, case_id: int) -> list[dict[str, Any]]:
     row = await repo.row_of(s, case_id)
-    authorize(actor, Action.VIEW_CASE, restore(row.snapshot).scope())
-    events: list[CaseEventRow] = await repo.events(s, case_id)
+    scope = restore(row.snapshot).scope()
+    authorize(actor, Action.VIEW_CASE, scope)
+    events = _visible_events(actor, scope, await repo.events(s, case_id))
     names = await _user_names(s, {e.actor_user_id for e in events if e.actor_user_id})
     return [
         {
@@ -214,6 +222,33 @@ async def timeline(s: AsyncSession, actor: Actor, case_id: int) -> list[dict[str
             "payload": _payload_for(actor, e),
         }
         for e in events
+    ]
+
+
+def _visible_events(
+    actor: Actor, scope: CaseScope, events: list[CaseEventRow]
+) -> list[CaseEventRow]:
+    """Leave out the evidence events of items the actor may not see (caucus material)."""
+    hidden: set[int] = set()
+    for e in events:
+        if e.kind == EventKind.EVIDENCE_ADDED.value:
+            item = EvidenceScope(
+                scope, e.actor_user_id, Visibility(e.payload.get("visibility", "all_parties"))
+            )
+            if not is_allowed(actor, Action.VIEW_EVIDENCE, item):
+                hidden.add(e.sequence)
+    return [
+        e
+        for e in events
+        if e.sequence not in hidden
+        and not (
+            e.kind == EventKind.EVIDENCE_WITHDRAWN.value and e.payload.get("sequence") in hidden
+        )
+        and not (
+            e.kind == EventKind.EVIDENCE_PURGED.value
+            and {i["sequence"] for i in e.payload.get("items", [])} <= hidden
+            and e.payload.get("items")
+        )
     ]
 
 

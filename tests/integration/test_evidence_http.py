@@ -132,7 +132,7 @@ async def test_multipart_upload(new_client: Any) -> None:
     consumer, case_id = await new_case(new_client)
     form = aiohttp.FormData()
     form.add_field("kind", "image")
-    form.add_field("description", "事故现场照片")
+    form.add_field("description", "事故现场照片" * 166)  # ~3,000 bytes of UTF-8
     form.add_field("file", PNG, filename="现场.png", content_type="application/pdf")
     resp = await consumer.client.post(
         f"/api/v1/cases/{case_id}/evidence", data=form, headers={"X-CSRF-Token": consumer.token}
@@ -140,7 +140,7 @@ async def test_multipart_upload(new_client: Any) -> None:
     item = await resp.json()
     assert resp.status == 201, item
     assert item["media_type"] == "image/png" and item["name"] == "现场.png"  # not the claim
-    assert item["description"] == "事故现场照片"
+    assert item["description"] == "事故现场照片" * 166
 
 
 @pytest.mark.parametrize("who", [CONSUMER, ANKANG_REP])
@@ -299,3 +299,20 @@ async def test_withdraw_retention_and_the_daily_digest(new_client: Any, seeded: 
     got = await (await supervisor.get(f"/api/v1/digests/{today.isoformat()}")).json()
     assert got["digest"] == digest == daily_digest(today, got["heads"])
     assert (await consumer.get(f"/api/v1/digests/{today.isoformat()}")).status == 403
+
+
+async def test_the_timeline_does_not_leak_caucus_items(new_client: Any) -> None:
+    consumer, case_id = await new_case(new_client)
+    await put(
+        consumer, case_id, PNG, name="秘密材料甲.png", kind="image", visibility="mediator_only"
+    )
+    await put(consumer, case_id, PDF, name="公开.pdf")
+    rep = await login(new_client, ANKANG_REP)
+    for session, expected in ((consumer, 2), (rep, 1)):
+        items = (await (await session.get(f"/api/v1/cases/{case_id}/timeline")).json())["items"]
+        added = [e for e in items if e["kind"] == "evidence_added"]
+        assert len(added) == expected
+    text = await (await rep.get(f"/api/v1/cases/{case_id}/timeline")).text()
+    assert "秘密材料甲" not in text
+    page = await (await rep.client.get(f"/cases/{case_id}")).text()
+    assert "秘密材料甲" not in page

@@ -1,0 +1,66 @@
+"""Reading an upload form without holding the file: text fields are read whole (with a cap),
+the file part is left to be streamed to storage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from aiohttp import BodyPartReader, web
+
+from odr.domain.errors import ValidationFailed
+
+READ_CHUNK = 64 * 1024
+MAX_FIELD_BYTES = 8000  # a 1,000-character Chinese description is about 3,000 bytes
+
+
+@dataclass
+class UploadForm:
+    """The form's text fields, and the file's bytes as they arrive (``None``: no file)."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    chunks: AsyncIterator[bytes] | None = None
+
+    def require_file(self) -> AsyncIterator[bytes]:
+        if self.chunks is None:
+            raise ValidationFailed(
+                "Attach a file.", code="file_required", details={"field": "file"}
+            )
+        return self.chunks
+
+
+async def read_upload_form(request: web.Request, names: Collection[str]) -> UploadForm:
+    """Read the fields in ``names`` up to the ``file`` part and leave its bytes unread. An empty
+    file input sends no file."""
+    form = UploadForm(fields={name: "" for name in names})
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name == "file":
+            # some clients percent-encode non-ASCII names in the header
+            form.name = unquote(part.filename or "")
+            if form.name:
+                form.chunks = file_chunks(part)
+            break
+        if part.name is not None and part.name in names:
+            form.fields[part.name] = await _text(part)
+    return form
+
+
+async def _text(part: BodyPartReader) -> str:
+    data = b""
+    while chunk := await part.read_chunk(READ_CHUNK):
+        data += chunk
+        if len(data) > MAX_FIELD_BYTES:
+            raise ValidationFailed(
+                "This field is too long.", code="invalid_field", details={"field": part.name or ""}
+            )
+    return data.decode("utf-8", "replace")
+
+
+async def file_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(READ_CHUNK):
+        yield chunk
