@@ -120,20 +120,7 @@ class Item:
 
 
 def _item(row: CaseEventRow) -> Item:
-    p = row.payload
-    return Item(
-        row.sequence,
-        p["sha256"],
-        p["size"],
-        p["media_type"],
-        p["name"],
-        p["kind"],
-        p["visibility"],
-        p.get("description", ""),
-        row.at,
-        row.actor_user_id,
-        row.actor_role,
-    )
+    return _item_of_event(repo.event_of(row))
 
 
 @dataclass
