@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
-from odr.api import accounts, cases, channel, evidence, health, schemas
+from odr.api import accounts, cases, channel, dashboard, evidence, health, schemas
 from odr.api.openapi import openapi_handler
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -341,6 +341,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The status of a case the channel submitted (signed)",
         "channel",
         auth=False,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/dashboard",
+        dashboard.get_dashboard,
+        "api.dashboard",
+        "The supervisor's figures for a period (?from=&to=, local dates YYYY-MM-DD; "
+        "default the last 30 days, at most three years)",
+        "oversight",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/dashboard.csv",
+        dashboard.get_dashboard_csv,
+        "api.dashboard.csv",
+        "The same figures as a CSV download (UTF-8 with BOM; one section per table)",
+        "oversight",
     ),
 )
 

@@ -1,0 +1,323 @@
+"""The supervisor's dashboard: on a data set built through the real API with a controlled clock,
+every figure equals what the test computes from what it did itself."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from odr.domain.accounts import Actor, Role
+from odr.http.keys import CASES, SESSIONMAKER
+from odr.services import dashboard
+from odr.storage.models import Membership, User
+from tests.integration.helpers import (
+    ANKANG_REP,
+    CONSUMER,
+    HUAXIN_REP,
+    OTHER_CONSUMER,
+    SUPERVISOR,
+    Session,
+    complaint,
+    insurer_id,
+    login,
+)
+
+T0 = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+H = timedelta(hours=1)
+D = timedelta(days=1)
+PERIOD = "from=2025-03-01&to=2025-03-31"
+LO = datetime(2025, 2, 28, 16, 0, tzinfo=UTC)  # 2025-03-01 00:00 in Shanghai
+HI = datetime(2025, 3, 31, 16, 0, tzinfo=UTC)  # 2025-04-01 00:00 in Shanghai
+POLICIES = {"安康人寿": 1_200_000, "华信财险": 800_000}  # the demo data's policy counts
+RUNNING = {"awaiting_insurer", "escalated", "mediation_requested"}  # states with a live clock
+
+
+@dataclass
+class Filed:
+    id: int
+    insurer: str
+    category: str
+    received: datetime
+    state: str = "awaiting_insurer"
+    answered: datetime | None = None
+    answered_in_time: bool | None = None
+    escalated: datetime | None = None
+    decided: datetime | None = None
+    duplicate: bool = False
+
+
+def within(moment: datetime | None) -> bool:
+    return moment is not None and LO <= moment < HI
+
+
+async def build(new_client: Any) -> tuple[dict[str, Session], list[Filed]]:
+    people = {
+        who: await login(new_client, who)
+        for who in (CONSUMER, OTHER_CONSUMER, ANKANG_REP, HUAXIN_REP, SUPERVISOR)
+    }
+    a, b = people[CONSUMER], people[OTHER_CONSUMER]
+    service = a.client.app[CASES]
+    ids = {name: await insurer_id(a, name) for name in POLICIES}
+    reps = {"安康人寿": people[ANKANG_REP], "华信财险": people[HUAXIN_REP]}
+    cases: list[Filed] = []
+    serial = iter(range(1, 100))
+
+    async def file(who: Session, insurer: str, category: str, at: datetime) -> Filed:
+        service.clock = lambda: at
+        body = complaint(ids[insurer], category=category, policy_numbers=[f"P{next(serial)}"])
+        resp = await who.post("/api/v1/cases", body)
+        assert resp.status == 201, await resp.text()
+        out = await resp.json()
+        filed = Filed(out["id"], insurer, category, at, duplicate=out["duplicate_of"] is not None)
+        cases.append(filed)
+        return filed
+
+    async def act(who: Session, c: Filed, operation: str, at: datetime, **body: Any) -> None:
+        service.clock = lambda: at
+        resp = await who.post(f"/api/v1/cases/{c.id}/actions/{operation}", body)
+        assert resp.status == 200, await resp.text()
+        c.state = (await resp.json())["state"]
+
+    async def answer(c: Filed, at: datetime, *, in_time: bool) -> None:
+        await act(reps[c.insurer], c, "answer", at, kind="reject", text="不予赔付")
+        c.answered, c.answered_in_time = at, in_time
+
+    c1 = await file(a, "安康人寿", "claims", T0)
+    await answer(c1, T0 + 10 * H, in_time=True)
+    await act(a, c1, "accept_answer", T0 + 20 * H)
+    c1.decided = T0 + 20 * H
+    c2 = await file(a, "安康人寿", "surrender", T0 + H)
+    await answer(c2, T0 + 31 * H, in_time=True)
+    await act(a, c2, "reject_answer", T0 + 49 * H)
+    c3 = await file(b, "安康人寿", "claims", T0 + 2 * H)
+    await answer(c3, T0 + 52 * H, in_time=True)
+    c4 = await file(b, "华信财险", "service", T0 + 3 * H)
+    await act(b, c4, "withdraw", T0 + 5 * H)
+    c5 = await file(a, "华信财险", "claims", T0 + 4 * H)
+    c6 = await file(b, "华信财险", "privacy", T0 + 5 * H)
+
+    # 20 days on, both unanswered complaints are past their 15-day deadline: escalated
+    later = T0 + 20 * D
+    service.clock = lambda: later
+    assert await service.run_clock(later) >= 2
+    for c in (c5, c6):
+        c.escalated, c.state = later, "escalated"
+    await act(people[SUPERVISOR], c6, "return_to_insurer", later + D)
+    await answer(c6, later + D + H, in_time=False)
+
+    # the period's last minutes and the next period's first, in Shanghai time
+    await file(b, "安康人寿", "mis_selling", datetime(2025, 3, 31, 15, 50, tzinfo=UTC))
+    await file(a, "安康人寿", "claims", datetime(2025, 3, 31, 16, 10, tzinfo=UTC))
+    return people, cases
+
+
+def expected_figures(cases: list[Filed]) -> dict[str, Any]:
+    """The figures, from what the test did (see the definitions in odr.services.dashboard)."""
+    inside = [c for c in cases if within(c.received)]
+    cohort = [c for c in cases if within(c.answered) or within(c.escalated)]
+    in_time = [c for c in cohort if c.answered_in_time and c.escalated is None]
+    answered = [c for c in cases if within(c.answered)]
+    decided = [c for c in cases if within(c.decided)]
+    insurers = {}
+    for name, policies in POLICIES.items():
+        mine = [c for c in inside if c.insurer == name]
+        escalated = [c for c in cases if c.insurer == name and within(c.escalated)]
+        insurers[name] = {
+            "cases": len(mine),
+            "per_10k_policies": round(len(mine) * 10_000 / policies, 4),
+            # every deadline the test set lies in 2025, long past now
+            "overdue_now": sum(1 for c in cases if c.insurer == name and c.state in RUNNING),
+            "escalations": len(escalated),
+            "escalation_share": round(len(escalated) / len(mine), 4) if mine else None,
+        }
+    return {
+        "by_category": Counter(c.category for c in inside),
+        "by_insurer": Counter(c.insurer for c in inside),
+        "by_state": Counter(c.state for c in inside),
+        "answer": (len(cohort), len(in_time)),
+        "median_answer": statistics.median(
+            (c.answered - c.received) / H for c in answered if c.answered
+        ),
+        "median_decision": statistics.median(
+            (c.decided - c.received) / H for c in decided if c.decided
+        ),
+        "decisions": len(decided),
+        "insurers": insurers,
+        "duplicates": sum(1 for c in inside if c.duplicate),
+    }
+
+
+def reasons(figures: dict[str, Any], t: dashboard.InsurerThresholds) -> set[str]:
+    limits = {
+        "cases": t.max_cases,
+        "per_10k_policies": t.max_per_10k_policies,
+        "overdue_now": t.max_overdue,
+        "escalation_share": t.max_escalation_share,
+    }
+    return {k for k, limit in limits.items() if figures[k] is not None and figures[k] > limit}
+
+
+async def test_figures_match_what_was_done(new_client: Any) -> None:
+    people, cases = await build(new_client)
+    want = expected_figures(cases)
+    sup = people[SUPERVISOR]
+    resp = await sup.get(f"/api/v1/dashboard?{PERIOD}")
+    assert resp.status == 200, await resp.text()
+    got = await resp.json()
+
+    assert got["period"] == {**got["period"], "from": "2025-03-01", "to": "2025-03-31"}
+    counts = got["cases"]
+    assert {r["category"]: r["count"] for r in counts["by_category"]} == want["by_category"]
+    assert {r["name"]: r["count"] for r in counts["by_insurer"]} == want["by_insurer"]
+    assert {r["state"]: r["count"] for r in counts["by_state"]} == want["by_state"]
+    assert {r["channel_kind"]: r["count"] for r in counts["by_channel"]} == {
+        "web": sum(want["by_state"].values())
+    }
+    assert counts["total"] == 7
+
+    cohort, in_time = want["answer"]
+    assert (cohort, in_time) == (5, 3)  # the data set is what the test means it to be
+    assert got["deadlines"]["answer"] == {
+        "cases": cohort,
+        "in_time": in_time,
+        "missed": cohort - in_time,
+        "share_in_time": round(in_time / cohort, 4),
+    }
+    assert got["deadlines"]["decision"] == {
+        "cases": want["decisions"],
+        "in_time": want["decisions"],
+        "missed": 0,
+        "share_in_time": 1.0,
+    }
+    durations = got["durations"]
+    assert durations["answers"] == 4
+    assert durations["median_hours_to_first_answer"] == round(want["median_answer"], 2)
+    assert durations["median_hours_to_decision"] == round(want["median_decision"], 2)
+    assert got["mediation"] == {"ended": 0, "settled": 0, "not_settled": 0, "success_rate": None}
+    assert got["fulfilment"]["confirmed"] == 0 and got["fulfilment"]["share_on_time"] is None
+    assert got["satisfaction"]["average"] is None
+
+    warnings = got["warnings"]
+    assert warnings["overdue_now"] == sum(i["overdue_now"] for i in want["insurers"].values())
+    assert warnings["duplicate_clusters"]["count"] == 0
+    assert warnings["duplicate_clusters"]["duplicates_filed"] == want["duplicates"]
+    assert warnings["unpaid_agreements"]["count"] == 0
+    risky = []
+    for c in cases:
+        if within(c.received):
+            detail = await (await sup.get(f"/api/v1/cases/{c.id}")).json()
+            if detail["risk_score"] >= dashboard.HIGH_RISK_SCORE:
+                risky.append(c)
+    assert warnings["high_risk"]["count"] == len(risky)
+    assert {r["id"] for r in warnings["high_risk"]["open_cases"]} == {
+        c.id for c in risky if c.state in RUNNING | {"insurer_answered"}
+    }
+
+    per_insurer = {i["name"]: i for i in got["insurers"]}
+    for name, figures in want["insurers"].items():
+        item = per_insurer[name]
+        assert {k: item[k] for k in figures} == figures, name
+        expected_reasons = reasons(figures, dashboard.DEFAULT)
+        assert item["warning"] is bool(expected_reasons), name
+        assert {r["figure"] for r in item["reasons"]} == expected_reasons, name
+    assert per_insurer["华信财险"]["warning"]  # two escalations out of three cases
+    assert not per_insurer["安康人寿"]["warning"]
+
+    # low thresholds raise the warning on the figures that exceed them
+    low = dashboard.InsurerThresholds(
+        max_cases=2, max_per_10k_policies=0.035, max_overdue=1, max_escalation_share=0.9
+    )
+    app = sup.client.app
+    async with app[SESSIONMAKER]() as s:
+        user = (await s.execute(select(User).where(User.email == SUPERVISOR))).scalar_one()
+        org = (
+            await s.execute(select(Membership.organisation_id).where(Membership.user_id == user.id))
+        ).scalar_one()
+        actor = Actor(user.id, Role.SUPERVISOR, organisation_id=org)
+        period = dashboard.Period(date(2025, 3, 1), date(2025, 3, 31))
+        direct = await dashboard.figures(s, actor, period, zone="Asia/Shanghai", thresholds=low)
+    for item in direct["insurers"]:
+        expected_reasons = reasons(want["insurers"][item["name"]], low)
+        assert expected_reasons, item["name"]  # both insurers trip some threshold
+        assert item["warning"] and {r["figure"] for r in item["reasons"]} == expected_reasons
+    assert direct["thresholds"]["max_cases"] == 2
+
+    # a period that holds only the last case of the boundary pair
+    resp = await sup.get("/api/v1/dashboard?from=2025-04-01&to=2025-04-01")
+    assert (await resp.json())["cases"]["total"] == 1
+
+    # the CSV carries the same numbers
+    resp = await sup.get(f"/api/v1/dashboard.csv?{PERIOD}")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in resp.headers["Content-Disposition"]
+    raw = await resp.read()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    sections = _sections(text)
+    assert set(sections) >= {
+        "summary",
+        "cases by category",
+        "cases by insurer",
+        "cases by channel",
+        "cases by state",
+        "insurers",
+    }
+    by_insurer = {r["insurer"]: int(r["count"]) for r in sections["cases by insurer"]}
+    assert by_insurer == want["by_insurer"]
+    by_category = {r["category"]: int(r["count"]) for r in sections["cases by category"]}
+    assert by_category == want["by_category"]
+    rows = {r["name"]: r for r in sections["insurers"]}
+    assert (
+        rows["华信财险"]["warning"] == "True" and "escalation_share" in rows["华信财险"]["reasons"]
+    )
+
+
+def _sections(text: str) -> dict[str, list[dict[str, str]]]:
+    found: dict[str, list[dict[str, str]]] = {}
+    rows = list(csv.reader(io.StringIO(text)))
+    i = 0
+    while i < len(rows):
+        if rows[i] and rows[i][0].startswith("# "):
+            title, header = rows[i][0][2:], rows[i + 1]
+            i += 2
+            found[title] = []
+            while i < len(rows) and rows[i]:
+                found[title].append(dict(zip(header, rows[i], strict=True)))
+                i += 1
+        i += 1
+    return found
+
+
+async def test_only_supervisors_and_valid_periods(new_client: Any) -> None:
+    consumer = await login(new_client, CONSUMER)
+    rep = await login(new_client, ANKANG_REP)
+    for who in (consumer, rep):
+        for path in ("/api/v1/dashboard", "/api/v1/dashboard.csv"):
+            assert (await who.get(path)).status == 403, path
+    sup = await login(new_client, SUPERVISOR)
+    resp = await sup.get("/api/v1/dashboard")  # the last 30 days by default
+    assert resp.status == 200
+    period = (await resp.json())["period"]
+    days = date.fromisoformat(period["to"]) - date.fromisoformat(period["from"])
+    assert days == timedelta(days=29)
+    bad = {
+        "from=2025-02-30": "from",
+        "to=2025-3-1": "to",
+        "from=yesterday": "from",
+        "from=2025-03-02&to=2025-03-01": "from",
+        "from=2021-01-01&to=2025-01-01": "from",
+    }
+    for query, field in bad.items():
+        for path in ("/api/v1/dashboard", "/api/v1/dashboard.csv"):
+            resp = await sup.get(f"{path}?{query}")
+            assert resp.status == 422, (query, resp.status)
+            assert (await resp.json())["error"]["details"]["field"] == field, query
+    assert (await sup.get("/api/v1/dashboard?from=2022-01-01&to=2024-12-31")).status == 200
