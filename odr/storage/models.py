@@ -202,6 +202,7 @@ class CaseRow(Base):
         Index("ix_cases_insurer_state_due", "insurer_id", "state", "due_at"),
         Index("ix_cases_state_due", "state", "due_at"),
         Index("ix_cases_consumer_insurer", "consumer_id", "insurer_id"),
+        Index("ix_cases_received_at", "received_at"),  # the dashboard's periods
     )
 
 
@@ -230,7 +231,10 @@ class CaseEventRow(Base):
     from_state: Mapped[str | None] = mapped_column(String(32))
     to_state: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    __table_args__ = (UniqueConstraint("case_id", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "sequence"),
+        Index("ix_case_events_kind_at", "kind", "at"),  # the dashboard's event figures
+    )
 
 
 class ChainEntryRow(Base):
