@@ -14,15 +14,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from odr.storage.models import Notification
+from odr.storage.notifications import latest, mark_all_read, unread_count
 from web import labels
 from web.formatting import format_moment
 from web.i18n import N_, _
-
-LATEST = 100  # as many as the page shows
 
 #: One sentence per kind, over the same parameters as the e-mails.
 SENTENCES: dict[str, str] = {
@@ -62,42 +58,6 @@ class Entry:
     unread: bool
 
 
-async def unread_count(maker: async_sessionmaker[AsyncSession], user_id: int) -> int:
-    """One COUNT query, for the navigation of every page."""
-    async with maker() as s:
-        stmt = (
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        )
-        return int((await s.execute(stmt)).scalar_one())
-
-
-async def latest(
-    maker: async_sessionmaker[AsyncSession], user_id: int, limit: int = LATEST
-) -> list[Notification]:
-    async with maker() as s:
-        stmt = (
-            select(Notification)
-            .where(Notification.user_id == user_id)
-            .order_by(Notification.created_at.desc(), Notification.id.desc())
-            .limit(limit)
-        )
-        return list((await s.execute(stmt)).scalars())
-
-
-async def mark_all_read(
-    maker: async_sessionmaker[AsyncSession], user_id: int, now: datetime
-) -> None:
-    async with maker() as s:
-        await s.execute(
-            update(Notification)
-            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-            .values(read_at=now)
-        )
-        await s.commit()
-
-
 def _due(raw: Any, lang: str, zone: ZoneInfo) -> str:
     """The services write the deadline as local ``YYYY-MM-DD HH:MM``; shown localised."""
     try:
@@ -129,3 +89,6 @@ def entry(n: Notification, lang: str, zone: ZoneInfo) -> Entry:
         created_at=n.created_at,
         unread=n.read_at is None,
     )
+
+
+__all__ = ["entry", "latest", "mark_all_read", "sentence", "unread_count"]

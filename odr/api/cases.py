@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
 
 from odr.api.parsing import parse_json
 from odr.api.schemas import Body
-from odr.domain.accounts import Actor, Role
+from odr.domain.accounts import Role
 from odr.domain.authz import Action, authorize
 from odr.domain.cases import ChannelKind
 from odr.domain.errors import ValidationFailed
@@ -30,8 +29,8 @@ from odr.services.cases import (
 )
 from odr.services.consumers import find_or_create_consumer
 from odr.services.warnings import list_warnings
+from odr.storage import notifications as inbox
 from odr.storage.db import UnitOfWork
-from odr.storage.models import Notification
 
 HEARTBEAT_SECONDS = 15.0
 
@@ -231,40 +230,24 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 async def notifications(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with request.app[SESSIONMAKER]() as s:
-        rows = (
-            await s.execute(
-                select(Notification)
-                .where(Notification.user_id == actor.user_id)
-                .order_by(Notification.id.desc())
-                .limit(100)
-            )
-        ).scalars()
-        items = [
-            {
-                "id": n.id,
-                "kind": n.kind,
-                "case_id": n.case_id,
-                "params": n.params,
-                "created_at": n.created_at.isoformat(),
-                "read": n.read_at is not None,
-            }
-            for n in rows
-        ]
+    rows = await inbox.latest(request.app[SESSIONMAKER], actor.user_id or 0)
+    items = [
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "case_id": n.case_id,
+            "params": n.params,
+            "created_at": n.created_at.isoformat(),
+            "read": n.read_at is not None,
+        }
+        for n in rows
+    ]
     return web.json_response({"items": items})
 
 
 async def mark_read(request: web.Request) -> web.Response:
-    actor: Actor = await require_actor(request)
-    from datetime import UTC
-
-    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        await uow.session.execute(
-            update(Notification)
-            .where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
-            .values(read_at=datetime.now(UTC))
-        )
-        await uow.commit()
+    actor = await require_actor(request)
+    await inbox.mark_all_read(request.app[SESSIONMAKER], actor.user_id or 0, datetime.now(UTC))
     return web.Response(status=204)
 
 

@@ -1,0 +1,49 @@
+"""Queries on the in-app inbox, shared by the API and the pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from odr.storage.models import Notification
+
+LATEST = 100
+
+
+async def unread_count(maker: async_sessionmaker[AsyncSession], user_id: int) -> int:
+    """One COUNT query, for the navigation of every page."""
+    async with maker() as s:
+        stmt = (
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        return int((await s.execute(stmt)).scalar_one())
+
+
+async def latest(
+    maker: async_sessionmaker[AsyncSession], user_id: int, limit: int = LATEST
+) -> list[Notification]:
+    """The user's notifications, newest first."""
+    async with maker() as s:
+        stmt = (
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+        )
+        return list((await s.execute(stmt)).scalars())
+
+
+async def mark_all_read(
+    maker: async_sessionmaker[AsyncSession], user_id: int, now: datetime
+) -> None:
+    async with maker() as s:
+        await s.execute(
+            update(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .values(read_at=now)
+        )
+        await s.commit()
