@@ -62,6 +62,14 @@ MAX_DESCRIPTION = 5000
 MAX_DESIRED_OUTCOME = 1000
 MAX_POLICIES = 10
 CANDIDATE_MARGIN = 0.1  # how far below the threshold an estimate still gets an exact look
+#: The case events that are notified, and the notification each becomes.
+NOTICES: dict[EventKind, str] = {
+    EventKind.ANSWERED: "case_answered",
+    EventKind.DEADLINE_EXTENDED: "extension_approved",
+    EventKind.REMINDER: "reminder",
+    EventKind.ESCALATED: "escalated",
+    EventKind.MESSAGE_SENT: "message_received",
+}
 OPEN_STATES = frozenset(s.value for s in CaseState) - {
     CaseState.RESOLVED,
     CaseState.WITHDRAWN,
@@ -419,59 +427,43 @@ class CaseService:
     async def _notify_events(
         self, s: AsyncSession, row: CaseRow, case: Case, events: Sequence[CaseEvent], now: datetime
     ) -> None:
-        consumer = await s.get(User, case.consumer_id)
         for e in events:
-            key = f"case:{case.id}:event:{e.sequence}"
+            kind = NOTICES.get(e.kind)
+            if kind is None:
+                continue
             params = {
                 "number": case.number,
                 "due": self.format_due(case),
                 "reason": e.payload_dict().get("reason", ""),
             }
-            if e.kind is EventKind.ANSWERED and consumer:
-                notify.notify(
-                    s,
-                    [notify.recipient(consumer)],
-                    kind="case_answered",
-                    key=key,
-                    case_id=case.id,
-                    params=params,
-                    now=now,
-                )
-            elif e.kind is EventKind.DEADLINE_EXTENDED and consumer:
-                notify.notify(
-                    s,
-                    [notify.recipient(consumer)],
-                    kind="extension_approved",
-                    key=key,
-                    case_id=case.id,
-                    params=params,
-                    now=now,
-                )
-            elif e.kind is EventKind.REMINDER:
-                to = await self._people_on_clock(s, case)
-                notify.notify(
-                    s, to, kind="reminder", key=key, case_id=case.id, params=params, now=now
-                )
-            elif e.kind is EventKind.ESCALATED:
-                to = [
-                    *await notify.users_with_role(s, Role.SUPERVISOR.value),
-                    *await self._people_on_clock(s, case),
-                ]
-                notify.notify(
-                    s, to, kind="escalated", key=key, case_id=case.id, params=params, now=now
-                )
-            elif e.kind is EventKind.MESSAGE_SENT:
-                others = [r for r in await self._parties(s, case) if r.user_id != e.actor_user_id]
-                notify.notify(
-                    s,
-                    others,
-                    kind="message_received",
-                    key=key,
-                    case_id=case.id,
-                    params=params,
-                    now=now,
-                    email=False,
-                )
+            notify.notify(
+                s,
+                await self._recipients(s, case, e),
+                kind=kind,
+                key=f"case:{case.id}:event:{e.sequence}",
+                case_id=case.id,
+                params=params,
+                now=now,
+                email=e.kind is not EventKind.MESSAGE_SENT,  # messages: the inbox only
+            )
+
+    async def _recipients(
+        self, s: AsyncSession, case: Case, e: CaseEvent
+    ) -> list[notify.Recipient]:
+        """Who hears of an event: the consumer of the insurer's answer and of more time; whoever
+        must act of a reminder; the supervisors too of an escalation; the other parties of a
+        message."""
+        if e.kind in (EventKind.ANSWERED, EventKind.DEADLINE_EXTENDED):
+            consumer = await s.get(User, case.consumer_id)
+            return [notify.recipient(consumer)] if consumer else []
+        if e.kind is EventKind.REMINDER:
+            return await self._people_on_clock(s, case)
+        if e.kind is EventKind.ESCALATED:
+            return [
+                *await notify.users_with_role(s, Role.SUPERVISOR.value),
+                *await self._people_on_clock(s, case),
+            ]
+        return [r for r in await self._parties(s, case) if r.user_id != e.actor_user_id]
 
     async def _people_on_clock(self, s: AsyncSession, case: Case) -> list[notify.Recipient]:
         if case.mediator_id is not None and case.state not in {CaseState.AWAITING_INSURER}:
