@@ -357,4 +357,82 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+    #: files sent with an e-mail, e.g. a hearing's invitation.ics: [{"name", "mime", "text"}]
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+
+# --- Hearings ----------------------------------------------------------------------------------
+
+
+class HearingRow(Versioned, Base):
+    """A video hearing of a case: its schedule, its state and the mediator's minutes (笔录).
+
+    ``slots`` are the times the mediator proposed (ISO 8601, UTC); ``choices`` maps a party's
+    user id (as a string) to the slots it can attend; ``reminders_sent`` names the reminders
+    already sent for the current ``starts_at`` ("24h", "15m")."""
+
+    __tablename__ = "hearings"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    mediator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    slots: Mapped[list[str]] = mapped_column(JSON)
+    choices: Mapped[dict[str, Any]] = mapped_column(JSON)
+    starts_at: Mapped[datetime | None] = mapped_column(index=True)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    reminders_sent: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(String(500))  # of the last reschedule or cancel
+    started_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    minutes: Mapped[str] = mapped_column(Text, default="")
+    minutes_updated_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class HearingMessage(Base):
+    """A chat message of a hearing, stored (masked) before anyone sees it."""
+
+    __tablename__ = "hearing_messages"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sender_role: Mapped[str] = mapped_column(String(16))
+    client_id: Mapped[str] = mapped_column(String(64))  # the sender's own id: retries are one
+    text: Mapped[str] = mapped_column(Text)
+    masked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: who may read it: "all", or the side of a caucus ("consumer" / "insurer")
+    audience: Mapped[str] = mapped_column(String(16), default="all")
+    at: Mapped[datetime] = mapped_column()
+    __table_args__ = (
+        UniqueConstraint("hearing_id", "sequence", name="uq_hearing_messages_sequence"),
+        UniqueConstraint("hearing_id", "sender_id", "client_id", name="uq_hearing_messages_client"),
+    )
+
+
+class HearingLogEntry(Base):
+    """The call record: joins, leaves, reconnects, mutes, caucuses, recording on and off."""
+
+    __tablename__ = "hearing_log"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    at: Mapped[datetime] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class HearingRecording(Base):
+    """One closed recording segment of one participant (its bytes are also evidence)."""
+
+    __tablename__ = "hearing_recordings"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    path: Mapped[str] = mapped_column(String(300), unique=True)  # under the recordings directory
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime] = mapped_column()
+    evidence_sequence: Mapped[int | None] = mapped_column(Integer)
