@@ -41,6 +41,7 @@ class Action(StrEnum):
     ANSWER_COMPLAINT = "answer_complaint"
     TRIAGE_CASE = "triage_case"
     APPLY_RETENTION = "apply_retention"  # delete the bytes of evidence kept long enough
+    ENTER_RECORD = "enter_record"  # enter what the system made (recordings, transcripts) as evidence
     RUN_CLOCK = "run_clock"  # record the reminders and escalations the deadlines ask for
     REQUEST_EXTENSION = "request_extension"  # of the answer deadline
     REQUEST_MEDIATION_EXTENSION = "request_mediation_extension"  # of the mediation deadline
@@ -129,6 +130,7 @@ SYSTEM_ACTIONS = frozenset(
         Action.TRIAGE_CASE,
         Action.RUN_CLOCK,
         Action.APPLY_RETENTION,
+        Action.ENTER_RECORD,
         Action.CLOSE_CASE,
     }
 )
@@ -144,6 +146,7 @@ CASE_RULES: dict[Action, frozenset[Relation]] = {
     Action.TRIAGE_CASE: frozenset({_S, _SYS}),
     Action.RUN_CLOCK: frozenset({_SYS}),
     Action.APPLY_RETENTION: frozenset({_SYS}),
+    Action.ENTER_RECORD: frozenset({_SYS}),
     Action.REQUEST_EXTENSION: frozenset({_I}),
     Action.REQUEST_MEDIATION_EXTENSION: frozenset({_M}),
     Action.APPROVE_EXTENSION: frozenset({_S, _L}),

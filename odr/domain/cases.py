@@ -953,6 +953,49 @@ class Case:
                 code="invalid_evidence_kind",
                 details={"field": "kind"},
             )
+        return self._evidence(
+            actor, now, sha256, size, name, media_type, evidence_kind, visibility, description
+        )
+
+    def enter_record(
+        self,
+        actor: Actor,
+        now: datetime,
+        *,
+        sha256: str,
+        size: int,
+        name: str,
+        media_type: str,
+        kind: EvidenceKind | str,
+        visibility: Visibility | str = Visibility.ALL_PARTIES,
+        description: str = "",
+    ) -> CaseEvent:
+        """Enter an item the system made itself (a hearing's recording, chat transcript or call
+        record; later agreements and reports) into the case's evidence, in any state."""
+        self._check(actor, now, Action.ENTER_RECORD, frozenset(_S), "enter_record")
+        evidence_kind = _enum(EvidenceKind, kind, "kind")
+        if evidence_kind in UPLOADABLE_EVIDENCE:
+            raise ValidationFailed(
+                "This kind of evidence is uploaded by a party.",
+                code="invalid_evidence_kind",
+                details={"field": "kind"},
+            )
+        return self._evidence(
+            actor, now, sha256, size, name, media_type, evidence_kind, visibility, description
+        )
+
+    def _evidence(
+        self,
+        actor: Actor,
+        now: datetime,
+        sha256: str,
+        size: int,
+        name: str,
+        media_type: str,
+        kind: EvidenceKind,
+        visibility: Visibility | str,
+        description: str,
+    ) -> CaseEvent:
         if not re.fullmatch(r"[0-9a-f]{64}", sha256) or size < 0:
             raise ValidationFailed("Bad content address.", code="invalid_evidence")
         return self._record(
@@ -965,7 +1008,7 @@ class Case:
                 "size": size,
                 "name": _text(name, "name", limit=200),
                 "media_type": _text(media_type, "media_type", limit=100),
-                "kind": str(evidence_kind),
+                "kind": str(kind),
                 "visibility": str(_enum(Visibility, visibility, "visibility")),
                 "description": _text(description, "description", required=False, limit=1000),
             },

@@ -142,6 +142,7 @@ READERS = {"consumer", "insurer_rep", "mediator", "centre_lead", "supervisor"}
         (Action.TRIAGE_CASE, {"supervisor", "system"}),
         (Action.RUN_CLOCK, {"system"}),
         (Action.APPLY_RETENTION, {"system"}),
+        (Action.ENTER_RECORD, {"system"}),
         (Action.HANDLE_ESCALATION, {"supervisor"}),
         (Action.REQUEST_EXTENSION, {"insurer_rep"}),
         (Action.REQUEST_MEDIATION_EXTENSION, {"mediator"}),

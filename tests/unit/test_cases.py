@@ -477,6 +477,22 @@ TRANSITIONS = [
         ),
     ),
     Transition(
+        "enter_record",
+        frozenset({"system"}),
+        ALL,
+        same,
+        EventKind.EVIDENCE_ADDED,
+        lambda c, a, t: c.enter_record(
+            a,
+            t,
+            sha256="cd" * 32,
+            size=2048,
+            name="u7-0000.webm",
+            media_type="video/webm",
+            kind="recording",
+        ),
+    ),
+    Transition(
         "purge_evidence",
         frozenset({"system"}),
         TERMINAL | {S.CLOSED},
