@@ -23,9 +23,11 @@ from odr.services.accounts import LoginPolicy, Logins
 from odr.services.bus import Bus, MemoryBus, RedisBus
 from odr.services.cases import case_service
 from odr.services.evidence import EvidenceService, blob_store
+from odr.services.hearings import HearingRoomService
 from odr.services.outbox import senders_for
 from odr.services.passwords import Passwords
 from odr.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from odr.services.scheduling import scheduling_service
 from odr.storage.db import make_engine, make_sessionmaker
 
 MAX_REQUEST_BYTES = 1024 * 1024  # bodies read whole; uploads stream past this limit
@@ -70,12 +72,22 @@ def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web
     bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
     app[keys.BUS] = bus
     app[keys.CASES] = case_service(settings, sessionmaker, bus)
+    app[keys.SCHEDULING] = scheduling_service(settings, app[keys.CASES])
     app[keys.EVIDENCE] = EvidenceService(
         sessionmaker,
         blob_store(settings),
         bus,
         max_file_bytes=settings.max_file_bytes,
         max_case_bytes=settings.max_case_bytes,
+    )
+    app[keys.HEARINGS] = HearingRoomService(
+        sessionmaker,
+        app[keys.EVIDENCE],
+        bus,
+        secret_key=settings.secret_key,
+        recordings_dir=settings.recordings_dir,
+        ice_servers=settings.ice_servers,
+        turn_secret=settings.turn_secret,
     )
     app[keys.LOGINS] = Logins(
         app[keys.PASSWORDS],
@@ -107,6 +119,7 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
     ctx = JobContext(settings=settings, sessionmaker=app[keys.SESSIONMAKER])
     ctx.services["cases"] = app[keys.CASES]
     ctx.services["evidence"] = app[keys.EVIDENCE]
+    ctx.services["scheduling"] = app[keys.SCHEDULING]
     ctx.services["senders"] = senders_for(settings.smtp_url, settings.mail_from)
     if settings.run_jobs_in_process or not settings.redis_url:
         runner = InProcessRunner(ctx, JOBS, PERIODIC)

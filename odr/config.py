@@ -39,6 +39,10 @@ class Settings:
     port: int = 8080
     ice_servers: tuple[Mapping[str, Any], ...] = ()
     turn_secret: str | None = None
+    #: addresses the media relay offers as its own (ICE host candidates); empty: every
+    #: interface. A host with only a loopback interface (a sandbox) needs "127.0.0.1".
+    media_addresses: tuple[str, ...] = ()
+    recording_segment_seconds: float = 60.0
     timezone: str = "Asia/Shanghai"
     session_ttl: int = 12 * 3600
     login_max_failures: int = 5
@@ -113,6 +117,10 @@ class Settings:
             port=_int(get, "PORT", 8080),
             ice_servers=_ice_servers(get("ICE_SERVERS")),
             turn_secret=get("TURN_SECRET"),
+            media_addresses=tuple(
+                a.strip() for a in (get("MEDIA_ADDRESSES") or "").split(",") if a.strip()
+            ),
+            recording_segment_seconds=float(get("RECORDING_SEGMENT_SECONDS") or 60),
             timezone=timezone,
             session_ttl=_int(get, "SESSION_TTL", 12 * 3600),
             login_max_failures=_int(get, "LOGIN_MAX_FAILURES", 5),

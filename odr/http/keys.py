@@ -14,8 +14,10 @@ from odr.services.accounts import Logins
 from odr.services.bus import Bus
 from odr.services.cases import CaseService
 from odr.services.evidence import EvidenceService
+from odr.services.hearings import HearingRoomService
 from odr.services.passwords import Passwords
 from odr.services.ratelimit import RateLimiter
+from odr.services.scheduling import SchedulingService
 
 PageErrorRenderer = Callable[[web.Request, int, str, str], Awaitable[web.Response]]
 
@@ -30,4 +32,6 @@ JOBS = web.AppKey("jobs", JobQueue)
 BUS = web.AppKey("bus", Bus)
 CASES = web.AppKey("cases", CaseService)
 EVIDENCE = web.AppKey("evidence", EvidenceService)
+SCHEDULING = web.AppKey("scheduling", SchedulingService)
+HEARINGS = web.AppKey("hearings", HearingRoomService)
 PAGE_ERROR_RENDERER: web.AppKey[PageErrorRenderer] = web.AppKey("page_error_renderer")

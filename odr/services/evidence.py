@@ -35,6 +35,7 @@ from odr.storage.db import UnitOfWork
 from odr.storage.models import CaseEventRow, EvidenceUpload
 
 DOWNLOAD_CHUNK = 256 * 1024
+MAX_RECORD_BYTES = 2 * 1024**3  # one system-made item (a recording segment is ~10 MB)
 ITEM_EVENTS = (
     EventKind.EVIDENCE_ADDED.value,
     EventKind.EVIDENCE_WITHDRAWN.value,
@@ -189,6 +190,45 @@ class EvidenceService:
                     size=blob.size,
                     name=safe,
                     media_type=media.mime,
+                    kind=kind,
+                    visibility=visibility,
+                    description=description,
+                )
+                await repo.save(uow.session, case, before, now)
+                await uow.commit()
+        except DomainError:
+            await self._forget(blob.sha256)
+            raise
+        await self.bus.publish(f"case:{case_id}", {"case_id": case_id, "version": case.version})
+        return _item_of_event(event)
+
+    async def enter_record(
+        self,
+        case_id: int,
+        chunks: AsyncIterable[bytes],
+        *,
+        name: str,
+        kind: str,
+        media_type: str,
+        visibility: str = "all_parties",
+        description: str = "",
+    ) -> Item:
+        """Store and enter something the system made itself (a recording segment, a chat
+        transcript, a call record) as evidence of the case, in one transaction with its event.
+        Its type is known, not sniffed; the case's size budget does not apply."""
+        blob = await self.store.put_stream(chunks, max_bytes=MAX_RECORD_BYTES)
+        now = self.clock()
+        try:
+            async with UnitOfWork(self.sessionmaker) as uow:
+                _, case = await repo.load(uow.session, case_id)
+                before = case.version
+                event = case.enter_record(
+                    Actor.system(),
+                    now,
+                    sha256=blob.sha256,
+                    size=blob.size,
+                    name=sanitise_filename(name),
+                    media_type=media_type,
                     kind=kind,
                     visibility=visibility,
                     description=description,
