@@ -5,12 +5,15 @@ It uses `odr`'s services, never its tables, and knows nothing of `web`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from odr.http import keys
+
+log = logging.getLogger("odr.signaling")
 
 
 def setup(app: web.Application) -> None:
@@ -48,6 +51,9 @@ async def _rooms(app: web.Application) -> AsyncIterator[None]:
         segment_seconds=settings.recording_segment_seconds,
     )
     app[HOST] = host
+    recovered = await app[keys.HEARINGS].recover_segments()
+    if recovered:
+        log.warning("entered %d recording segments a crash had left out", recovered)
     yield
     await host.close()
 

@@ -6,7 +6,10 @@ entered as evidence, the mediator's minutes, and the transcript and call record 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -21,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from odr.domain.accounts import Actor, Role
 from odr.domain.authz import Action, authorize
 from odr.domain.call_record import CallRecord, summarise
-from odr.domain.errors import Forbidden, NotFound
+from odr.domain.errors import DomainError, Forbidden, NotFound
 from odr.domain.hearings import Hearing, HearingState
 from odr.domain.join_tokens import (
     JOIN_TOKEN_SECONDS,
@@ -37,6 +40,8 @@ from odr.storage import cases as case_repo
 from odr.storage import hearings as hearing_repo
 from odr.storage.db import UnitOfWork
 from odr.storage.models import HearingLogEntry, HearingMessage, HearingRecording, User
+
+log = logging.getLogger("odr.hearings")
 
 MEDIATOR_SIDE = "mediator"
 SIDE_OF_ROLE = {Role.CONSUMER: "consumer", Role.INSURER_REP: "insurer"}
@@ -278,6 +283,28 @@ class HearingRoomService:
             )
             await uow.commit()
 
+    async def recover_segments(self) -> int:
+        """Enter closed segments that a crash kept out of the evidence (the node died between
+        closing a segment and entering it). Open segments (``.part``) are left as they are."""
+        root = self.recordings_dir
+        if not await asyncio.to_thread(root.is_dir):
+            return 0
+        async with self.sessionmaker() as s:
+            known = set((await s.execute(select(HearingRecording.path))).scalars())
+        found = await asyncio.to_thread(_closed_segments, root)
+        entered = 0
+        for hearing_id, user_id, path in found:
+            if path.relative_to(root).as_posix() in known:
+                continue
+            segment = await asyncio.to_thread(_RecoveredSegment.of, path)
+            try:
+                await self.add_segment(hearing_id, user_id, segment)
+            except DomainError:
+                log.warning("recording %s belongs to no hearing; left alone", path)
+                continue
+            entered += 1
+        return entered
+
     # -- ending -------------------------------------------------------------------------------
 
     async def finish(self, mediator: Attendee, present: Sequence[int]) -> None:
@@ -427,6 +454,39 @@ class HearingRoomService:
             await hearing_repo.save(uow.session, hearing)
             await uow.commit()
         return {"text": hearing.minutes, "updated_at": now.isoformat()}
+
+
+_SEGMENT = re.compile(r"u(\d+)-\d{4}\.webm")
+
+
+def _closed_segments(root: Path) -> list[tuple[int, int, Path]]:
+    found = []
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and folder.name.isdigit():
+            for path in sorted(folder.iterdir()):
+                match = _SEGMENT.fullmatch(path.name)
+                if match:
+                    found.append((int(folder.name), int(match.group(1)), path))
+    return found
+
+
+@dataclass(frozen=True)
+class _RecoveredSegment:
+    path: Path
+    sha256: str
+    size: int
+    started_at: datetime
+    ended_at: datetime
+
+    @classmethod
+    def of(cls, path: Path) -> _RecoveredSegment:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1024 * 1024):
+                digest.update(chunk)
+        stat = path.stat()
+        ended = datetime.fromtimestamp(stat.st_mtime, UTC)
+        return cls(path, digest.hexdigest(), stat.st_size, ended, ended)
 
 
 def _side(actor: Actor, hearing: Hearing) -> str:
