@@ -64,7 +64,7 @@ class SocketConnection:
         self.ws = ws
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(SEND_QUEUE)
         self.closing: tuple[int, str] | None = None
-        self.writer = asyncio.create_task(self._write())
+        self.writer: asyncio.Future[Any] = asyncio.create_task(self._write())
 
     def send(self, message: dict[str, Any]) -> None:
         if self.closing is not None:

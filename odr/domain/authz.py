@@ -41,7 +41,7 @@ class Action(StrEnum):
     ANSWER_COMPLAINT = "answer_complaint"
     TRIAGE_CASE = "triage_case"
     APPLY_RETENTION = "apply_retention"  # delete the bytes of evidence kept long enough
-    ENTER_RECORD = "enter_record"  # enter what the system made (recordings, transcripts) as evidence
+    ENTER_RECORD = "enter_record"  # enter the system's own records (recordings…) as evidence
     RUN_CLOCK = "run_clock"  # record the reminders and escalations the deadlines ask for
     REQUEST_EXTENSION = "request_extension"  # of the answer deadline
     REQUEST_MEDIATION_EXTENSION = "request_mediation_extension"  # of the mediation deadline

@@ -16,6 +16,7 @@ from signaling import protocol, ws
 from tests.conftest import FAST_PASSWORDS
 from tests.integration.helpers import ANKANG_REP, CONSUMER, MEDIATOR, OTHER_CONSUMER, login
 from tests.realtime.hearing_setup import RoomClient, ok, open_hearing
+from tests.realtime.peers import Peer, wait_for
 
 
 @pytest.fixture
@@ -176,3 +177,53 @@ async def test_a_second_socket_replaces_the_first_and_a_reconnect_keeps_the_stat
     finally:
         for client in (mediator, rep, again):
             await client.close()
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_a_hundred_join_leave_cycles_leave_nothing_behind(make: Any) -> None:
+    """A participant joining with media and leaving (or vanishing) 100 times: no growth in the
+    relay's peer connections, in tasks or in open file descriptors."""
+    import asyncio
+    import gc
+
+    from signaling.ws import HOST
+
+    hearing_id, _, people = await open_hearing(make)
+    mediator = RoomClient(people[MEDIATOR], hearing_id)
+    await mediator.connect()
+    await mediator.media(Peer("mediator"))
+    host = people[MEDIATOR].client.app[HOST]
+    relay = host.rooms[hearing_id].relay
+    consumer = people[CONSUMER]
+
+    async def cycle(i: int) -> None:
+        client = RoomClient(consumer, hearing_id)
+        welcome = await client.connect()
+        if welcome["lobby"]:
+            await mediator.send({"type": "admit", "user_id": welcome["you"]["user_id"]})
+            await client.next(lambda m: m["type"] == "notice" and m["code"] == "admitted")
+        await client.media(Peer(f"c{i}", video=i % 2 == 0))
+        if i % 2:
+            await client.send({"type": "leave"})  # says goodbye
+        await client.close()  # or just goes
+
+    for i in range(10):  # warm-up: caches, codecs, first-use allocations
+        await cycle(i)
+    await asyncio.sleep(0.5)
+    gc.collect()
+    before = (len(relay._conns), len(asyncio.all_tasks()), _open_fds())
+    for i in range(100):
+        await cycle(i)
+    await wait_for(lambda: len(relay._conns) == before[0], 5)
+    await asyncio.sleep(0.5)
+    gc.collect()
+    after = (len(relay._conns), len(asyncio.all_tasks()), _open_fds())
+    assert after[0] == before[0] == 1  # only the mediator
+    assert after[1] <= before[1] + 2, (before, after)
+    assert after[2] <= before[2] + 4, (before, after)
+    await mediator.close()
