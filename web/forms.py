@@ -54,6 +54,9 @@ OPERATION_FIELDS: dict[str, tuple[str, ...]] = {
     "return_to_insurer": ("note",),
     "send_message": ("text",),
     "close": (),
+    "assign_mediator": ("mediator_id",),
+    "accept_assignment": (),
+    "decline_assignment": ("reason",),
 }
 
 #: The services name some fields after their meaning; the forms name them shortly.

@@ -43,9 +43,28 @@ SENTENCES: dict[str, str] = {
         "arrived recently."
     ),
     "state_changed": N_("Case %(number)s has moved on."),
+    "hearing_proposed": N_(
+        "The mediator proposed times for the hearing of case %(number)s: tick the ones you "
+        "can attend."
+    ),
+    "hearing_invitation": N_(
+        "The video hearing of case %(number)s is set for %(when)s (%(zone)s). "
+        "Check your camera and microphone beforehand."
+    ),
+    "hearing_rescheduled": N_(
+        "The hearing of case %(number)s is being rescheduled. Reason: %(reason)s"
+    ),
+    "hearing_cancelled": N_("The hearing of case %(number)s was cancelled. Reason: %(reason)s"),
+    "hearing_reminder_24h": N_("Reminder: the hearing of case %(number)s is tomorrow, %(when)s."),
+    "hearing_reminder_15m": N_(
+        "The hearing of case %(number)s starts in 15 minutes (%(when)s). You can come in now."
+    ),
+    "mediator_assigned_by_choice": N_(
+        "Both sides chose the same mediator for case %(number)s: the mediator is assigned."
+    ),
 }
 
-_PARAMS = ("number", "due", "reason", "insurer", "count", "category")
+_PARAMS = ("number", "due", "reason", "insurer", "count", "category", "when", "zone")
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,9 @@ OPERATIONS: dict[str, str] = {
     "return_to_insurer": N_("Return to the insurer"),
     "send_message": N_("Send the message"),
     "close": N_("Close the case"),
+    "assign_mediator": N_("Assign a mediator"),
+    "accept_assignment": N_("Accept the assignment"),
+    "decline_assignment": N_("Decline the assignment"),
 }
 
 #: What the page confirms after an operation succeeded.
@@ -205,6 +208,9 @@ DONE: dict[str, str] = {
     "return_to_insurer": N_("The case was returned to the insurer."),
     "send_message": N_("Your message was sent."),
     "close": N_("The case was closed."),
+    "assign_mediator": N_("The mediator was assigned."),
+    "accept_assignment": N_("You accepted the case. Propose times for the hearing."),
+    "decline_assignment": N_("You gave the case back to the centre."),
 }
 
 

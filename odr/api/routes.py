@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
-from odr.api import accounts, cases, channel, dashboard, evidence, health, schemas
+from odr.api import accounts, cases, channel, dashboard, evidence, health, hearing_room, schemas
+from odr.api import hearings as hearing_api
 from odr.api.openapi import openapi_handler
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -282,7 +283,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "api.cases.act",
         "Do an operation: withdraw, answer, accept_answer, reject_answer, "
         "request_mediation, request_extension, approve_extension, refuse_extension, "
-        "refer_to_mediation, return_to_insurer, send_message, close",
+        "refer_to_mediation, return_to_insurer, send_message, close, assign_mediator "
+        "(the centre's lead; refused with mediator_recused when the mediator must recuse)",
         "cases",
         body=cases.ActionRequest,
     ),
@@ -358,6 +360,162 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "api.dashboard.csv",
         "The same figures as a CSV download (UTF-8 with BOM; one section per table)",
         "oversight",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/hearings",
+        hearing_api.list_hearings,
+        "api.hearings.list",
+        "The hearings of a case: times proposed, choices, state, confirmed time, join window",
+        "hearings",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/cases/{case_id}/hearings",
+        hearing_api.propose,
+        "api.hearings.propose",
+        "Propose 1 to 6 future times for a hearing (the case's mediator); the parties are told",
+        "hearings",
+        body=hearing_api.ProposeRequest,
+        status=201,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/hearings/{hearing_id}",
+        hearing_api.get_hearing,
+        "api.hearings.get",
+        "One hearing, with the caller's choice and what the caller may do",
+        "hearings",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/hearings/{hearing_id}/choose",
+        hearing_api.choose,
+        "api.hearings.choose",
+        "Tick the proposed times you can attend (the consumer, the insurer's staff)",
+        "hearings",
+        body=hearing_api.ChooseRequest,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/hearings/{hearing_id}/confirm",
+        hearing_api.confirm,
+        "api.hearings.confirm",
+        "Fix one proposed time (the mediator): the case is scheduled, invitations with an "
+        ".ics go out",
+        "hearings",
+        body=hearing_api.ConfirmRequest,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/hearings/{hearing_id}/reschedule",
+        hearing_api.reschedule,
+        "api.hearings.reschedule",
+        "Propose new times with a reason (the mediator); everyone is told",
+        "hearings",
+        body=hearing_api.RescheduleRequest,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/hearings/{hearing_id}/cancel",
+        hearing_api.cancel,
+        "api.hearings.cancel",
+        "Cancel with a reason (the mediator); everyone is told (METHOD:CANCEL)",
+        "hearings",
+        body=hearing_api.CancelRequest,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/hearings/{hearing_id}/invitation.ics",
+        hearing_api.invitation,
+        "api.hearings.invitation",
+        "The calendar invitation (iCalendar) of a scheduled hearing; ?lang=en|zh-CN",
+        "hearings",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/mediators",
+        hearing_api.mediators,
+        "api.cases.mediators",
+        "The mediators of the case's centre: eligible ones for the parties; all, with the "
+        "reasons of recusal, for the centre's lead",
+        "hearings",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/mediator-choice",
+        hearing_api.get_mediator_choice,
+        "api.cases.mediator_choice",
+        "Each side's choice of mediator",
+        "hearings",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/cases/{case_id}/mediator-choice",
+        hearing_api.choose_mediator,
+        "api.cases.mediator_choice.set",
+        "Choose an eligible mediator (each side); the same choice on both sides assigns them",
+        "hearings",
+        body=hearing_api.MediatorChoiceRequest,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/hearings/{hearing_id}/join",
+        hearing_room.join_ticket,
+        "api.hearings.join",
+        "A join token for the hearing socket (short-lived, bound to user, hearing and role), "
+        "with the ICE servers to use",
+        "hearing room",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/hearings/{hearing_id}/chat",
+        hearing_room.transcript,
+        "api.hearings.chat",
+        "The hearing's chat as the reader may see it (caucus messages only for their side)",
+        "hearing room",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/hearings/{hearing_id}/call-record",
+        hearing_room.call_record,
+        "api.hearings.call_record",
+        "Joins, leaves, reconnects, mutes, caucuses and recording, with time present per "
+        "participant",
+        "hearing room",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/hearings/{hearing_id}/recordings",
+        hearing_room.recordings,
+        "api.hearings.recordings",
+        "The hearing's closed recording segments with their SHA-256",
+        "hearing room",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/hearings/{hearing_id}/recordings/{recording_id}",
+        hearing_room.recording_file,
+        "api.hearings.recording_file",
+        "One recording segment (WebM, byte ranges)",
+        "hearing room",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/hearings/{hearing_id}/minutes",
+        hearing_room.minutes,
+        "api.hearings.minutes",
+        "The mediator's minutes (笔录)",
+        "hearing room",
+    ),
+    Endpoint(
+        "PUT",
+        "/api/v1/hearings/{hearing_id}/minutes",
+        hearing_room.write_minutes,
+        "api.hearings.minutes.write",
+        "Write the minutes (the hearing's mediator, during or after the hearing)",
+        "hearing room",
+        body=hearing_room.MinutesRequest,
     ),
 )
 

@@ -132,6 +132,7 @@ SYSTEM_ACTIONS = frozenset(
         Action.APPLY_RETENTION,
         Action.ENTER_RECORD,
         Action.CLOSE_CASE,
+        Action.ASSIGN_MEDIATOR,  # the mediator both parties chose (no person decided)
     }
 )
 
@@ -151,7 +152,7 @@ CASE_RULES: dict[Action, frozenset[Relation]] = {
     Action.REQUEST_MEDIATION_EXTENSION: frozenset({_M}),
     Action.APPROVE_EXTENSION: frozenset({_S, _L}),
     Action.HANDLE_ESCALATION: frozenset({_S}),
-    Action.ASSIGN_MEDIATOR: frozenset({_L}),
+    Action.ASSIGN_MEDIATOR: frozenset({_L, _SYS}),
     Action.ACCEPT_ASSIGNMENT: frozenset({_M}),
     Action.DECLINE_ASSIGNMENT: frozenset({_M}),
     Action.SCHEDULE_HEARING: frozenset({_M}),

@@ -31,6 +31,18 @@ async def run_case_clock(ctx: JobContext, now: str | None = None) -> int:
     return await service.run_clock(moment)
 
 
+async def send_hearing_reminders(ctx: JobContext, now: str | None = None) -> int:
+    """Send the hearing reminders that are due (24 h and 15 min before; each exactly once)."""
+    from odr.services.scheduling import SchedulingService, scheduling_service
+
+    moment = datetime.fromisoformat(now) if now else ctx.now()
+    service: SchedulingService | None = ctx.services.get("scheduling")
+    if service is None:  # a worker started without it: built from the case service
+        service = scheduling_service(ctx.settings, ctx.services["cases"])
+        ctx.services["scheduling"] = service
+    return await service.send_reminders(moment)
+
+
 async def send_outbox(ctx: JobContext) -> int:
     """Send the e-mail and SMS waiting in the outbox."""
     return await outbox.send_due(ctx.sessionmaker, ctx.services["senders"], ctx.now())
@@ -61,6 +73,7 @@ async def apply_retention(ctx: JobContext) -> int:
 JOBS: dict[str, JobFunction] = {
     "purge_expired_sessions": purge_expired_sessions,
     "run_case_clock": run_case_clock,
+    "send_hearing_reminders": send_hearing_reminders,
     "send_outbox": send_outbox,
     "detect_early_warnings": detect_early_warnings,
     "record_daily_digest": record_daily_digest,
@@ -71,6 +84,7 @@ JOBS: dict[str, JobFunction] = {
 PERIODIC: tuple[Periodic, ...] = (
     Periodic(purge_expired_sessions, minutes=10),
     Periodic(run_case_clock, minutes=1),
+    Periodic(send_hearing_reminders, minutes=1),
     Periodic(send_outbox, minutes=1),
     Periodic(detect_early_warnings, minutes=10),
     Periodic(record_daily_digest, minutes=30),

@@ -417,6 +417,8 @@ class CaseService:
                 args["centre_id"] = await default_centre(s)
             before = case.version
             value = spec(case, actor, now, args)
+            if operation == "assign_mediator" and case.mediator_id is not None:
+                await _check_recusal(s, case, case.mediator_id, now, self.deadlines_zone())
             new_events = list(case.events)
             await repo.save(s, case, before, now)
             await self._notify_events(s, row, case, new_events, now)
@@ -561,6 +563,16 @@ def _triage_summary(result: TriageResult, links: Sequence[DuplicateLink]) -> dic
     }
 
 
+async def _check_recusal(
+    s: AsyncSession, case: Case, mediator_id: int, now: datetime, zone: Any
+) -> None:
+    """A mediator of the case's centre who need not recuse themself (回避), or the refusal:
+    `Conflict` ``mediator_recused`` with the reasons (`odr.services.scheduling`)."""
+    from odr.services.scheduling import check_assignable
+
+    await check_assignable(s, case, mediator_id, now.astimezone(zone).date())
+
+
 # --- the operations a person can ask for, by name ------------------------------------------------
 
 Operation = Callable[[Case, Actor, datetime, dict[str, Any]], Any]
@@ -627,4 +639,12 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "send_message": lambda c, a, now, p: c.send_message(a, now, text=_text(p, "text")),
     "close": lambda c, a, now, p: c.close(a, now),
+    # the centre's lead; the recusal check runs in `CaseService.act` before saving
+    "assign_mediator": lambda c, a, now, p: c.assign_mediator(
+        a, now, mediator_id=_int(p, "mediator_id")
+    ),
+    "accept_assignment": lambda c, a, now, p: c.accept_assignment(a, now),
+    "decline_assignment": lambda c, a, now, p: c.decline_assignment(
+        a, now, reason=_text(p, "reason", "")
+    ),
 }

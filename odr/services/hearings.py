@@ -36,6 +36,7 @@ from odr.domain.join_tokens import (
 from odr.domain.masking import mask_personal_numbers
 from odr.services.bus import Bus
 from odr.services.evidence import EvidenceService
+from odr.services.scheduling import record_no_shows
 from odr.storage import cases as case_repo
 from odr.storage import hearings as hearing_repo
 from odr.storage.db import UnitOfWork
@@ -310,8 +311,6 @@ class HearingRoomService:
     async def finish(self, mediator: Attendee, present: Sequence[int]) -> None:
         """End the hearing and its case's hearing stage; record who never came; enter the chat
         transcript and the call record as evidence."""
-        from odr.services.scheduling import record_no_shows
-
         now = self.clock()
         async with self.uow() as uow:
             s = uow.session

@@ -4,15 +4,21 @@ A message is claimed (pending → sending) by one worker at a time, sent, then m
 failure schedules a retry with exponential backoff; after `MAX_ATTEMPTS` it stays as
 ``failed`` for a person to look at — nothing is ever dropped. A worker that dies mid-send
 leaves the row ``sending``; rows stuck there longer than `STUCK_AFTER` are retried.
+
+An e-mail may carry attachments (``OutboxMessage.attachments``: ``[{"name", "mime",
+"text"}]``, e.g. a hearing's ``invitation.ics``); they are passed to senders that take them.
+A ``text/calendar`` attachment carries its METHOD as a content-type parameter, as mail
+programs expect of an invitation.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -32,8 +38,15 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
 
 
+Attachment = Mapping[str, Any]  # {"name": str, "mime": "type/subtype", "text": str}
+
+
 class Sender(Protocol):
-    async def send(self, recipient: str, subject: str, body: str) -> None: ...
+    """Sends one message. ``attachments`` is passed only when the message has some."""
+
+    async def send(
+        self, recipient: str, subject: str, body: str, attachments: Sequence[Attachment] = ()
+    ) -> None: ...
 
 
 class LoggingSender:
@@ -43,8 +56,51 @@ class LoggingSender:
     def __init__(self, medium: str) -> None:
         self.medium = medium
 
-    async def send(self, recipient: str, subject: str, body: str) -> None:
-        log.info("%s to ***%s: %s", self.medium, recipient[-4:], subject)
+    async def send(
+        self, recipient: str, subject: str, body: str, attachments: Sequence[Attachment] = ()
+    ) -> None:
+        names = ", ".join(str(a.get("name")) for a in attachments)
+        log.info(
+            "%s to ***%s: %s%s",
+            self.medium,
+            recipient[-4:],
+            subject,
+            f" [{names}]" if names else "",
+        )
+
+
+def email_message(
+    sender: str, recipient: str, subject: str, body: str, attachments: Sequence[Attachment] = ()
+) -> EmailMessage:
+    """The MIME message: the text, then each attachment as a file (UTF-8 text)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message.set_content(body)
+    for item in attachments:
+        maintype, _, subtype = str(item.get("mime", "text/plain")).partition("/")
+        params: dict[str, str] = {}
+        if maintype == "text" and subtype == "calendar":
+            method = _calendar_method(str(item["text"]))
+            if method:
+                params["method"] = method
+        message.add_attachment(
+            str(item["text"]),
+            subtype=subtype or "plain",
+            filename=str(item.get("name", "attachment.txt")),
+            params=params,
+        )
+    return message
+
+
+def _calendar_method(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.startswith("METHOD:"):
+            return line.removeprefix("METHOD:").strip()
+        if line.startswith("BEGIN:VEVENT"):
+            break
+    return None
 
 
 @dataclass(frozen=True)
@@ -53,14 +109,12 @@ class SmtpSender:
     sender: str
     timeout: float = 20.0
 
-    async def send(self, recipient: str, subject: str, body: str) -> None:
+    async def send(
+        self, recipient: str, subject: str, body: str, attachments: Sequence[Attachment] = ()
+    ) -> None:
         parts = urlsplit(self.url)
         query = parse_qs(parts.query)
-        message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = recipient
-        message["Subject"] = subject
-        message.set_content(body)
+        message = email_message(self.sender, recipient, subject, body, attachments)
         await aiosmtplib.send(
             message,
             hostname=parts.hostname or "localhost",
@@ -129,7 +183,13 @@ async def _send_one(
         message = await db.get(OutboxMessage, message_id)
         assert message is not None
         try:
-            await senders[message.medium].send(message.recipient, message.subject, message.body)
+            sender = senders[message.medium]
+            if message.attachments and message.medium == "email":
+                await sender.send(
+                    message.recipient, message.subject, message.body, message.attachments
+                )
+            else:
+                await sender.send(message.recipient, message.subject, message.body)
         except Exception as exc:  # any failure of the transport is retried
             message.attempts += 1
             message.last_error = f"{type(exc).__name__}: {exc}"[:500]

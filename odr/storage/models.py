@@ -388,6 +388,22 @@ class HearingRow(Versioned, Base):
     minutes: Mapped[str] = mapped_column(Text, default="")
     minutes_updated_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column()
+    #: the invitation's iCalendar SEQUENCE: grows on every reschedule and on cancellation
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class MediatorChoice(Base):
+    """The mediator one side of a case would like (while the case waits for one): when both
+    sides choose the same eligible mediator, the case is assigned to them."""
+
+    __tablename__ = "mediator_choices"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id"), primary_key=True, autoincrement=False
+    )
+    side: Mapped[str] = mapped_column(String(16), primary_key=True)  # consumer | insurer
+    mediator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    chosen_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    chosen_at: Mapped[datetime] = mapped_column()
 
 
 class HearingMessage(Base):

@@ -143,6 +143,7 @@ READERS = {"consumer", "insurer_rep", "mediator", "centre_lead", "supervisor"}
         (Action.RUN_CLOCK, {"system"}),
         (Action.APPLY_RETENTION, {"system"}),
         (Action.ENTER_RECORD, {"system"}),
+        (Action.ASSIGN_MEDIATOR, {"centre_lead", "system"}),
         (Action.HANDLE_ESCALATION, {"supervisor"}),
         (Action.REQUEST_EXTENSION, {"insurer_rep"}),
         (Action.REQUEST_MEDIATION_EXTENSION, {"mediator"}),

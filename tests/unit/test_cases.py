@@ -340,7 +340,7 @@ TRANSITIONS = [
     ),
     Transition(
         "assign_mediator",
-        frozenset({"centre_lead"}),
+        frozenset({"centre_lead", "system"}),
         frozenset({S.MEDIATION_REQUESTED, S.MEDIATOR_ASSIGNED}),
         goes(S.MEDIATOR_ASSIGNED),
         EventKind.MEDIATOR_ASSIGNED,
