@@ -25,6 +25,7 @@ from odr.services.cases import case_service
 from odr.services.evidence import EvidenceService, blob_store
 from odr.services.hearings import HearingRoomService
 from odr.services.outbox import senders_for
+from odr.services.outcomes import OutcomeService, load_rules
 from odr.services.passwords import Passwords
 from odr.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from odr.services.scheduling import scheduling_service
@@ -94,6 +95,9 @@ def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web
         limiter,
         LoginPolicy(max_failures=settings.login_max_failures, window=settings.login_window),
     )
+    app[keys.OUTCOMES] = OutcomeService(
+        app[keys.CASES], app[keys.EVIDENCE], app[keys.LOGINS], load_rules()
+    )
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(_jobs)
 
@@ -120,6 +124,7 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
     ctx.services["cases"] = app[keys.CASES]
     ctx.services["evidence"] = app[keys.EVIDENCE]
     ctx.services["scheduling"] = app[keys.SCHEDULING]
+    ctx.services["outcomes"] = app[keys.OUTCOMES]
     ctx.services["senders"] = senders_for(settings.smtp_url, settings.mail_from)
     if settings.run_jobs_in_process or not settings.redis_url:
         runner = InProcessRunner(ctx, JOBS, PERIODIC)

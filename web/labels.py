@@ -173,6 +173,14 @@ EVENTS: dict[str, str] = {
     "evidence_added": N_("Evidence added"),
     "evidence_withdrawn": N_("Evidence withdrawn"),
     "evidence_purged": N_("Evidence files deleted at the end of their retention period"),
+    "blind_offer_submitted": N_("Blind offer submitted"),
+    "blind_round_ended": N_("Blind-offer round ended"),
+    "offer_made": N_("Offer made"),
+    "offer_answered": N_("Offer answered"),
+    "payment_disputed": N_("Payment disputed"),
+    "payment_reminder": N_("Payment overdue: reminder"),
+    "payment_escalated": N_("Payment overdue: escalated"),
+    "confirmation_reminder": N_("Judicial confirmation window: reminder"),
 }
 
 #: The buttons of the operations a page offers (`odr.services.cases.OPERATIONS`).

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from odr.http.keys import PAGE_ERROR_RENDERER
-from web import case_pages, desk_pages, hearing_pages, views
+from web import case_pages, desk_pages, hearing_pages, outcome_pages, views
 from web.i18n import load_translations
 from web.keys import TRANSLATIONS
 from web.rendering import error_page, make_environment
@@ -47,6 +47,7 @@ def setup(app: web.Application) -> None:
     r.add_post(r"/cases/{case_id:\d+}/evidence", case_pages.evidence_submit, name="case_evidence")
     hearing_pages.install(app)
     hearing_pages.add_routes(r)
+    outcome_pages.add_routes(r)
     r.add_static("/static/", STATIC, name="static", append_version=True)
 
 

@@ -62,6 +62,7 @@ class Action(StrEnum):
     CONFIRM_PAYMENT = "confirm_payment"
     CLOSE_CASE = "close_case"
     RATE_SERVICE = "rate_service"
+    MAKE_OFFER = "make_offer"  # open offers, counter-offers and blind offers
     # on a hearing of a case
     VIEW_HEARING = "view_hearing"
     JOIN_HEARING = "join_hearing"
@@ -168,6 +169,7 @@ CASE_RULES: dict[Action, frozenset[Relation]] = {
     # a supervisor or the system closes cases that ended before reaching a mediator
     Action.CLOSE_CASE: frozenset({_M, _S, _SYS}),
     Action.RATE_SERVICE: frozenset({_C, _I}),
+    Action.MAKE_OFFER: frozenset({_C, _I}),
     Action.VIEW_HEARING: _READERS,
     Action.JOIN_HEARING: _PARTIES,
     Action.MODERATE_HEARING: frozenset({_M}),

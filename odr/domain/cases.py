@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
 
 from odr.domain.accounts import Actor, Role
 from odr.domain.authz import (
@@ -85,6 +86,13 @@ EXTENSION_REQUEST_STATES = MEDIATION_STAGE_STATES | {_S.AWAITING_INSURER}
 #: A request made in time may still be decided after the escalation it did not prevent.
 EXTENSION_DECISION_STATES = EXTENSION_REQUEST_STATES | {_S.ESCALATED}
 #: Who asks for more time depends on whose deadline runs: the insurer's or the mediator's.
+#: Where the parties may negotiate (open offers and blind offers): after the insurer's answer
+#: and in mediation until an agreement is drafted. A deal before mediation resolves the case.
+NEGOTIATION_STATES = frozenset(
+    {_S.INSURER_ANSWERED, _S.MEDIATION_REQUESTED, _S.MEDIATOR_ASSIGNED, _S.HEARING_SCHEDULED}
+)
+#: Where the judicial-confirmation window (司法确认) of a signed agreement still runs.
+CONFIRMATION_STATES = frozenset({_S.SETTLED, _S.FULFILLED, _S.CLOSED})
 EXTENSION_REQUEST_ACTIONS = {
     Stage.ANSWER: Action.REQUEST_EXTENSION,
     Stage.MEDIATION: Action.REQUEST_MEDIATION_EXTENSION,
@@ -159,6 +167,15 @@ class EventKind(StrEnum):
     EVIDENCE_ADDED = "evidence_added"
     EVIDENCE_WITHDRAWN = "evidence_withdrawn"
     EVIDENCE_PURGED = "evidence_purged"
+    # outcomes (issue #7): blind offers and open offers, fulfilment, the confirmation window
+    BLIND_OFFER_SUBMITTED = "blind_offer_submitted"
+    BLIND_ROUND_ENDED = "blind_round_ended"
+    OFFER_MADE = "offer_made"
+    OFFER_ANSWERED = "offer_answered"
+    PAYMENT_DISPUTED = "payment_disputed"
+    PAYMENT_REMINDER = "payment_reminder"
+    PAYMENT_ESCALATED = "payment_escalated"
+    CONFIRMATION_REMINDER = "confirmation_reminder"
 
 
 class EvidenceKind(StrEnum):
@@ -833,9 +850,12 @@ class Case:
         )
         return self.agreement
 
-    def sign_agreement(self, actor: Actor, now: datetime, *, agreement_sha256: str) -> None:
+    def sign_agreement(
+        self, actor: Actor, now: datetime, *, agreement_sha256: str, method: str = ""
+    ) -> None:
         """Sign the agreement whose hash the signer saw; when the consumer, the insurer and
-        the mediator have all signed, the case is settled. Re-authentication is the caller's."""
+        the mediator have all signed, the case is settled. Re-authentication is the caller's;
+        ``method`` says how the signer proved who they are ("password", "password+totp")."""
         self._check(actor, now, Action.SIGN_AGREEMENT, {_S.AGREEMENT_PENDING}, "sign_agreement")
         assert self.agreement is not None  # always set in agreement_pending
         if agreement_sha256 != self.agreement.sha256:
@@ -855,11 +875,22 @@ class Case:
             now,
             EventKind.AGREEMENT_SIGNED,
             _S.SETTLED if all_signed else _S.AGREEMENT_PENDING,
-            {"party": str(party), "sha256": self.agreement.sha256, "all_signed": all_signed},
+            {
+                "party": str(party),
+                "sha256": self.agreement.sha256,
+                "all_signed": all_signed,
+                "method": _text(method, "method", limit=40, required=False),
+            },
         )
 
     def record_payment(
-        self, actor: Actor, now: datetime, *, amount_fen: int | None = None, reference: str = ""
+        self,
+        actor: Actor,
+        now: datetime,
+        *,
+        amount_fen: int | None = None,
+        reference: str = "",
+        paid_on: date | None = None,
     ) -> None:
         """The insurer records a payment under the agreement (more than one for instalments)."""
         self._check(actor, now, Action.RECORD_PAYMENT, {_S.SETTLED}, "record_payment")
@@ -871,7 +902,7 @@ class Case:
             now,
             EventKind.PAYMENT_RECORDED,
             _S.SETTLED,
-            {"amount_fen": amount, "reference": ref},
+            {"amount_fen": amount, "reference": ref, "paid_on": _iso(paid_on)},
         )
 
     def confirm_payment(self, actor: Actor, now: datetime) -> None:
@@ -898,6 +929,135 @@ class Case:
         text = _text(reason, "reason")
         self._stop_clock(now)
         self._record(actor, now, EventKind.NOT_SETTLED, _S.NOT_SETTLED, {"reason": text})
+
+    def dispute_payment(self, actor: Actor, now: datetime, *, reason: str) -> None:
+        """The consumer says the payment did not arrive as agreed; the case stays settled and
+        the mediator and the insurer are told."""
+        self._check(actor, now, Action.CONFIRM_PAYMENT, {_S.SETTLED}, "dispute_payment")
+        text = _text(reason, "reason")
+        self._record(actor, now, EventKind.PAYMENT_DISPUTED, _S.SETTLED, {"reason": text})
+
+    def remind_payment(self, actor: Actor, now: datetime, *, key: str) -> None:
+        """Record the reminder that the agreed payment is overdue (the worker, once per key)."""
+        due_on = self._overdue_payment(actor, now, "remind_payment")
+        self._record(
+            actor,
+            now,
+            EventKind.PAYMENT_REMINDER,
+            _S.SETTLED,
+            {"key": _text(key, "key", limit=64), "due_on": _iso(due_on)},
+        )
+
+    def escalate_payment(self, actor: Actor, now: datetime, *, key: str) -> None:
+        """Record the escalation of an overdue payment to the supervisors (once per key)."""
+        due_on = self._overdue_payment(actor, now, "escalate_payment")
+        self._record(
+            actor,
+            now,
+            EventKind.PAYMENT_ESCALATED,
+            _S.SETTLED,
+            {"key": _text(key, "key", limit=64), "due_on": _iso(due_on)},
+        )
+
+    def remind_confirmation(
+        self, actor: Actor, now: datetime, *, key: str, window_ends_on: date
+    ) -> None:
+        """Record a reminder that the window to apply for judicial confirmation (司法确认) of
+        the signed agreement closes on ``window_ends_on``."""
+        self._check(actor, now, Action.RUN_CLOCK, CONFIRMATION_STATES, "remind_confirmation")
+        if self.agreement is None or set(self.signatures) != set(Party):
+            raise Conflict("No signed agreement.", code="no_signed_agreement")
+        if now.astimezone(ZoneInfo(self.clock.time_zone)).date() > window_ends_on:
+            raise Conflict("The window has closed.", code="confirmation_window_closed")
+        self._record(
+            actor,
+            now,
+            EventKind.CONFIRMATION_REMINDER,
+            self.state,
+            {"key": _text(key, "key", limit=64), "window_ends_on": _iso(window_ends_on)},
+        )
+
+    # -- negotiation: open offers and blind offers --
+
+    def make_offer(
+        self,
+        actor: Actor,
+        now: datetime,
+        *,
+        amount_fen: int,
+        text: str = "",
+        in_reply_to: int | None = None,
+    ) -> CaseEvent:
+        """An open offer (or a counter-offer to the offer event ``in_reply_to``) that the other
+        side sees; which earlier offer it answers is the caller's to check."""
+        self._check(actor, now, Action.MAKE_OFFER, NEGOTIATION_STATES, "make_offer")
+        amount = _amount(amount_fen, "amount_fen")
+        return self._record(
+            actor,
+            now,
+            EventKind.OFFER_MADE,
+            self.state,
+            {
+                "side": str(_SIGNING_PARTY[actor.role]),
+                "amount_fen": amount,
+                "text": _text(text, "offer_text", limit=2000, required=False),
+                "in_reply_to": in_reply_to,
+            },
+        )
+
+    def answer_offer(
+        self, actor: Actor, now: datetime, *, offer_sequence: int, amount_fen: int, accept: bool
+    ) -> None:
+        """Accept or decline the other side's latest offer (the caller finds it). An accepted
+        offer before mediation resolves the case; in mediation the mediator drafts the
+        agreement from it."""
+        self._check(actor, now, Action.MAKE_OFFER, NEGOTIATION_STATES, "answer_offer")
+        settles = accept and self.state is _S.INSURER_ANSWERED
+        self._record(
+            actor,
+            now,
+            EventKind.OFFER_ANSWERED,
+            _S.RESOLVED if settles else self.state,
+            {
+                "side": str(_SIGNING_PARTY[actor.role]),
+                "offer_sequence": offer_sequence,
+                "amount_fen": _amount(amount_fen, "amount_fen"),
+                "accepted": accept,
+            },
+        )
+
+    def submit_blind_offer(
+        self, actor: Actor, now: datetime, *, round_no: int, commitment: str
+    ) -> None:
+        """A side's secret figure in blind-offer round ``round_no``: the log keeps only a
+        commitment (a salted hash) to it, never the figure, so no one learns it from the log."""
+        self._check(actor, now, Action.MAKE_OFFER, NEGOTIATION_STATES, "submit_blind_offer")
+        if not re.fullmatch(r"[0-9a-f]{64}", commitment) or round_no < 1:
+            raise ValidationFailed("Bad blind offer.", code="invalid_blind_offer")
+        self._record(
+            actor,
+            now,
+            EventKind.BLIND_OFFER_SUBMITTED,
+            self.state,
+            {"round": round_no, "side": str(_SIGNING_PARTY[actor.role]), "commitment": commitment},
+        )
+
+    def end_blind_round(
+        self, actor: Actor, now: datetime, *, round_no: int, settled_fen: int | None
+    ) -> None:
+        """The round ends when the second side submits (the caller compares the figures): with
+        the settlement amount when they overlapped, else only "no overlap". A settlement before
+        mediation resolves the case."""
+        self._check(actor, now, Action.MAKE_OFFER, NEGOTIATION_STATES, "end_blind_round")
+        settled = _amount(settled_fen, "settled_fen")
+        resolves = settled is not None and self.state is _S.INSURER_ANSWERED
+        self._record(
+            actor,
+            now,
+            EventKind.BLIND_ROUND_ENDED,
+            _S.RESOLVED if resolves else self.state,
+            {"round": round_no, "overlap": settled is not None, "amount_fen": settled},
+        )
 
     # -- ending --
 
@@ -1088,6 +1248,14 @@ class Case:
                 self.clock = self.clock.mark_fired(due.key)
                 return due
         raise Conflict(f"No {kind} is due.", code=f"{kind}_not_due")
+
+    def _overdue_payment(self, actor: Actor, now: datetime, transition: str) -> date:
+        self._check(actor, now, Action.RUN_CLOCK, {_S.SETTLED}, transition)
+        due_on = self.agreement.due_on if self.agreement else None
+        today = now.astimezone(ZoneInfo(self.clock.time_zone)).date()
+        if due_on is None or today <= due_on:
+            raise Conflict("The payment is not overdue.", code="payment_not_due")
+        return due_on
 
     def _pending_request(self, actor: Actor, now: datetime, transition: str) -> ExtensionRequest:
         self._check(actor, now, Action.APPROVE_EXTENSION, EXTENSION_DECISION_STATES, transition)

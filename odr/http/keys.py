@@ -15,6 +15,7 @@ from odr.services.bus import Bus
 from odr.services.cases import CaseService
 from odr.services.evidence import EvidenceService
 from odr.services.hearings import HearingRoomService
+from odr.services.outcomes import OutcomeService
 from odr.services.passwords import Passwords
 from odr.services.ratelimit import RateLimiter
 from odr.services.scheduling import SchedulingService
@@ -34,4 +35,5 @@ CASES = web.AppKey("cases", CaseService)
 EVIDENCE = web.AppKey("evidence", EvidenceService)
 SCHEDULING = web.AppKey("scheduling", SchedulingService)
 HEARINGS = web.AppKey("hearings", HearingRoomService)
+OUTCOMES = web.AppKey("outcomes", OutcomeService)
 PAGE_ERROR_RENDERER: web.AppKey[PageErrorRenderer] = web.AppKey("page_error_renderer")

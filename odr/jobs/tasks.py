@@ -43,6 +43,21 @@ async def send_hearing_reminders(ctx: JobContext, now: str | None = None) -> int
     return await service.send_reminders(moment)
 
 
+async def run_outcome_clock(ctx: JobContext, now: str | None = None) -> int:
+    """Record overdue-payment reminders and escalations and judicial-confirmation window
+    reminders that are due (each exactly once)."""
+    from odr.services.outcomes import OutcomeService, load_rules
+
+    moment = datetime.fromisoformat(now) if now else ctx.now()
+    service: OutcomeService | None = ctx.services.get("outcomes")
+    if service is None:  # a worker started without it: built from the case service
+        service = OutcomeService(
+            ctx.services["cases"], ctx.services["evidence"], None, load_rules()
+        )
+        ctx.services["outcomes"] = service
+    return await service.run_clock(moment)
+
+
 async def send_outbox(ctx: JobContext) -> int:
     """Send the e-mail and SMS waiting in the outbox."""
     return await outbox.send_due(ctx.sessionmaker, ctx.services["senders"], ctx.now())
@@ -74,6 +89,7 @@ JOBS: dict[str, JobFunction] = {
     "purge_expired_sessions": purge_expired_sessions,
     "run_case_clock": run_case_clock,
     "send_hearing_reminders": send_hearing_reminders,
+    "run_outcome_clock": run_outcome_clock,
     "send_outbox": send_outbox,
     "detect_early_warnings": detect_early_warnings,
     "record_daily_digest": record_daily_digest,
@@ -85,6 +101,7 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic(purge_expired_sessions, minutes=10),
     Periodic(run_case_clock, minutes=1),
     Periodic(send_hearing_reminders, minutes=1),
+    Periodic(run_outcome_clock, minutes=5),
     Periodic(send_outbox, minutes=1),
     Periodic(detect_early_warnings, minutes=10),
     Periodic(record_daily_digest, minutes=30),

@@ -452,3 +452,78 @@ class HearingRecording(Base):
     started_at: Mapped[datetime] = mapped_column()
     ended_at: Mapped[datetime] = mapped_column()
     evidence_sequence: Mapped[int | None] = mapped_column(Integer)
+
+
+# --- outcomes (issue #7) ---------------------------------------------------------------------
+
+
+class BlindOffer(Base):
+    """One side's secret figure in one blind-offer round. Only this table holds the figure (and
+    the nonce of its commitment); no endpoint shows it to anyone but its side."""
+
+    __tablename__ = "blind_offers"
+    __table_args__ = (UniqueConstraint("case_id", "round", "side"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    side: Mapped[str] = mapped_column(String(16))  # consumer | insurer
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(32))
+    commitment: Mapped[str] = mapped_column(String(64))
+    submitted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column()
+
+
+class BlindRound(Base):
+    """How a blind-offer round ended: settled at ``amount_fen``, or no overlap."""
+
+    __tablename__ = "blind_rounds"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id"), primary_key=True, autoincrement=False
+    )
+    round: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    overlap: Mapped[bool] = mapped_column(Boolean)
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    ended_at: Mapped[datetime] = mapped_column()
+
+
+class AgreementDraftRow(Base):
+    """The mediator's last draft of a case's agreement (the signed text is in the case)."""
+
+    __tablename__ = "agreement_drafts"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id"), primary_key=True, autoincrement=False
+    )
+    facts: Mapped[str] = mapped_column(Text)
+    terms: Mapped[str] = mapped_column(Text)
+    confidential: Mapped[bool] = mapped_column(Boolean)
+    language: Mapped[str] = mapped_column(String(8))
+    updated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class OutcomeAlert(Base):
+    """An overdue-payment or confirmation-window alert already recorded: each key once."""
+
+    __tablename__ = "outcome_alerts"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id"), primary_key=True, autoincrement=False
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fired_at: Mapped[datetime] = mapped_column()
+
+
+class SatisfactionRating(Base):
+    """A party's rating of the service after the case closed (1-5 and a comment)."""
+
+    __tablename__ = "satisfaction_ratings"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id"), primary_key=True, autoincrement=False
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id"), primary_key=True, autoincrement=False
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime] = mapped_column(index=True)

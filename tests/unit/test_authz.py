@@ -154,6 +154,8 @@ READERS = {"consumer", "insurer_rep", "mediator", "centre_lead", "supervisor"}
         (Action.CLOSE_CASE, {"mediator", "supervisor", "system"}),
         (Action.ANSWER_COMPLAINT, {"insurer_rep"}),
         (Action.SIGN_AGREEMENT, {"consumer", "insurer_rep", "mediator"}),
+        (Action.MAKE_OFFER, {"consumer", "insurer_rep"}),
+        (Action.RATE_SERVICE, {"consumer", "insurer_rep"}),
     ],
 )
 def test_who_may_do_each_platform_and_stage_action(action: Action, allowed: set[str]) -> None:

@@ -33,6 +33,8 @@ from odr.domain.errors import Conflict, DomainError, Forbidden, NotFound, Valida
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
 RULES = DeadlineRules()
+PAYMENT_DUE = date(2026, 3, 31)  # the fixture agreement's due date
+AFTER_DUE = datetime(2026, 4, 2, 9, 0, tzinfo=SHANGHAI)
 
 CONSUMER_ID, OTHER_CONSUMER_ID = 1, 2
 INSURER, OTHER_INSURER = 10, 11
@@ -148,7 +150,11 @@ PATHS: dict[CaseState, tuple[CaseState, Step]] = {
     S.AGREEMENT_PENDING: (
         S.HEARING_SCHEDULED,
         lambda c: c.propose_agreement(
-            MEDIATOR, later(c), terms="保险公司赔付3000元。", amount_fen=300_000
+            MEDIATOR,
+            later(c),
+            terms="保险公司赔付3000元。",
+            amount_fen=300_000,
+            due_on=PAYMENT_DUE,
         ),
     ),
     S.SETTLED: (S.AGREEMENT_PENDING, sign_all),
@@ -232,6 +238,16 @@ def agreement_hash(case: Case) -> str:
 
 
 ANY = {"consumer", "insurer_rep", "mediator"}
+SIDES = frozenset({"consumer", "insurer_rep"})
+NEGOTIATION = frozenset(
+    {S.INSURER_ANSWERED, S.MEDIATION_REQUESTED, S.MEDIATOR_ASSIGNED, S.HEARING_SCHEDULED}
+)
+
+
+def resolves_before_mediation(state: CaseState) -> CaseState:
+    return S.RESOLVED if state is S.INSURER_ANSWERED else state
+
+
 TRANSITIONS = [
     Transition(
         "triage",
@@ -417,6 +433,75 @@ TRANSITIONS = [
         goes(S.FULFILLED),
         EventKind.PAYMENT_CONFIRMED,
         lambda c, a, t: c.confirm_payment(a, t),
+    ),
+    Transition(
+        "dispute_payment",
+        frozenset({"consumer"}),
+        frozenset({S.SETTLED}),
+        same,
+        EventKind.PAYMENT_DISPUTED,
+        lambda c, a, t: c.dispute_payment(a, t, reason="尚未收到赔款"),
+    ),
+    Transition(
+        "remind_payment",
+        frozenset({"system"}),
+        frozenset({S.SETTLED}),
+        same,
+        EventKind.PAYMENT_REMINDER,
+        lambda c, a, t: c.remind_payment(a, t, key="payment:reminder:1"),
+        when=lambda c: max(later(c), AFTER_DUE),
+    ),
+    Transition(
+        "escalate_payment",
+        frozenset({"system"}),
+        frozenset({S.SETTLED}),
+        same,
+        EventKind.PAYMENT_ESCALATED,
+        lambda c, a, t: c.escalate_payment(a, t, key="payment:escalation"),
+        when=lambda c: max(later(c), AFTER_DUE),
+    ),
+    Transition(
+        "remind_confirmation",
+        frozenset({"system"}),
+        frozenset({S.SETTLED, S.FULFILLED, S.CLOSED}),
+        same,
+        EventKind.CONFIRMATION_REMINDER,
+        lambda c, a, t: c.remind_confirmation(
+            a, t, key="confirmation:10", window_ends_on=date(2026, 12, 31)
+        ),
+        refused={S.CLOSED: "no_signed_agreement"},  # the fixture closed without agreement
+    ),
+    Transition(
+        "make_offer",
+        SIDES,
+        NEGOTIATION,
+        same,
+        EventKind.OFFER_MADE,
+        lambda c, a, t: c.make_offer(a, t, amount_fen=250_000, text="愿意和解"),
+    ),
+    Transition(
+        "answer_offer",
+        SIDES,
+        NEGOTIATION,
+        resolves_before_mediation,
+        EventKind.OFFER_ANSWERED,
+        lambda c, a, t: c.answer_offer(a, t, offer_sequence=3, amount_fen=250_000, accept=True),
+    ),
+    Transition(
+        "submit_blind_offer",
+        SIDES,
+        NEGOTIATION,
+        same,
+        EventKind.BLIND_OFFER_SUBMITTED,
+        lambda c, a, t: c.submit_blind_offer(a, t, round_no=1, commitment="ef" * 32),
+    ),
+    Transition(
+        "end_blind_round",
+        SIDES,
+        NEGOTIATION,
+        resolves_before_mediation,
+        EventKind.BLIND_ROUND_ENDED,
+        lambda c, a, t: c.end_blind_round(a, t, round_no=1, settled_fen=260_000),
     ),
     Transition(
         "declare_not_settled",

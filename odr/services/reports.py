@@ -1,0 +1,582 @@
+"""The closing report (结案报告): gathered from the case's data as all parties may see it —
+parties, timeline, deadlines met or missed, evidence with hashes, hearings with durations and
+recordings, outcome and agreement hash — and laid out as a PDF in a language.
+
+`gather` reads; `report_blocks` lays out (pure); `OutcomeService` enters the PDF as evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import PurePosixPath
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from odr.domain.agreements import yuan
+from odr.domain.case_snapshot import restore
+from odr.domain.cases import EventKind
+from odr.storage import cases as repo
+from odr.storage.models import (
+    CaseRow,
+    HearingRecording,
+    HearingRow,
+    Organisation,
+    User,
+)
+
+#: Event kinds that are not part of the public story (each side's own secrets stay out).
+_PRIVATE_KINDS = {EventKind.BLIND_OFFER_SUBMITTED.value}
+
+
+def _iso(moment: datetime | date | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _local(value: str | None, zone: ZoneInfo) -> str:
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return value
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+async def gather(s: AsyncSession, case_id: int, zone: ZoneInfo) -> dict[str, Any]:
+    """Everything the report shows, as plain data (JSON-ready)."""
+    row = await repo.row_of(s, case_id)
+    case = restore(row.snapshot)
+    events = await repo.events(s, case_id)
+    users = {
+        u.id: u
+        for u in (
+            await s.execute(
+                select(User).where(
+                    User.id.in_(
+                        {e.actor_user_id for e in events if e.actor_user_id}
+                        | {case.consumer_id, case.mediator_id or 0}
+                    )
+                )
+            )
+        ).scalars()
+    }
+    orgs = {
+        o.id: o.name
+        for o in (
+            await s.execute(
+                select(Organisation).where(
+                    Organisation.id.in_({case.insurer_id, case.centre_id or 0})
+                )
+            )
+        ).scalars()
+    }
+
+    def name(uid: int | None) -> str:
+        user = users.get(uid or 0)
+        return user.display_name if user else ""
+
+    hidden_evidence = {
+        e.sequence
+        for e in events
+        if e.kind == EventKind.EVIDENCE_ADDED.value
+        and e.payload.get("visibility") == "mediator_only"
+    }
+    withdrawn = {
+        e.payload.get("sequence") for e in events if e.kind == EventKind.EVIDENCE_WITHDRAWN.value
+    }
+    timeline = [
+        {
+            "sequence": e.sequence,
+            "at": _iso(e.at),
+            "kind": e.kind,
+            "actor_role": e.actor_role,
+            "actor": name(e.actor_user_id),
+            "to_state": e.to_state,
+        }
+        for e in events
+        if e.sequence not in hidden_evidence
+        and e.kind not in _PRIVATE_KINDS
+        and not (
+            e.kind == EventKind.EVIDENCE_WITHDRAWN.value
+            and e.payload.get("sequence") in hidden_evidence
+        )
+    ]
+    evidence = [
+        {
+            "sequence": e.sequence,
+            "name": e.payload.get("name"),
+            "kind": e.payload.get("kind"),
+            "sha256": e.payload.get("sha256"),
+            "size": e.payload.get("size"),
+            "submitted_at": _iso(e.at),
+            "submitted_by": e.actor_role,
+            "withdrawn": e.sequence in withdrawn,
+        }
+        for e in events
+        if e.kind == EventKind.EVIDENCE_ADDED.value and e.sequence not in hidden_evidence
+    ]
+    hearings = []
+    for h in (
+        await s.execute(
+            select(HearingRow).where(HearingRow.case_id == case_id).order_by(HearingRow.id)
+        )
+    ).scalars():
+        recordings = (
+            await s.execute(
+                select(HearingRecording)
+                .where(HearingRecording.hearing_id == h.id)
+                .order_by(HearingRecording.started_at)
+            )
+        ).scalars()
+        minutes = (
+            round((h.ended_at - h.started_at).total_seconds() / 60)
+            if h.started_at and h.ended_at
+            else None
+        )
+        hearings.append(
+            {
+                "id": h.id,
+                "state": h.state,
+                "scheduled_for": _iso(h.starts_at),
+                "started_at": _iso(h.started_at),
+                "ended_at": _iso(h.ended_at),
+                "duration_minutes": minutes,
+                "recordings": [
+                    {
+                        "name": PurePosixPath(r.path).name,
+                        "sha256": r.sha256,
+                        "size": r.size,
+                        "seconds": round((r.ended_at - r.started_at).total_seconds()),
+                    }
+                    for r in recordings
+                ],
+            }
+        )
+    chain = await repo.chain(s, case_id)
+    return {
+        "case": {
+            "id": case.id,
+            "number": case.number,
+            "category": case.category.value,
+            "state": case.state.value,
+            "received_at": _iso(case.received_at),
+            "amount_fen": case.amount_fen,
+            "policy_numbers": list(case.policy_numbers),
+        },
+        "parties": {
+            "consumer": name(case.consumer_id),
+            "insurer": orgs.get(case.insurer_id, ""),
+            "mediator": name(case.mediator_id),
+            "centre": orgs.get(case.centre_id or 0, ""),
+        },
+        "timeline": timeline,
+        "deadlines": _deadlines(events, case.agreement.due_on if case.agreement else None, zone),
+        "evidence": evidence,
+        "hearings": hearings,
+        "outcome": _outcome(row, case, events),
+        "chain_head": chain[-1].hash if chain else None,
+    }
+
+
+def _deadlines(events: list[Any], due_on: date | None, zone: ZoneInfo) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    answer_due = mediation_due = None
+    answered_at = mediation_end = None
+    answer_escalated = mediation_escalated = False
+    paid_at = None
+    for e in events:
+        p = e.payload
+        if e.kind == EventKind.TRIAGED.value:
+            answer_due = p.get("answer_due_at")
+        elif e.kind in (
+            EventKind.ANSWER_REJECTED.value,
+            EventKind.MEDIATION_REQUESTED.value,
+            EventKind.REFERRED_TO_MEDIATION.value,
+        ):
+            mediation_due = p.get("mediation_due_at")
+        elif e.kind == EventKind.DEADLINE_EXTENDED.value:
+            if p.get("stage") == "mediation":
+                mediation_due = p.get("due_at")
+            else:
+                answer_due = p.get("due_at")
+        elif e.kind == EventKind.ANSWERED.value:
+            answered_at = _iso(e.at)
+        elif e.kind == EventKind.ESCALATED.value:
+            if p.get("stage") == "mediation":
+                mediation_escalated = True
+            else:
+                answer_escalated = True
+        elif (e.kind == EventKind.AGREEMENT_SIGNED.value and p.get("all_signed")) or (
+            e.kind == EventKind.NOT_SETTLED.value
+        ):
+            mediation_end = _iso(e.at)
+        elif e.kind in (EventKind.PAYMENT_RECORDED.value, EventKind.PAYMENT_CONFIRMED.value):
+            paid_at = paid_at or _iso(e.at)
+
+    def status(due: str | None, done: str | None, escalated: bool) -> str:
+        if done is None:
+            return "missed" if escalated else "pending"
+        return "met" if due is None or done <= due else "missed"
+
+    if answer_due:
+        found.append(
+            {
+                "name": "answer",
+                "due": answer_due,
+                "done": answered_at,
+                "status": status(answer_due, answered_at, answer_escalated),
+            }
+        )
+    if mediation_due:
+        found.append(
+            {
+                "name": "mediation",
+                "due": mediation_due,
+                "done": mediation_end,
+                "status": status(mediation_due, mediation_end, mediation_escalated),
+            }
+        )
+    if due_on is not None:
+        paid_day = (
+            datetime.fromisoformat(paid_at).astimezone(zone).date().isoformat() if paid_at else None
+        )
+        found.append(
+            {
+                "name": "payment",
+                "due": due_on.isoformat(),
+                "done": paid_at,
+                "status": "pending"
+                if paid_day is None
+                else ("met" if paid_day <= due_on.isoformat() else "missed"),
+            }
+        )
+    return found
+
+
+def _outcome(row: CaseRow, case: Any, events: list[Any]) -> dict[str, Any]:
+    closed = next(
+        (e for e in reversed(events) if e.kind == EventKind.CLOSED.value),
+        None,
+    )
+    payments = [
+        {
+            "amount_fen": e.payload.get("amount_fen"),
+            "paid_on": e.payload.get("paid_on"),
+            "reference": e.payload.get("reference"),
+            "recorded_at": _iso(e.at),
+        }
+        for e in events
+        if e.kind == EventKind.PAYMENT_RECORDED.value
+    ]
+    settled_blind = next(
+        (
+            e.payload.get("amount_fen")
+            for e in events
+            if e.kind == EventKind.BLIND_ROUND_ENDED.value and e.payload.get("overlap")
+        ),
+        None,
+    )
+    not_settled = next(
+        (e.payload.get("reason") for e in events if e.kind == EventKind.NOT_SETTLED.value), None
+    )
+    return {
+        "result": closed.payload.get("outcome") if closed else case.state.value,
+        "closed_at": _iso(closed.at) if closed else None,
+        "agreement_sha256": case.agreement.sha256 if case.agreement else None,
+        "agreement_amount_fen": case.agreement.amount_fen if case.agreement else None,
+        "agreement_due_on": _iso(case.agreement.due_on) if case.agreement else None,
+        "payments": payments,
+        "payment_confirmed": any(e.kind == EventKind.PAYMENT_CONFIRMED.value for e in events),
+        "blind_offer_settlement_fen": settled_blind,
+        "not_settled_reason": not_settled,
+    }
+
+
+# --- layout ---------------------------------------------------------------------------------
+
+LABELS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "title": "结案报告",
+        "subtitle": "案件 {number}",
+        "case": "一、案件概况",
+        "number": "案件编号",
+        "category": "类别",
+        "received": "受理时间",
+        "amount": "争议金额",
+        "policies": "保单号",
+        "parties": "二、当事人",
+        "consumer": "消费者",
+        "insurer": "保险机构",
+        "mediator": "调解员",
+        "centre": "调解中心",
+        "timeline": "三、案件经过",
+        "seq": "序号",
+        "at": "时间",
+        "event": "事项",
+        "by": "操作人",
+        "deadlines": "四、期限",
+        "deadline": "期限",
+        "due": "截止",
+        "done": "完成",
+        "status": "结果",
+        "met": "按期",
+        "missed": "逾期",
+        "pending": "未完成",
+        "answer": "保险机构答复",
+        "mediation": "调解",
+        "payment": "协议履行",
+        "evidence": "五、证据（SHA-256）",
+        "name": "名称",
+        "kind": "类型",
+        "size": "大小（字节）",
+        "hearings": "六、调解会议",
+        "hearing": "会议",
+        "scheduled": "预定时间",
+        "duration": "时长（分钟）",
+        "recordings": "录像",
+        "none": "无",
+        "outcome": "七、结果",
+        "result": "结果",
+        "closed_at": "结案时间",
+        "agreement_hash": "协议文本 SHA-256",
+        "agreement_amount": "协议金额",
+        "agreement_due": "履行期限",
+        "payments": "付款记录",
+        "confirmed": "消费者已确认收款",
+        "blind": "盲拍报价成交金额",
+        "reason": "未达成协议原因",
+        "chain": "案件哈希链头",
+        "yuan": "{amount} 元",
+        "footer": "{number} · 结案报告",
+    },
+    "en": {
+        "title": "Closing report",
+        "subtitle": "Case {number}",
+        "case": "1. The case",
+        "number": "Case number",
+        "category": "Category",
+        "received": "Received",
+        "amount": "Amount in dispute",
+        "policies": "Policies",
+        "parties": "2. Parties",
+        "consumer": "Consumer",
+        "insurer": "Insurer",
+        "mediator": "Mediator",
+        "centre": "Mediation centre",
+        "timeline": "3. Timeline",
+        "seq": "No.",
+        "at": "Time",
+        "event": "Event",
+        "by": "By",
+        "deadlines": "4. Deadlines",
+        "deadline": "Deadline",
+        "due": "Due",
+        "done": "Done",
+        "status": "Result",
+        "met": "met",
+        "missed": "missed",
+        "pending": "open",
+        "answer": "Insurer's answer",
+        "mediation": "Mediation",
+        "payment": "Payment under the agreement",
+        "evidence": "5. Evidence (SHA-256)",
+        "name": "Name",
+        "kind": "Kind",
+        "size": "Size (bytes)",
+        "hearings": "6. Hearings",
+        "hearing": "Hearing",
+        "scheduled": "Scheduled",
+        "duration": "Minutes",
+        "recordings": "Recordings",
+        "none": "None",
+        "outcome": "7. Outcome",
+        "result": "Result",
+        "closed_at": "Closed",
+        "agreement_hash": "Agreement text SHA-256",
+        "agreement_amount": "Amount agreed",
+        "agreement_due": "Due by",
+        "payments": "Payments",
+        "confirmed": "The consumer confirmed the payment",
+        "blind": "Blind-offer settlement",
+        "reason": "Why no agreement",
+        "chain": "Head of the case's hash chain",
+        "yuan": "CNY {amount}",
+        "footer": "{number} · closing report",
+    },
+}
+
+#: Event and state names for the report, in both languages (the PDF has no gettext).
+NAMES: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "filed": "提交投诉",
+        "triaged": "分派",
+        "answered": "保险机构答复",
+        "answer_accepted": "接受答复",
+        "answer_rejected": "不接受答复",
+        "mediation_requested": "申请调解",
+        "reminder": "催办",
+        "escalated": "升级",
+        "mediator_assigned": "指派调解员",
+        "assignment_accepted": "调解员接受指派",
+        "hearing_scheduled": "安排调解会议",
+        "hearing_started": "调解会议开始",
+        "hearing_ended": "调解会议结束",
+        "agreement_proposed": "起草调解协议",
+        "agreement_signed": "签署调解协议",
+        "payment_recorded": "登记付款",
+        "payment_confirmed": "确认收款",
+        "payment_disputed": "对付款提出异议",
+        "payment_reminder": "付款催办",
+        "payment_escalated": "逾期付款升级",
+        "confirmation_reminder": "司法确认期限提醒",
+        "not_settled": "调解未成",
+        "withdrawn": "撤回",
+        "closed": "结案",
+        "message_sent": "留言",
+        "evidence_added": "提交证据",
+        "evidence_withdrawn": "撤回证据",
+        "offer_made": "报价",
+        "offer_answered": "回应报价",
+        "blind_round_ended": "盲拍报价一轮结束",
+        "settled": "已达成协议",
+        "fulfilled": "已履行",
+        "resolved": "已解决",
+        "closed_state": "已结案",
+    },
+    "en": {},
+}
+
+
+def _name(kind: str, lang: str) -> str:
+    return NAMES.get(lang, {}).get(kind, kind.replace("_", " "))
+
+
+def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str, str, list[Any]]:
+    """The report's title, subtitle and blocks (`odr.services.pdf`)."""
+    from odr.services.pdf import Heading, Table, Text
+
+    t = LABELS.get(lang, LABELS["zh-CN"])
+    c, p, o = data["case"], data["parties"], data["outcome"]
+
+    def money(fen: int | None) -> str:
+        return t["yuan"].format(amount=yuan(fen)) if fen else t["none"]
+
+    blocks: list[Any] = [
+        Heading(t["case"]),
+        Table(
+            [
+                [t["number"], c["number"]],
+                [t["category"], c["category"]],
+                [t["received"], _local(c["received_at"], zone)],
+                [t["amount"], money(c["amount_fen"])],
+                [t["policies"], ", ".join(c["policy_numbers"])],
+            ],
+            header=False,
+            widths=(0.3, 0.7),
+        ),
+        Heading(t["parties"]),
+        Table(
+            [[t[k], p[k] or t["none"]] for k in ("consumer", "insurer", "mediator", "centre")],
+            header=False,
+            widths=(0.3, 0.7),
+        ),
+        Heading(t["timeline"]),
+        Table(
+            [[t["seq"], t["at"], t["event"], t["by"]]]
+            + [
+                [str(e["sequence"]), _local(e["at"], zone), _name(e["kind"], lang), e["actor"]]
+                for e in data["timeline"]
+            ],
+            widths=(0.08, 0.22, 0.45, 0.25),
+        ),
+        Heading(t["deadlines"]),
+    ]
+    if data["deadlines"]:
+        blocks.append(
+            Table(
+                [[t["deadline"], t["due"], t["done"], t["status"]]]
+                + [
+                    [
+                        t[d["name"]],
+                        _local(d["due"], zone),
+                        _local(d["done"], zone),
+                        t[d["status"]],
+                    ]
+                    for d in data["deadlines"]
+                ],
+                widths=(0.3, 0.25, 0.25, 0.2),
+            )
+        )
+    else:
+        blocks.append(Text(t["none"]))
+    blocks.append(Heading(t["evidence"]))
+    if data["evidence"]:
+        blocks.append(
+            Table(
+                [[t["seq"], t["name"], t["kind"], t["size"], "SHA-256"]]
+                + [
+                    [str(i["sequence"]), i["name"], i["kind"], str(i["size"]), i["sha256"]]
+                    for i in data["evidence"]
+                ],
+                widths=(0.07, 0.25, 0.13, 0.12, 0.43),
+            )
+        )
+    else:
+        blocks.append(Text(t["none"]))
+    blocks.append(Heading(t["hearings"]))
+    if data["hearings"]:
+        rows = [[t["hearing"], t["scheduled"], t["duration"], t["recordings"]]]
+        for h in data["hearings"]:
+            recs = "\n".join(
+                f"{r['name']} ({r['seconds']} s) {r['sha256']}" for r in h["recordings"]
+            )
+            rows.append(
+                [
+                    str(h["id"]),
+                    _local(h["scheduled_for"], zone),
+                    "" if h["duration_minutes"] is None else str(h["duration_minutes"]),
+                    recs or t["none"],
+                ]
+            )
+        blocks.append(Table(rows, widths=(0.1, 0.22, 0.13, 0.55)))
+    else:
+        blocks.append(Text(t["none"]))
+    blocks.append(Heading(t["outcome"]))
+    outcome_rows = [
+        [t["result"], _name(o["result"], lang)],
+        [t["closed_at"], _local(o["closed_at"], zone) or t["none"]],
+    ]
+    if o["agreement_sha256"]:
+        outcome_rows += [
+            [t["agreement_hash"], o["agreement_sha256"]],
+            [t["agreement_amount"], money(o["agreement_amount_fen"])],
+            [t["agreement_due"], o["agreement_due_on"] or t["none"]],
+        ]
+    for pay in o["payments"]:
+        outcome_rows.append(
+            [t["payments"], f"{money(pay['amount_fen'])} {pay['paid_on'] or ''} {pay['reference']}"]
+        )
+    if o["payment_confirmed"]:
+        outcome_rows.append([t["confirmed"], "yes" if lang == "en" else "是"])
+    if o["blind_offer_settlement_fen"]:
+        outcome_rows.append([t["blind"], money(o["blind_offer_settlement_fen"])])
+    if o["not_settled_reason"]:
+        outcome_rows.append([t["reason"], o["not_settled_reason"]])
+    outcome_rows.append([t["chain"], data["chain_head"] or t["none"]])
+    blocks.append(Table(outcome_rows, header=False, widths=(0.3, 0.7)))
+    return t["title"], t["subtitle"].format(number=c["number"]), blocks
+
+
+def report_pdf(data: dict[str, Any], lang: str, zone: ZoneInfo) -> bytes:
+    from odr.services.pdf import render_pdf
+
+    title, subtitle, blocks = report_blocks(data, lang, zone)
+    t = LABELS.get(lang, LABELS["zh-CN"])
+    return render_pdf(
+        title, blocks, subtitle=subtitle, footer=t["footer"].format(number=data["case"]["number"])
+    )

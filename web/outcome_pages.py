@@ -1,0 +1,60 @@
+"""Outcome pages: the printable closing report (结案报告) of a case.
+
+The handler reads `OutcomeService.report` (which authorises) and renders; the PDF links go to
+the JSON API's ``report.pdf`` in either language.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from odr.http.auth import require_user
+from odr.http.keys import OUTCOMES
+from odr.services.reports import NAMES
+from web.i18n import N_
+from web.rendering import render, use_language
+
+DEADLINE_NAMES = {
+    "answer": N_("Insurer's answer"),
+    "mediation": N_("Mediation"),
+    "payment": N_("Payment under the agreement"),
+}
+DEADLINE_STATUS = {"met": N_("Met"), "missed": N_("Missed"), "pending": N_("Open")}
+
+
+def _case_id(request: web.Request) -> int:
+    raw = request.match_info["case_id"]
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= 2**63 - 1:
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
+async def report_page(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    case_id = _case_id(request)
+    data = await request.app[OUTCOMES].report(user.actor, case_id)
+    lang = await use_language(request)
+    names = NAMES.get(lang, {})
+    return await render(
+        request,
+        "outcome_report.html",
+        {
+            "report": data,
+            "event_name": lambda kind: names.get(kind, kind.replace("_", " ")),
+            "deadline_names": DEADLINE_NAMES,
+            "deadline_status": DEADLINE_STATUS,
+            "pdf_zh": str(
+                request.app.router["api.outcomes.report.pdf"].url_for(case_id=str(case_id))
+            )
+            + "?lang=zh-CN",
+            "pdf_en": str(
+                request.app.router["api.outcomes.report.pdf"].url_for(case_id=str(case_id))
+            )
+            + "?lang=en",
+            "case_url": str(request.app.router["case"].url_for(case_id=str(case_id))),
+        },
+    )
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get(r"/cases/{case_id:\d+}/report", report_page, name="case_report")
