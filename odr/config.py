@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from odr.domain.errors import ValidationFailed
+from odr.domain.thresholds import ThresholdRules, parse_thresholds
 
 
 class ConfigError(ValueError):
@@ -61,6 +65,9 @@ class Settings:
     s3_secret_key: str | None = None
     triage_rules: Path | None = None  # overrides the packaged odr/data/triage.toml
     deadline_rules: Path | None = None  # TOML overriding the default regulatory deadlines
+    #: per-insurer thresholds of the dashboard (ODR_THRESHOLDS: a TOML file, see
+    #: `odr.domain.thresholds`); without the file, the built-in defaults
+    thresholds: ThresholdRules = field(default_factory=ThresholdRules)
 
     @property
     def production(self) -> bool:
@@ -139,6 +146,7 @@ class Settings:
             s3_secret_key=get("S3_SECRET_KEY"),
             triage_rules=_path(get("TRIAGE_RULES")),
             deadline_rules=_path(get("DEADLINE_RULES")),
+            thresholds=_thresholds(get("THRESHOLDS")),
         )
 
 
@@ -157,6 +165,20 @@ def _int(get: Any, name: str, default: int) -> int:
 
 def _path(raw: str | None) -> Path | None:
     return Path(raw) if raw else None
+
+
+def _thresholds(raw: str | None) -> ThresholdRules:
+    if raw is None:
+        return ThresholdRules()
+    try:
+        data = tomllib.loads(Path(raw).read_text(encoding="utf-8"))
+        return parse_thresholds(data)
+    except OSError as error:
+        raise ConfigError(f"ODR_THRESHOLDS: cannot read {raw}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"ODR_THRESHOLDS: {raw} is not valid TOML: {error}") from None
+    except ValidationFailed as error:
+        raise ConfigError(f"ODR_THRESHOLDS: {error.message}") from None
 
 
 def _bool(raw: str | None, *, default: bool) -> bool:

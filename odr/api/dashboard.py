@@ -52,20 +52,22 @@ def period_of(request: web.Request, zone: str) -> dashboard.Period:
     return period
 
 
-async def _figures(request: web.Request) -> dict[str, object]:
+async def figures_of(request: web.Request) -> dict[str, object]:
     actor = await require_actor(request)
-    zone = request.app[SETTINGS].timezone
-    period = period_of(request, zone)
+    settings = request.app[SETTINGS]
+    period = period_of(request, settings.timezone)
     async with request.app[SESSIONMAKER]() as s:
-        return await dashboard.figures(s, actor, period, zone=zone)
+        return await dashboard.figures(
+            s, actor, period, zone=settings.timezone, thresholds=settings.thresholds
+        )
 
 
 async def get_dashboard(request: web.Request) -> web.Response:
-    return web.json_response(await _figures(request))
+    return web.json_response(await figures_of(request))
 
 
 async def get_dashboard_csv(request: web.Request) -> web.Response:
-    data = await _figures(request)
+    data = await figures_of(request)
     period = data["period"]
     assert isinstance(period, dict)
     filename = f"odr-dashboard-{period['from']}-{period['to']}.csv"

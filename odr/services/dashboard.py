@@ -1,8 +1,14 @@
 """The supervisor's figures (DESIGN.md §7): counts, deadline compliance, durations, mediation,
-fulfilment, early warnings and each insurer's figures against thresholds. Read-only.
+fulfilment, a time series, early warnings and each insurer's figures against thresholds.
+Read-only.
 
+The per-case figures (answers, escalations, decisions, payments, agreements' due dates) are
+read from the read model `DashboardCaseFacts` (one row per case, kept by a database
+trigger), so a period is a range over an index rather than a walk through every case's log.
 Every count is an SQL ``GROUP BY``; Python only handles bounded result sets (one row per group,
-or the rows of one small set named below).
+or the rows of one small set named below). On the embedded SQLite setup a few figures that need
+the local calendar (medians, fulfilment, the time series) read one row per case of the period
+and finish in Python; PostgreSQL computes them in SQL.
 
 The period
 ----------
@@ -14,9 +20,12 @@ Definitions
 -----------
 * **Cases** (by category, insurer, channel kind, state): cases *received* in the period, counted
   by their current ``category``, ``insurer_id``, ``channel_kind`` and ``state``.
-* **Answer compliance** (``deadlines.answer``): the cohort is every case with an ``answered``
-  event in the period or an answer-stage ``escalated`` event (payload ``stage == "answer"``)
-  in the period: the cases whose answer deadline was met or missed in the period. A cohort
+* **Time series** (``series``): per local day (periods up to 62 days) or per week (Monday to
+  Sunday, longer periods; the first and last weeks are cut to the period), the cases received
+  and the cases first escalated (any stage); every bucket is listed, empty ones with zeros.
+* **Answer compliance** (``deadlines.answer``): the cohort is every case whose first
+  ``answered`` event or first answer-stage ``escalated`` event (payload ``stage == "answer"``)
+  is in the period: the cases whose answer deadline was met or missed in the period. A cohort
   case is *in time* when it has an ``answered`` event with ``in_time`` true and no answer-stage
   escalation; every other cohort case is *missed* (escalated, answered late, or both).
   ``share_in_time = in_time / cases`` (null when the cohort is empty).
@@ -36,26 +45,34 @@ Definitions
   Every settled case went through mediation; a settled case later ``fulfilled`` counts as
   settled.
 * **Fulfilled on time**: cases with a ``payment_confirmed`` event in the period; *on time*
-  when the local day of confirmation is no later than the ``due_on`` of the case's last
-  ``agreement_proposed`` event. Cases whose agreement named no due date are counted in
-  ``without_due_date`` and left out of the share. (Python reads one row per confirmed payment
-  of the period.)
-* **Satisfaction**: null: consumers cannot rate yet; the key is kept for the charts.
-* **Warnings**: ``high_risk``: cases received in the period with ``risk_score`` at or above
-  ``high_risk_score`` (default 70), with the 20 riskiest still open; ``duplicate_clusters``:
-  early-warning clusters created in the period (and how many are unacknowledged), and cases
-  received in the period that triage linked to an earlier one (``duplicates_filed``);
-  ``overdue_now``: open cases whose running deadline (``due_at``, set only while a stage's clock
-  runs: answer or mediation) is before *now*; ``unpaid_agreements``: cases still ``settled``
-  (payment not confirmed) whose agreement's ``due_on`` is before today (local).
+  when the local day of the first confirmation is no later than the ``due_on`` of the case's
+  last ``agreement_proposed`` event. Cases whose agreement named no due date are counted in
+  ``without_due_date`` and left out of the share.
+* **Satisfaction**: the ratings (1 to 5) the parties gave in the period, once their case was
+  closed: ``responses``, ``average`` (null without ratings), per score and per role.
+* **Warnings** (each list holds at most `LIST_LIMIT` cases, its count holds them all):
+  ``high_risk``: cases received in the period with ``risk_score`` at or above
+  ``high_risk_score`` (default 70), listing the riskiest still open; ``duplicate_clusters``:
+  early-warning clusters created in the period (how many are unacknowledged, and the newest
+  with the complaints behind each), and cases received in the period that triage linked to an
+  earlier one (``duplicates_filed``); ``overdue_now`` / ``overdue_cases``: open cases whose
+  running deadline (``due_at``, set only while a stage's clock runs: answer or mediation) is
+  before *now*, the longest overdue first; ``unpaid_agreements``: cases still ``settled``
+  (payment not confirmed) whose agreement's ``due_on`` is before today (local), the oldest
+  due first.
 * **Per insurer** (every insurer organisation): ``cases`` received in the period,
-  ``per_10k_policies = cases × 10,000 / policy_count`` (null without a policy count),
-  ``overdue_now``, ``escalations`` (distinct cases with an ``escalated`` event in the period),
+  ``per_10k_policies = cases × 10,000 / policy_count`` (the organisation's policy count, else
+  the thresholds file's; null without one), ``overdue_now``, ``escalations`` (cases whose
+  first escalation, of any stage, is in the period),
   ``escalation_share = escalations / cases`` (null when no cases), the insurer's answer
-  compliance, and ``warning`` with ``reasons`` when a figure exceeds its `InsurerThresholds`.
+  compliance, and ``warning`` with ``reasons`` when a
+  figure is beyond the insurer's thresholds (`odr.domain.thresholds`: ``Settings.thresholds``,
+  from the ``ODR_THRESHOLDS`` file). ``thresholds`` lists the limits applied to the period.
 
-Thresholds are parameters (defaults in `InsurerThresholds`); they belong in configuration
-(``Settings.dashboard_thresholds``, from ``ODR_DASHBOARD_*``) once that exists.
+Timings
+-------
+`figures` takes an optional ``timings`` dict and fills it with the milliseconds each named
+query took (``bench/dashboard.py`` prints them).
 """
 
 from __future__ import annotations
@@ -63,24 +80,52 @@ from __future__ import annotations
 import csv
 import io
 import statistics
-from dataclasses import asdict, dataclass
+import time as clock
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, and_, case, cast, exists, false, func, or_, select, true
+from sqlalchemy import Date, Float, and_, case, cast, false, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from odr.domain.accounts import Actor, OrganisationKind
 from odr.domain.authz import Action, authorize
 from odr.domain.cases import OPEN_STATES, CaseState, EventKind
-from odr.storage.models import CaseEventRow, CaseRow, EarlyWarningRow, Organisation
+from odr.domain.thresholds import LIMITS, InsurerThresholds, ThresholdRules
+from odr.storage.models import (
+    CaseEventRow,
+    CaseRow,
+    DashboardCaseFacts,
+    EarlyWarningRow,
+    Organisation,
+    SatisfactionRating,
+)
+
+__all__ = [
+    "DEFAULT",
+    "HIGH_RISK_SCORE",
+    "MAX_PERIOD_DAYS",
+    "InsurerThresholds",
+    "Period",
+    "ThresholdRules",
+    "figures",
+    "figures_csv",
+    "satisfaction_figures",
+    "series_unit",
+]
 
 MAX_PERIOD_DAYS = 3 * 366
 HIGH_RISK_SCORE = 70
-HIGH_RISK_LIST = 20
+LIST_LIMIT = 20
+HIGH_RISK_LIST = LIST_LIMIT
+DAILY_UP_TO_DAYS = 62  # longer periods are shown per week
+
+DEFAULT = InsurerThresholds()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,46 +147,67 @@ class Period:
         return (self.end - self.start).days + 1
 
 
-@dataclass(frozen=True)
-class InsurerThresholds:
-    """An insurer's figures above these raise a warning (partner evaluation)."""
-
-    max_cases: int = 100  # cases received in the period
-    max_per_10k_policies: float = 5.0  # cases per 10,000 policies in the period
-    max_overdue: int = 5  # open cases past their running deadline now
-    max_escalation_share: float = 0.2  # escalated cases / cases received in the period
+def series_unit(period: Period) -> str:
+    """``day`` for periods up to `DAILY_UP_TO_DAYS` days, else ``week``."""
+    return "day" if period.days <= DAILY_UP_TO_DAYS else "week"
 
 
-DEFAULT = InsurerThresholds()
+def _bucket_of(day: date, unit: str) -> date:
+    return day if unit == "day" else day - timedelta(days=day.weekday())
+
+
+def _buckets(period: Period, unit: str) -> list[date]:
+    step = timedelta(days=1 if unit == "day" else 7)
+    out, at = [], _bucket_of(period.start, unit)
+    while at <= period.end:
+        out.append(at)
+        at += step
+    return out
+
 
 _E = CaseEventRow
+_F = DashboardCaseFacts
+
+
+@dataclass
+class _Query:
+    """What every query of one dashboard answer shares."""
+
+    s: AsyncSession
+    period: Period
+    zone: str
+    now: datetime
+    timings: dict[str, float] | None
+    lo: datetime = field(init=False)
+    hi: datetime = field(init=False)
+    today: date = field(init=False)
+    pg: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lo, self.hi = self.period.bounds(self.zone)
+        self.today = self.now.astimezone(ZoneInfo(self.zone)).date()
+        self.pg = self.s.get_bind().dialect.name == "postgresql"
+
+    async def timed(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
+        started = clock.perf_counter()
+        result = await work()
+        if self.timings is not None:
+            self.timings[name] = round((clock.perf_counter() - started) * 1000, 2)
+        return result
+
+    def local_day(self, column: Any) -> Any:
+        """PostgreSQL only: the local calendar day of an instant."""
+        return cast(func.timezone(self.zone, column), Date)
 
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _answer_escalation(e: Any) -> ColumnElement[bool]:
-    return and_(e.kind == EventKind.ESCALATED.value, e.payload["stage"].as_string() == "answer")
-
-
-def _answered_late(e: Any) -> ColumnElement[bool]:
-    return and_(e.kind == EventKind.ANSWERED.value, e.payload["in_time"].as_boolean() == false())
-
-
-def _is_decision(e: Any) -> ColumnElement[bool]:
-    return or_(
-        e.kind == EventKind.ANSWER_ACCEPTED.value,
-        and_(
-            e.kind == EventKind.AGREEMENT_SIGNED.value,
-            e.to_state == CaseState.SETTLED.value,
-        ),
-        e.kind == EventKind.NOT_SETTLED.value,
-    )
-
-
-def _is_answer(e: Any) -> ColumnElement[bool]:
-    return and_(e.kind == EventKind.ANSWERED.value)
+def _rules(thresholds: InsurerThresholds | ThresholdRules) -> ThresholdRules:
+    if isinstance(thresholds, ThresholdRules):
+        return thresholds
+    return ThresholdRules(defaults=thresholds)
 
 
 async def figures(
@@ -150,119 +216,103 @@ async def figures(
     period: Period,
     *,
     zone: str,
-    thresholds: InsurerThresholds = DEFAULT,
+    thresholds: InsurerThresholds | ThresholdRules = DEFAULT,
     high_risk_score: int = HIGH_RISK_SCORE,
     now: datetime | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The dashboard's figures for ``period`` (see the module's definitions), JSON-ready."""
     authorize(actor, Action.VIEW_DASHBOARD)
-    now = now or datetime.now(UTC)
-    lo, hi = period.bounds(zone)
-    today = now.astimezone(ZoneInfo(zone)).date()
+    q = _Query(s, period, zone, now or datetime.now(UTC), timings)
+    if q.pg:
+        # for this transaction only: the period's aggregates hash and sort in memory, and
+        # short analytical queries are not worth compiling (JIT costs more than it saves)
+        await s.execute(text("SET LOCAL work_mem = '64MB'"))
+        await s.execute(text("SET LOCAL jit = off"))
+    rules = _rules(thresholds)
+    lo, hi = q.lo, q.hi
     received = and_(CaseRow.received_at >= lo, CaseRow.received_at < hi)
 
-    insurers: dict[int, tuple[str, int | None]] = {
-        i: (n, p)
-        for i, n, p in (
-            await s.execute(
-                select(Organisation.id, Organisation.name, Organisation.policy_count).where(
-                    Organisation.kind == OrganisationKind.INSURER.value
-                )
-            )
-        ).all()
-    }
+    async def organisations() -> dict[int, tuple[str, str | None, int | None]]:
+        rows = await s.execute(
+            select(
+                Organisation.id, Organisation.name, Organisation.name_en, Organisation.policy_count
+            ).where(Organisation.kind == OrganisationKind.INSURER.value)
+        )
+        return {i: (n, en, p) for i, n, en, p in rows.all()}
+
+    insurers = await q.timed("insurers", organisations)
 
     async def grouped(column: Any, *where: Any) -> dict[Any, int]:
         stmt = select(column, func.count()).where(*where).group_by(column)
         return {k: int(n) for k, n in (await s.execute(stmt)).all()}
 
-    by_category = await grouped(CaseRow.category, received)
-    by_insurer = await grouped(CaseRow.insurer_id, received)
-    by_channel = await grouped(CaseRow.channel_kind, received)
-    by_state = await grouped(CaseRow.state, received)
+    counted = await q.timed(
+        "cases_by_category_insurer_channel_state_day",
+        lambda: _case_counts(q, received, high_risk_score),
+    )
+    by_category, by_insurer, by_channel, by_state = counted.by
     total = sum(by_state.values())
 
     open_states = [st.value for st in OPEN_STATES]
-    overdue = await grouped(
-        CaseRow.insurer_id, CaseRow.state.in_(open_states), CaseRow.due_at < now
-    )
-    escalated_cases = (
-        select(_E.case_id)
-        .where(_E.kind == EventKind.ESCALATED.value, _E.at >= lo, _E.at < hi)
-        .distinct()
-        .subquery()
-    )
-    escalations = {
-        k: int(n)
-        for k, n in (
-            await s.execute(
-                select(CaseRow.insurer_id, func.count())
-                .join(escalated_cases, escalated_cases.c.case_id == CaseRow.id)
-                .group_by(CaseRow.insurer_id)
-            )
-        ).all()
-    }
-    answer_by_insurer = await _answer_compliance(s, lo, hi)
+    overdue_now = and_(CaseRow.state.in_(open_states), CaseRow.due_at < q.now)
+    overdue = await q.timed("overdue_by_insurer", lambda: grouped(CaseRow.insurer_id, overdue_now))
+    escalations = await q.timed("escalations_by_insurer", lambda: _escalations(q))
+    answer_by_insurer = await q.timed("answer_compliance", lambda: _answer_compliance(q))
     answer_total = [sum(v[i] for v in answer_by_insurer.values()) for i in (0, 1)]
 
-    answer_hours = await _median_hours(s, _is_answer, lo, hi)
-    decision_hours = await _median_hours(s, _is_decision, lo, hi)
-    decided, decided_in_time = await _decision_compliance(s, lo, hi)
+    answer_hours = await q.timed("median_first_answer", lambda: _median_hours(q, _F.answered_at))
+    decision_hours = await q.timed("median_decision", lambda: _median_hours(q, _F.decided_at))
+    decided, decided_in_time = await q.timed("decision_compliance", lambda: _decisions(q))
 
-    mediation = await grouped(
-        _E.kind,
-        _E.at >= lo,
-        _E.at < hi,
-        or_(
-            and_(
-                _E.kind == EventKind.AGREEMENT_SIGNED.value,
-                _E.to_state == CaseState.SETTLED.value,
+    mediation = await q.timed(
+        "mediation",
+        lambda: grouped(
+            _E.kind,
+            _E.at >= lo,
+            _E.at < hi,
+            or_(
+                and_(
+                    _E.kind == EventKind.AGREEMENT_SIGNED.value,
+                    _E.to_state == CaseState.SETTLED.value,
+                ),
+                _E.kind == EventKind.NOT_SETTLED.value,
             ),
-            _E.kind == EventKind.NOT_SETTLED.value,
         ),
     )
     settled = mediation.get(EventKind.AGREEMENT_SIGNED.value, 0)
     not_settled = mediation.get(EventKind.NOT_SETTLED.value, 0)
 
-    fulfilment = await _fulfilment(s, lo, hi, zone)
-    unpaid = await _unpaid_agreements(s, today)
-
-    high_risk_count = (
-        await s.execute(select(func.count()).where(received, CaseRow.risk_score >= high_risk_score))
-    ).scalar_one()
-    high_risk_rows = (
-        await s.execute(
-            select(
-                CaseRow.id, CaseRow.number, CaseRow.insurer_id, CaseRow.risk_score, CaseRow.state
-            )
-            .where(received, CaseRow.risk_score >= high_risk_score, CaseRow.state.in_(open_states))
-            .order_by(CaseRow.risk_score.desc(), CaseRow.id)
-            .limit(HIGH_RISK_LIST)
-        )
-    ).all()
-    clusters = (
-        await s.execute(
-            select(
-                func.count(),
-                func.count(case((EarlyWarningRow.acknowledged_at.is_(None), 1))),
-            ).where(EarlyWarningRow.created_at >= lo, EarlyWarningRow.created_at < hi)
-        )
-    ).one()
-    duplicates_filed = (
-        await s.execute(select(func.count()).where(received, CaseRow.duplicate_of_id.is_not(None)))
-    ).scalar_one()
+    fulfilment = await q.timed("fulfilment", lambda: _fulfilment(q))
+    unpaid = await q.timed("unpaid_agreements", lambda: _unpaid_agreements(q))
+    satisfaction = await q.timed("satisfaction", lambda: satisfaction_figures(s, lo, hi))
+    series = await q.timed("series", lambda: _series(q, counted.days))
 
     def name(insurer_id: int) -> str:
-        return insurers.get(insurer_id, ("", None))[0]
+        return insurers.get(insurer_id, ("", None, None))[0]
+
+    high_risk = await q.timed(
+        "high_risk",
+        lambda: _high_risk(q, received, high_risk_score, counted.high_risk, open_states),
+    )
+    clusters = await q.timed("duplicate_clusters", lambda: _clusters(q, counted.duplicates))
+    overdue_cases = await q.timed("overdue_cases", lambda: _overdue_cases(q, overdue_now))
+    for listed in [*high_risk["open_cases"], *clusters["clusters"], *overdue_cases]:
+        listed["insurer"] = name(listed["insurer_id"])
+    for listed in unpaid["cases"]:
+        listed["insurer"] = name(listed["insurer_id"])
 
     per_insurer = []
     for insurer_id in sorted(set(insurers) | set(by_insurer)):
-        policies = insurers.get(insurer_id, ("", None))[1]
+        org_name, name_en, org_policies = insurers.get(insurer_id, ("", None, None))
+        limits = rules.for_insurer(insurer_id, org_name)
+        policies = org_policies or limits.policy_count
         n = by_insurer.get(insurer_id, 0)
         cohort, in_time = answer_by_insurer.get(insurer_id, (0, 0))
         item: dict[str, Any] = {
             "insurer_id": insurer_id,
-            "name": name(insurer_id),
+            "name": org_name,
+            "name_en": name_en,
             "policy_count": policies,
             "cases": n,
             "per_10k_policies": round(n * 10_000 / policies, 4) if policies else None,
@@ -272,17 +322,19 @@ async def figures(
             "answer_cases": cohort,
             "answer_share_in_time": _share(in_time, cohort),
         }
-        reasons = _reasons(item, thresholds)
+        reasons = limits.breaches(item, period.days)
         item["warning"] = bool(reasons)
         item["reasons"] = reasons
+        item["thresholds"] = {k: limits.limit(k, period.days) for k in LIMITS}
         per_insurer.append(item)
 
     return {
         "period": {
             "from": period.start.isoformat(),
             "to": period.end.isoformat(),
+            "days": period.days,
             "time_zone": zone,
-            "generated_at": now.isoformat(),
+            "generated_at": q.now.isoformat(),
         },
         "cases": {
             "total": total,
@@ -294,6 +346,7 @@ async def figures(
             "by_channel": [{"channel_kind": k, "count": v} for k, v in sorted(by_channel.items())],
             "by_state": [{"state": k, "count": v} for k, v in sorted(by_state.items())],
         },
+        "series": series,
         "deadlines": {
             "answer": {
                 "cases": answer_total[0],
@@ -321,180 +374,334 @@ async def figures(
             "success_rate": _share(settled, settled + not_settled),
         },
         "fulfilment": fulfilment,
-        "satisfaction": {
-            "responses": 0,
-            "average": None,
-            "note": "Consumers cannot rate a case yet.",
-        },
+        "satisfaction": satisfaction,
         "warnings": {
-            "high_risk": {
-                "threshold": high_risk_score,
-                "count": int(high_risk_count),
-                "open_cases": [
-                    {
-                        "id": i,
-                        "number": num,
-                        "insurer_id": ins,
-                        "insurer": name(ins),
-                        "risk_score": score,
-                        "state": st,
-                    }
-                    for i, num, ins, score, st in high_risk_rows
-                ],
-            },
-            "duplicate_clusters": {
-                "count": int(clusters[0]),
-                "unacknowledged": int(clusters[1]),
-                "duplicates_filed": int(duplicates_filed),
-            },
+            "high_risk": high_risk,
+            "duplicate_clusters": clusters,
             "overdue_now": sum(overdue.values()),
+            "overdue_cases": overdue_cases,
             "unpaid_agreements": unpaid,
+            "insurers_over_threshold": sum(1 for i in per_insurer if i["warning"]),
         },
         "insurers": per_insurer,
-        "thresholds": asdict(thresholds),
+        "thresholds": asdict(rules.defaults),
     }
 
 
-def _reasons(item: dict[str, Any], t: InsurerThresholds) -> list[dict[str, Any]]:
-    checks = [
-        ("cases", item["cases"], t.max_cases),
-        ("per_10k_policies", item["per_10k_policies"], t.max_per_10k_policies),
-        ("overdue_now", item["overdue_now"], t.max_overdue),
-        ("escalation_share", item["escalation_share"], t.max_escalation_share),
-    ]
-    return [
-        {"figure": figure, "value": value, "threshold": limit}
-        for figure, value, limit in checks
-        if value is not None and value > limit
-    ]
-
-
-async def _answer_compliance(
+async def satisfaction_figures(
     s: AsyncSession, lo: datetime, hi: datetime
-) -> dict[int, tuple[int, int]]:
+) -> dict[str, Any] | None:
+    """The satisfaction ratings given in ``[lo, hi)`` (1 to 5 stars, by the parties once a
+    case is closed): ``responses``, ``average`` (null without ratings), ``by_score`` and
+    ``by_role`` (consumer, insurer_rep: responses and average)."""
+    rows = (
+        await s.execute(
+            select(SatisfactionRating.role, SatisfactionRating.score, func.count())
+            .where(SatisfactionRating.rated_at >= lo, SatisfactionRating.rated_at < hi)
+            .group_by(SatisfactionRating.role, SatisfactionRating.score)
+        )
+    ).all()
+    by_score: Counter[int] = Counter()
+    roles: dict[str, Counter[int]] = {}
+    for role, score, n in rows:
+        by_score[int(score)] += int(n)
+        roles.setdefault(role, Counter())[int(score)] += int(n)
+
+    def summary(counts: Counter[int]) -> dict[str, Any]:
+        total = sum(counts.values())
+        mean = sum(k * v for k, v in counts.items()) / total if total else None
+        return {"responses": total, "average": None if mean is None else round(mean, 2)}
+
+    return {
+        **summary(by_score),
+        "by_score": [{"score": k, "count": by_score.get(k, 0)} for k in range(1, 6)],
+        "by_role": [{"role": r, **summary(c)} for r, c in sorted(roles.items())],
+    }
+
+
+@dataclass
+class _Received:
+    """What one pass over the period's cases gives."""
+
+    by: list[dict[Any, int]]  # by category, insurer, channel kind, state
+    days: Counter[date] | None  # by bucket of the series (PostgreSQL only)
+    high_risk: int
+    duplicates: int
+
+
+def _bucket(q: _Query, column: Any) -> Any:
+    """PostgreSQL only: the series' bucket (local day, or the Monday of its week)."""
+    local = func.timezone(q.zone, column)
+    return cast(local if series_unit(q.period) == "day" else func.date_trunc("week", local), Date)
+
+
+async def _case_counts(q: _Query, received: ColumnElement[bool], score: int) -> _Received:
+    """Cases received in the period by category, insurer, channel kind and state (and, on
+    PostgreSQL in the same pass, by bucket of the series), how many are high-risk and how
+    many triage linked to an earlier case."""
+    columns = (CaseRow.category, CaseRow.insurer_id, CaseRow.channel_kind, CaseRow.state)
+    risky = func.count(case((CaseRow.risk_score >= score, 1)))
+    duplicate = func.count(CaseRow.duplicate_of_id)
+    out: list[dict[Any, int]] = [{}, {}, {}, {}]
+    if q.pg:  # one pass over the period's cases
+        keys = (*columns, _bucket(q, CaseRow.received_at))
+        stmt = (
+            select(*keys, *(func.grouping(c) for c in keys), func.count(), risky, duplicate)
+            .where(received)
+            .group_by(func.grouping_sets(*keys))
+        )
+        days: Counter[date] = Counter()
+        high_risk = duplicates = 0
+        for row in (await q.s.execute(stmt)).all():
+            which = next(i for i, g in enumerate(row[5:10]) if g == 0)
+            if which == 4:
+                days[row[4]] = int(row[10])
+                continue
+            out[which][row[which]] = int(row[10])
+            if which == 0:
+                high_risk += int(row[11])
+                duplicates += int(row[12])
+        return _Received(out, days, high_risk, duplicates)
+    for i, column in enumerate(columns):
+        stmt = select(column, func.count()).where(received).group_by(column)
+        out[i] = {k: int(n) for k, n in (await q.s.execute(stmt)).all()}
+    high_risk, duplicates = (await q.s.execute(select(risky, duplicate).where(received))).one()
+    return _Received(out, None, int(high_risk), int(duplicates))
+
+
+async def _escalations(q: _Query) -> dict[int, int]:
+    rows = await q.s.execute(
+        select(_F.insurer_id, func.count()).where(_in(_F.escalated_at, q)).group_by(_F.insurer_id)
+    )
+    return {k: int(n) for k, n in rows.all()}
+
+
+def _in(column: Any, q: _Query) -> ColumnElement[bool]:
+    return and_(column >= q.lo, column < q.hi)
+
+
+async def _answer_compliance(q: _Query) -> dict[int, tuple[int, int]]:
     """Per insurer: (cases in the answer cohort, of which in time). See the module."""
-    e = aliased(CaseEventRow)
-    cohort = (
-        select(e.case_id)
-        .where(
-            e.at >= lo,
-            e.at < hi,
-            or_(e.kind == EventKind.ANSWERED.value, _answer_escalation(e)),
-        )
-        .distinct()
+    good = and_(
+        _F.answered_in_time == true(),
+        _F.answered_late == false(),
+        _F.answer_escalated_at.is_(None),
     )
-    answered_in_time = and_(
-        _E.kind == EventKind.ANSWERED.value, _E.payload["in_time"].as_boolean() == true()
+    rows = await q.s.execute(
+        select(_F.insurer_id, func.count(), func.count(case((good, 1))))
+        .where(or_(_in(_F.answered_at, q), _in(_F.answer_escalated_at, q)))
+        .group_by(_F.insurer_id)
     )
-    flags = (
-        select(
-            _E.case_id.label("case_id"),
-            func.max(case((answered_in_time, 1), else_=0)).label("in_time"),
-            func.max(case((or_(_answer_escalation(_E), _answered_late(_E)), 1), else_=0)).label(
-                "missed"
-            ),
-        )
-        .where(
-            _E.case_id.in_(cohort),
-            _E.kind.in_([EventKind.ANSWERED.value, EventKind.ESCALATED.value]),
-        )
-        .group_by(_E.case_id)
-        .subquery()
-    )
-    good = and_(flags.c.in_time == 1, flags.c.missed == 0)
-    rows = await s.execute(
-        select(CaseRow.insurer_id, func.count(), func.sum(case((good, 1), else_=0)))
-        .join(flags, flags.c.case_id == CaseRow.id)
-        .group_by(CaseRow.insurer_id)
-    )
-    return {k: (int(n), int(ok or 0)) for k, n, ok in rows.all()}
+    return {k: (int(n), int(ok)) for k, n, ok in rows.all()}
 
 
-def _first_in_period(cond: Any, lo: datetime, hi: datetime) -> Any:
-    """Events matching ``cond`` in the period that are the first such event of their case."""
-    e, earlier = aliased(CaseEventRow), aliased(CaseEventRow)
-    first = ~exists().where(
-        earlier.case_id == e.case_id, earlier.sequence < e.sequence, cond(earlier)
-    )
-    return e, and_(e.at >= lo, e.at < hi, cond(e), first)
-
-
-async def _median_hours(
-    s: AsyncSession, cond: Any, lo: datetime, hi: datetime
-) -> tuple[int, float | None]:
-    """(how many, median hours from receipt) over the first ``cond`` events in the period."""
-    e, where = _first_in_period(cond, lo, hi)
-    base = select().select_from(e).join(CaseRow, CaseRow.id == e.case_id).where(where)
-    if s.get_bind().dialect.name == "postgresql":
-        hours = cast(func.extract("epoch", e.at - CaseRow.received_at), Float) / 3600.0
+async def _median_hours(q: _Query, column: Any) -> tuple[int, float | None]:
+    """(how many, median hours from receipt) over the cases whose ``column`` (a first event)
+    is in the period."""
+    where = _in(column, q)
+    if q.pg:
+        hours = cast(func.extract("epoch", column - _F.received_at), Float) / 3600.0
         n, median = (
-            await s.execute(
-                base.add_columns(func.count(), func.percentile_cont(0.5).within_group(hours))
+            await q.s.execute(
+                select(func.count(), func.percentile_cont(0.5).within_group(hours)).where(where)
             )
         ).one()
         return int(n), None if median is None else round(float(median), 2)
-    hours = (func.julianday(e.at) - func.julianday(CaseRow.received_at)) * 24.0
-    values = [float(v) for v in (await s.execute(base.add_columns(hours))).scalars()]
+    hours = (func.julianday(column) - func.julianday(_F.received_at)) * 24.0
+    values = [float(v) for v in (await q.s.execute(select(hours).where(where))).scalars()]
     return len(values), round(statistics.median(values), 2) if values else None
 
 
-async def _decision_compliance(s: AsyncSession, lo: datetime, hi: datetime) -> tuple[int, int]:
-    e, where = _first_in_period(_is_decision, lo, hi)
-    before = aliased(CaseEventRow)
-    late = exists().where(
-        before.case_id == e.case_id,
-        before.sequence < e.sequence,
-        or_(before.kind == EventKind.ESCALATED.value, _answered_late(before)),
-    )
+async def _decisions(q: _Query) -> tuple[int, int]:
     n, ok = (
-        await s.execute(
-            select(func.count(), func.count(case((~late, 1)))).select_from(e).where(where)
+        await q.s.execute(
+            select(func.count(), func.count(case((_F.decided_in_time == true(), 1)))).where(
+                _in(_F.decided_at, q)
+            )
         )
     ).one()
     return int(n), int(ok)
 
 
-async def _agreement_due_dates(s: AsyncSession, case_filter: Any) -> dict[int, date | None]:
-    """The ``due_on`` of each matching case's last proposed agreement."""
-    rows = await s.execute(
-        select(_E.case_id, _E.sequence, _E.payload["due_on"].as_string())
-        .where(_E.kind == EventKind.AGREEMENT_PROPOSED.value, case_filter)
-        .order_by(_E.case_id, _E.sequence)
-    )
-    due: dict[int, date | None] = {}
-    for case_id, _seq, due_on in rows.all():
-        due[case_id] = date.fromisoformat(due_on) if due_on else None
-    return due
-
-
-async def _fulfilment(s: AsyncSession, lo: datetime, hi: datetime, zone: str) -> dict[str, Any]:
-    paid = dict(
-        (
-            await s.execute(
-                select(_E.case_id, func.min(_E.at))
-                .where(_E.kind == EventKind.PAYMENT_CONFIRMED.value, _E.at >= lo, _E.at < hi)
-                .group_by(_E.case_id)
-            )
-        ).all()
-    )
-    due = await _agreement_due_dates(s, _E.case_id.in_(list(paid))) if paid else {}
-    tz = ZoneInfo(zone)
-    dated = {i: d for i, d in due.items() if d is not None}
-    on_time = sum(1 for i, d in dated.items() if paid[i].astimezone(tz).date() <= d)
+async def _fulfilment(q: _Query) -> dict[str, Any]:
+    paid = _in(_F.paid_at, q)
+    dated = and_(_F.due_on.is_not(None), _F.due_on != "")
+    if q.pg:
+        on_time_row = and_(dated, q.local_day(_F.paid_at) <= cast(_F.due_on, Date))
+        totals = select(
+            func.count(), func.count(case((dated, 1))), func.count(case((on_time_row, 1)))
+        ).where(paid)
+        confirmed, with_due, on_time = (await q.s.execute(totals)).one()
+        confirmed, with_due, on_time = int(confirmed), int(with_due), int(on_time)
+    else:
+        tz = ZoneInfo(q.zone)
+        rows = (await q.s.execute(select(_F.paid_at, _F.due_on).where(paid))).all()
+        confirmed = len(rows)
+        dated_rows = [(at, date.fromisoformat(d)) for at, d in rows if at and d]
+        with_due = len(dated_rows)
+        on_time = sum(1 for at, d in dated_rows if at.astimezone(tz).date() <= d)
     return {
-        "confirmed": len(paid),
-        "with_due_date": len(dated),
-        "without_due_date": len(paid) - len(dated),
+        "confirmed": confirmed,
+        "with_due_date": with_due,
+        "without_due_date": confirmed - with_due,
         "on_time": on_time,
-        "share_on_time": _share(on_time, len(dated)),
+        "share_on_time": _share(on_time, with_due),
     }
 
 
-async def _unpaid_agreements(s: AsyncSession, today: date) -> dict[str, Any]:
-    settled = select(CaseRow.id).where(CaseRow.state == CaseState.SETTLED.value)
-    due = await _agreement_due_dates(s, _E.case_id.in_(settled))
-    late = sorted(i for i, d in due.items() if d is not None and d < today)
-    return {"count": len(late), "case_ids": late[:HIGH_RISK_LIST]}
+def _aware(at: datetime | str) -> datetime:
+    """Aggregates (``min``) bypass the column type: SQLite hands back naive UTC."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+async def _unpaid_agreements(q: _Query) -> dict[str, Any]:
+    late = and_(
+        _F.due_on < q.today.isoformat(),
+        _F.due_on != "",
+        _F.paid_at.is_(None),
+        CaseRow.state == CaseState.SETTLED.value,
+    )
+    rows = (
+        await q.s.execute(
+            select(CaseRow.id, CaseRow.number, CaseRow.insurer_id, _F.due_on, func.count().over())
+            .select_from(_F)
+            .join(CaseRow, CaseRow.id == _F.case_id)
+            .where(late)
+            .order_by(_F.due_on, CaseRow.id)
+            .limit(LIST_LIMIT)
+        )
+    ).all()
+    cases = [
+        {"id": i, "number": num, "insurer_id": ins, "due_on": d} for i, num, ins, d, _n in rows
+    ]
+    return {
+        "count": int(rows[0][4]) if rows else 0,
+        "case_ids": [c["id"] for c in cases],
+        "cases": cases,
+    }
+
+
+async def _high_risk(
+    q: _Query, received: ColumnElement[bool], score: int, count: int, open_states: list[str]
+) -> dict[str, Any]:
+    rows = (
+        await q.s.execute(
+            select(
+                CaseRow.id, CaseRow.number, CaseRow.insurer_id, CaseRow.risk_score, CaseRow.state
+            )
+            .where(received, CaseRow.risk_score >= score, CaseRow.state.in_(open_states))
+            .order_by(CaseRow.risk_score.desc(), CaseRow.id)
+            .limit(LIST_LIMIT)
+        )
+    ).all()
+    return {
+        "threshold": score,
+        "count": count,
+        "open_cases": [
+            {"id": i, "number": num, "insurer_id": ins, "risk_score": sc, "state": st}
+            for i, num, ins, sc, st in rows
+        ],
+    }
+
+
+async def _clusters(q: _Query, duplicates_filed: int) -> dict[str, Any]:
+    in_period = and_(EarlyWarningRow.created_at >= q.lo, EarlyWarningRow.created_at < q.hi)
+    count, unacknowledged = (
+        await q.s.execute(
+            select(
+                func.count(),
+                func.count(case((EarlyWarningRow.acknowledged_at.is_(None), 1))),
+            ).where(in_period)
+        )
+    ).one()
+    rows = list(
+        (
+            await q.s.execute(
+                select(EarlyWarningRow)
+                .where(in_period)
+                .order_by(EarlyWarningRow.created_at.desc(), EarlyWarningRow.id.desc())
+                .limit(LIST_LIMIT)
+            )
+        ).scalars()
+    )
+    ids = {i for r in rows for i in r.case_ids}
+    numbers = (
+        dict(
+            (await q.s.execute(select(CaseRow.id, CaseRow.number).where(CaseRow.id.in_(ids)))).all()
+        )
+        if ids
+        else {}
+    )
+    return {
+        "count": int(count),
+        "unacknowledged": int(unacknowledged),
+        "duplicates_filed": int(duplicates_filed),
+        "clusters": [
+            {
+                "id": r.id,
+                "insurer_id": r.insurer_id,
+                "category": r.category,
+                "created_at": r.created_at.isoformat(),
+                "acknowledged": r.acknowledged_at is not None,
+                "cases": [{"id": i, "number": numbers.get(i)} for i in r.case_ids],
+            }
+            for r in rows
+        ],
+    }
+
+
+async def _overdue_cases(q: _Query, overdue_now: ColumnElement[bool]) -> list[dict[str, Any]]:
+    rows = (
+        await q.s.execute(
+            select(CaseRow.id, CaseRow.number, CaseRow.insurer_id, CaseRow.state, CaseRow.due_at)
+            .where(overdue_now)
+            .order_by(CaseRow.due_at, CaseRow.id)
+            .limit(LIST_LIMIT)
+        )
+    ).all()
+    return [
+        {"id": i, "number": num, "insurer_id": ins, "state": st, "due_at": due and due.isoformat()}
+        for i, num, ins, st, due in rows
+    ]
+
+
+async def _series(q: _Query, days: Counter[date] | None) -> dict[str, Any]:
+    """Cases received (``days``: counted already on PostgreSQL) and cases escalated (first
+    escalation), per local day or week of the period."""
+    unit = series_unit(q.period)
+    received = and_(CaseRow.received_at >= q.lo, CaseRow.received_at < q.hi)
+    counts: list[Counter[date]] = []
+    for column, where, done in (
+        (CaseRow.received_at, received, days),
+        (_F.escalated_at, _in(_F.escalated_at, q), None),
+    ):
+        if done is not None:
+            counts.append(done)
+        elif q.pg:
+            bucket = _bucket(q, column)
+            rows = await q.s.execute(select(bucket, func.count()).where(where).group_by(bucket))
+            counts.append(Counter({d: int(n) for d, n in rows.all()}))
+        else:
+            tz = ZoneInfo(q.zone)
+            moments = (await q.s.execute(select(column).where(where))).scalars()
+            counts.append(
+                Counter(_bucket_of(_aware(m).astimezone(tz).date(), unit) for m in moments if m)
+            )
+    cases, escalations = counts
+    points = []
+    for start in _buckets(q.period, unit):
+        end = start + timedelta(days=0 if unit == "day" else 6)
+        points.append(
+            {
+                "start": max(start, q.period.start).isoformat(),
+                "end": min(end, q.period.end).isoformat(),
+                "cases": cases.get(start, 0),
+                "escalations": escalations.get(start, 0),
+            }
+        )
+    return {"unit": unit, "points": points}
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -521,7 +728,8 @@ def figures_csv(data: dict[str, Any]) -> str:
         ("median_hours_to_decision", du["median_hours_to_decision"]),
         ("mediation_success_rate", med["success_rate"]),
         ("fulfilled_share_on_time", data["fulfilment"]["share_on_time"]),
-        ("satisfaction", data["satisfaction"]["average"]),
+        ("satisfaction_average", (data["satisfaction"] or {}).get("average")),
+        ("satisfaction_responses", (data["satisfaction"] or {}).get("responses")),
         ("high_risk_cases", warnings["high_risk"]["count"]),
         ("duplicate_clusters", warnings["duplicate_clusters"]["count"]),
         ("overdue_now", warnings["overdue_now"]),
@@ -554,6 +762,51 @@ def figures_csv(data: dict[str, Any]) -> str:
     )
     section(
         "cases by state", ["state", "count"], [[r["state"], r["count"]] for r in cases["by_state"]]
+    )
+    series = data["series"]
+    section(
+        f"cases per {series['unit']}",
+        ["start", "end", "cases", "escalations"],
+        [[p["start"], p["end"], p["cases"], p["escalations"]] for p in series["points"]],
+    )
+    section(
+        "high-risk open cases",
+        ["case_id", "number", "insurer", "risk_score", "state"],
+        [
+            [c["id"], c["number"], c["insurer"], c["risk_score"], c["state"]]
+            for c in warnings["high_risk"]["open_cases"]
+        ],
+    )
+    section(
+        "duplicate clusters",
+        ["cluster_id", "insurer", "category", "created_at", "acknowledged", "cases"],
+        [
+            [
+                cl["id"],
+                cl["insurer"],
+                cl["category"],
+                cl["created_at"],
+                cl["acknowledged"],
+                " ".join(str(c["number"] or c["id"]) for c in cl["cases"]),
+            ]
+            for cl in warnings["duplicate_clusters"]["clusters"]
+        ],
+    )
+    section(
+        "overdue cases",
+        ["case_id", "number", "insurer", "state", "due_at"],
+        [
+            [c["id"], c["number"], c["insurer"], c["state"], c["due_at"]]
+            for c in warnings["overdue_cases"]
+        ],
+    )
+    section(
+        "unpaid agreements",
+        ["case_id", "number", "insurer", "due_on"],
+        [
+            [c["id"], c["number"], c["insurer"], c["due_on"]]
+            for c in warnings["unpaid_agreements"]["cases"]
+        ],
     )
     columns = [
         "insurer_id",

@@ -527,3 +527,53 @@ class SatisfactionRating(Base):
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
     rated_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- Oversight ----------------------------------------------------------------------------------
+
+
+class DashboardCaseFacts(Base):
+    """The dashboard's read model: one row per case with the moments and flags the supervisor's
+    figures are computed from, so that a period's figures are range scans over one narrow table
+    instead of walks through every case's log.
+
+    Rows are written by the database itself: a trigger on ``case_events`` (migration 0011, on
+    SQLite and PostgreSQL) updates the case's row in the same transaction as the event, so the
+    facts can never lag behind the log. Nothing in Python writes this table.
+
+    Columns (the definitions are those of `odr.services.dashboard`):
+
+    * ``answered_at``: the first ``answered`` event; ``answered_in_time`` / ``answered_late``:
+      some ``answered`` event carried ``in_time`` true / false.
+    * ``answer_escalated_at``: the first answer-stage ``escalated`` event; ``escalated_at``: the
+      first escalation of any stage.
+    * ``decided_at``: the first decision (``answer_accepted``, ``agreement_signed`` to
+      ``settled``, ``not_settled``); ``decided_in_time``: no escalation and no late answer came
+      before it.
+    * ``paid_at``: the first ``payment_confirmed``; ``due_on``: the ``due_on`` (YYYY-MM-DD) of the
+      last ``agreement_proposed``.
+    """
+
+    __tablename__ = "dashboard_case_facts"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id"), primary_key=True, autoincrement=False
+    )
+    insurer_id: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    answered_in_time: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    answer_escalated_at: Mapped[datetime | None] = mapped_column()
+    escalated_at: Mapped[datetime | None] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_in_time: Mapped[bool | None] = mapped_column(Boolean)
+    paid_at: Mapped[datetime | None] = mapped_column()
+    due_on: Mapped[str | None] = mapped_column(String(10))
+    __table_args__ = (
+        Index("ix_dashboard_case_facts_answered_at", "answered_at", "received_at"),
+        Index("ix_dashboard_case_facts_answer_escalated_at", "answer_escalated_at"),
+        Index("ix_dashboard_case_facts_escalated_at", "escalated_at", "insurer_id"),
+        Index("ix_dashboard_case_facts_decided_at", "decided_at", "received_at", "decided_in_time"),
+        Index("ix_dashboard_case_facts_paid_at", "paid_at", "due_on"),
+        Index("ix_dashboard_case_facts_due_on", "due_on", "paid_at"),
+    )

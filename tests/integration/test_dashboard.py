@@ -9,14 +9,22 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
+from odr.app import create_app
+from odr.config import Settings
 from odr.domain.accounts import Actor, Role
 from odr.http.keys import CASES, SESSIONMAKER
 from odr.services import dashboard
-from odr.storage.models import Membership, User
+from odr.services.warnings import detect_early_warnings
+from odr.storage.db import make_engine, make_sessionmaker
+from odr.storage.models import Membership, Organisation, User
+from tests.conftest import FAST_PASSWORDS
 from tests.integration.helpers import (
     ANKANG_REP,
     CONSUMER,
@@ -28,6 +36,7 @@ from tests.integration.helpers import (
     insurer_id,
     login,
 )
+from web.dashboard_pages import setup_dashboard_pages
 
 T0 = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 H = timedelta(hours=1)
@@ -321,3 +330,200 @@ async def test_only_supervisors_and_valid_periods(new_client: Any) -> None:
             assert resp.status == 422, (query, resp.status)
             assert (await resp.json())["error"]["details"]["field"] == field, query
     assert (await sup.get("/api/v1/dashboard?from=2022-01-01&to=2024-12-31")).status == 200
+
+
+# --- thresholds from configuration, time series, early warnings, the page ---------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+async def pages_server(seeded: Settings, aiohttp_server: Any, tmp_path: Path) -> Any:
+    """The app with the dashboard page registered and per-insurer thresholds from a file
+    (``ODR_THRESHOLDS``): 安康人寿 by name, 华信财险 by its organisation id."""
+    engine = make_engine(seeded.database_url)
+    async with make_sessionmaker(engine)() as s:
+        huaxin = (
+            await s.execute(select(Organisation.id).where(Organisation.name == "华信财险"))
+        ).scalar_one()
+    await engine.dispose()
+    path = tmp_path / "thresholds.toml"
+    path.write_text(
+        "[defaults]\nper_days = 30\nmax_cases = 1000\nmax_escalation_share = false\n\n"
+        '[insurers."安康人寿"]\nmax_cases = 2\nmin_answer_share_in_time = 0.9\n\n'
+        f"[insurers.{huaxin}]\nmax_overdue = 0\nmin_answer_share_in_time = 0.5\n",
+        encoding="utf-8",
+    )
+    rules = Settings.from_env(
+        {"ODR_VAR_DIR": str(tmp_path / "var"), "ODR_THRESHOLDS": str(path)}
+    ).thresholds
+    app = create_app(seeded.with_overrides(thresholds=rules), passwords=FAST_PASSWORDS)
+    setup_dashboard_pages(app)
+    return await aiohttp_server(app)
+
+
+@pytest.fixture
+def pages_client(pages_server: Any, aiohttp_client: Any) -> Any:
+    async def build() -> Any:
+        return await aiohttp_client(pages_server)
+
+    return build
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+async def test_thresholds_from_configuration_raise_the_right_warnings(pages_client: Any) -> None:
+    people, cases = await build(pages_client)
+    want = expected_figures(cases)["insurers"]
+    got = await (await people[SUPERVISOR].get(f"/api/v1/dashboard?{PERIOD}")).json()
+    per_insurer = {i["name"]: i for i in got["insurers"]}
+    ankang, huaxin = per_insurer["安康人寿"], per_insurer["华信财险"]
+    # what the file says, against what the test did: 安康人寿 received 4 complaints (limit 2
+    # per 30 days: 2.0667 for 31 days) and answered all 3 of its answer cohort in time;
+    # 华信财险 has one overdue case (limit 0) and answered none of 2 in time (minimum 0.5)
+    assert want["安康人寿"]["cases"] == 4 and ankang["answer_share_in_time"] == 1.0
+    assert want["华信财险"]["overdue_now"] == 1 and huaxin["answer_share_in_time"] == 0.0
+    assert [(r["figure"], r["threshold"]) for r in ankang["reasons"]] == [("cases", 2.0667)]
+    assert {(r["figure"], r["kind"]) for r in huaxin["reasons"]} == {
+        ("overdue_now", "max"),
+        ("answer_share_in_time", "min"),
+    }
+    assert ankang["warning"] and huaxin["warning"]
+    # the escalation limit is switched off for everyone: 2 of 3 escalated raises nothing
+    assert huaxin["escalation_share"] == round(2 / 3, 4)
+    assert huaxin["thresholds"]["max_escalation_share"] is None
+    assert got["warnings"]["insurers_over_threshold"] == 2
+    # a wider period scales the count limit: 4 complaints in 90 days are within 6
+    wide = await (
+        await people[SUPERVISOR].get("/api/v1/dashboard?from=2025-02-01&to=2025-05-01")
+    ).json()
+    ankang_wide = next(i for i in wide["insurers"] if i["name"] == "安康人寿")
+    assert ankang_wide["cases"] == 5 and ankang_wide["reasons"] == []
+
+    page = await people[SUPERVISOR].client.get(f"/supervisor/dashboard?{PERIOD}&lang=en")
+    await people[SUPERVISOR].client.get("/lang/en")
+    page = await people[SUPERVISOR].client.get(f"/supervisor/dashboard?{PERIOD}")
+    html = await page.text()
+    assert "Overdue now: 1, above 0" in html
+    assert "Answered in time: 0%, below 50%" in html
+    assert "Complaints received: 4, above 2.07" in html
+
+
+async def test_time_series_and_early_warnings_match_what_was_done(pages_client: Any) -> None:
+    people, cases = await build(pages_client)
+    consumer = people[CONSUMER]
+    app = consumer.client.app
+    service = app[CASES]
+    ankang = await insurer_id(consumer, "安康人寿")
+    # three very similar complaints on 2025-03-10: the early-warning job finds a cluster
+    similar = []
+    for n, text in enumerate(CLUSTER_TEXTS):
+        at = datetime(2025, 3, 10, 3, n, tzinfo=UTC)
+        service.clock = lambda at=at: at
+        body = complaint(
+            ankang, description=text, category="mis_selling", policy_numbers=[f"CL{n}"]
+        )
+        resp = await consumer.post("/api/v1/cases", body)
+        assert resp.status == 201
+        out = await resp.json()
+        similar.append(out)
+        cases.append(Filed(out["id"], "安康人寿", "mis_selling", at))
+    found_at = datetime(2025, 3, 10, 4, 0, tzinfo=UTC)
+    assert await detect_early_warnings(app[SESSIONMAKER], service.triage_rules, found_at) == 1
+
+    sup = people[SUPERVISOR]
+    got = await (await sup.get(f"/api/v1/dashboard?{PERIOD}")).json()
+
+    # the series: one point per local day, cases by local day of receipt, escalations by the
+    # local day of the escalation
+    series = got["series"]
+    assert series["unit"] == "day" and len(series["points"]) == 31
+    received = Counter(local_day(c.received) for c in cases if within(c.received))
+    escalated = Counter(local_day(c.escalated) for c in cases if within(c.escalated))
+    for point in series["points"]:
+        day = date.fromisoformat(point["start"])
+        assert point["end"] == point["start"]
+        assert (point["cases"], point["escalations"]) == (received[day], escalated[day]), day
+    assert sum(p["cases"] for p in series["points"]) == got["cases"]["total"] == 10
+
+    # a longer period is shown per week (Monday to Sunday, cut to the period)
+    weekly = await (await sup.get("/api/v1/dashboard?from=2025-02-15&to=2025-06-30")).json()
+    points = weekly["series"]["points"]
+    assert weekly["series"]["unit"] == "week"
+    assert points[0]["start"] == "2025-02-15" and points[0]["end"] == "2025-02-16"
+    assert points[-1]["end"] == "2025-06-30"
+    for point in points:
+        first, last = date.fromisoformat(point["start"]), date.fromisoformat(point["end"])
+        assert point["cases"] == sum(1 for c in cases if first <= local_day(c.received) <= last), (
+            point
+        )
+
+    # early warnings: the cluster with the complaints behind it, the overdue cases
+    warnings = got["warnings"]
+    clusters = warnings["duplicate_clusters"]
+    assert clusters["count"] == 1 and clusters["unacknowledged"] == 1
+    (cluster,) = clusters["clusters"]
+    assert cluster["insurer"] == "安康人寿" and cluster["category"] == "mis_selling"
+    assert {(c["id"], c["number"]) for c in cluster["cases"]} == {
+        (c["id"], c["number"]) for c in similar
+    }
+    overdue_ids = {c.id for c in cases if c.state in RUNNING}  # every 2025 deadline is past
+    assert warnings["overdue_now"] == len(overdue_ids)
+    assert {c["id"] for c in warnings["overdue_cases"]} == overdue_ids
+    due = [c["due_at"] for c in warnings["overdue_cases"]]
+    assert due == sorted(due)  # the longest overdue first
+    assert warnings["unpaid_agreements"] == {"count": 0, "case_ids": [], "cases": []}
+
+    # the page lists the same and links every case
+    page = await (await sup.client.get(f"/supervisor/dashboard?{PERIOD}")).text()
+    for c in cluster["cases"]:
+        assert f'href="/cases/{c["id"]}"' in page
+    for c in warnings["overdue_cases"]:
+        assert f'href="/cases/{c["id"]}"' in page
+    # the CSV has the series too
+    csv_text = (await (await sup.get(f"/api/v1/dashboard.csv?{PERIOD}")).read()).decode("utf-8-sig")
+    rows = {r["start"]: r for r in _sections(csv_text)["cases per day"]}
+    assert int(rows["2025-03-10"]["cases"]) == received[date(2025, 3, 10)] == 3
+
+
+CLUSTER_TEXTS = [
+    "业务员说这是银行存款产品，利息比定期高，结果是分红保险，现在取不出钱，我们小区很多老人都被骗了。",
+    "业务员在银行推销时说是存款，利息比定期存款高，后来才发现买的是分红险，钱取不出来。",
+    "在银行被业务员误导，说是高利息存款，实际是分红型保险，想取钱才发现，损失很大。",
+]
+
+
+async def test_the_page_in_both_languages_for_supervisors_only(pages_client: Any) -> None:
+    consumer = await login(pages_client, CONSUMER)
+    body = complaint(await insurer_id(consumer, "华信财险"), policy_numbers=["HX-P1"])
+    assert (await consumer.post("/api/v1/cases", body)).status == 201
+    sup = await login(pages_client, SUPERVISOR)
+    resp = await sup.client.get("/supervisor/dashboard")  # the last 30 days
+    assert resp.status == 200
+    html = await resp.text()
+    assert resp.headers["Content-Language"] == "zh-CN" and '<html lang="zh-CN">' in html
+    # codes and headings in the reader's language (the page's own texts are Chinese once
+    # /work/notes/dashboard_messages.po is merged into the catalogue)
+    assert "理赔被拒、少赔或拖延" in html and "风险预警" in html and "华信财险" in html
+    assert html.count('role="img"') >= 5  # gauges, the series, the breakdowns
+    assert "<title id=" in html and "<desc id=" in html
+    assert 'style="' not in html  # the page's CSP forbids style attributes
+    assert "/api/v1/dashboard.csv?from=" in html
+    await sup.client.get("/lang/en")
+    resp = await sup.client.get("/supervisor/dashboard?from=2025-03-01&to=2025-03-31")
+    html = await resp.text()
+    assert resp.headers["Content-Language"] == "en"
+    assert "Supervision dashboard" in html and "Ankang Life" in html
+    assert "/api/v1/dashboard.csv?from=2025-03-01&amp;to=2025-03-31" in html
+    resp = await sup.client.get("/supervisor/dashboard?from=2025-13-01")
+    html = await resp.text()  # the last 30 days, and the form says what was wrong
+    assert resp.status == 200 and "Please check the highlighted field." in html
+    assert 'name="from" value="' in html and 'aria-invalid="true"' in html
+    for who in (CONSUMER, ANKANG_REP):
+        other = await login(pages_client, who)
+        assert (await other.client.get("/supervisor/dashboard")).status == 403, who
+    anonymous = await pages_client()
+    resp = await anonymous.get("/supervisor/dashboard", allow_redirects=False)
+    assert resp.status in (302, 303, 401)

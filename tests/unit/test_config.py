@@ -59,3 +59,63 @@ def test_ice_servers_and_redis(tmp_path: Path) -> None:
     )
     assert s.ice_servers[0]["urls"] == "stun:stun.example.org:3478"
     assert not s.run_jobs_in_process  # with Redis, arq workers run the jobs
+
+
+THRESHOLDS = """
+[defaults]
+per_days = 30
+max_cases = 100
+min_answer_share_in_time = 0.8
+
+[insurers."安康人寿"]
+policy_count = 1200000
+max_cases = 60
+max_overdue = false
+
+[insurers.12]
+max_escalation_share = 0.1
+"""
+
+
+def test_thresholds_file_is_loaded_with_defaults_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "thresholds.toml"
+    path.write_text(THRESHOLDS, encoding="utf-8")
+    s = Settings.from_env({"ODR_VAR_DIR": str(tmp_path), "ODR_THRESHOLDS": str(path)})
+    rules = s.thresholds
+    assert rules.defaults.max_cases == 100 and rules.defaults.per_days == 30
+    assert rules.defaults.max_overdue == 5  # not named: the built-in default
+    ankang = rules.for_insurer(7, "安康人寿")
+    assert (ankang.max_cases, ankang.max_overdue, ankang.policy_count) == (60, None, 1_200_000)
+    assert ankang.min_answer_share_in_time == 0.8  # inherited from [defaults]
+    assert rules.for_insurer(12, "华信财险").max_escalation_share == 0.1
+    assert rules.for_insurer(13, "华信财险") == rules.defaults
+    # count limits scale with the period: 60 per 30 days is 730 per 365 days
+    assert ankang.limit("max_cases", 365) == 730
+    assert ankang.limit("max_escalation_share", 365) == ankang.max_escalation_share
+
+
+def test_without_a_thresholds_file_the_built_in_defaults(tmp_path: Path) -> None:
+    rules = Settings.from_env({"ODR_VAR_DIR": str(tmp_path)}).thresholds
+    assert rules.for_insurer(1, "安康人寿").max_cases == 100
+    assert rules.defaults.per_days is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[defaults]\nmax_cases = 'many'\n",
+        "[defaults]\nmax_casez = 3\n",
+        "[defaults]\nmax_cases = -1\n",
+        "[defaults]\nper_days = 0\n",
+        "[insurers]\nfoo = 3\n",
+        "[limits]\nmax_cases = 3\n",
+        "[defaults\n",
+    ],
+)
+def test_bad_thresholds_name_the_variable(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "thresholds.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="ODR_THRESHOLDS"):
+        Settings.from_env({"ODR_VAR_DIR": str(tmp_path), "ODR_THRESHOLDS": str(path)})
+    with pytest.raises(ConfigError, match="ODR_THRESHOLDS"):
+        Settings.from_env({"ODR_VAR_DIR": str(tmp_path), "ODR_THRESHOLDS": str(tmp_path / "no")})
