@@ -1,0 +1,204 @@
+"""End-to-end hearings in a real Chromium against a real server process.
+
+The server is `odr serve` in a subprocess (SQLite, recordings and everything else under the
+test's tmp_path; the relay offers 127.0.0.1, the only interface of a sandbox). Chromium is
+Debian's ``/usr/bin/chromium`` with a fake camera and microphone; it is never downloaded.
+Without it the tests are skipped, except in CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from odr.services import demo
+from odr.services.cases import TERMS_VERSION
+from odr.services.passwords import current_totp
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+USERS = {u.login: u for u in demo.USERS}
+CONSUMER = "13800000001"
+OTHER_CONSUMER = "13800000002"
+ANKANG_REP = "rep@ankang.demo"
+MEDIATOR = "mediator@binjiang.demo"
+LEAD = "lead@binjiang.demo"
+SUPERVISOR = "supervisor@odr.demo"
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(
+            f"{CHROMIUM} is required in CI (apt-get install --no-install-recommends chromium)"
+        )
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install --no-install-recommends chromium)")
+
+
+def totp_for(login: str, *, ahead: int = 0) -> str:
+    """The code of a staff account, ``ahead`` 30-second steps from now. A code's step is
+    refused once a later one was used: the API sessions log in one step behind, the browsers
+    one step ahead, so both are accepted."""
+    secret = USERS[login].totp_secret
+    assert secret is not None, login
+    return current_totp(secret, time.time() + 30 * ahead)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    env: dict[str, str]
+    log: Path
+    recordings: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    require_chromium()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ODR_")}
+    env = {
+        **clean,
+        "ODR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'odr.sqlite3'}",
+        "ODR_VAR_DIR": str(tmp_path / "var"),
+        "ODR_RECORDINGS_DIR": str(tmp_path / "recordings"),
+        "ODR_MEDIA_ADDRESSES": "127.0.0.1",
+        "ODR_RECORDING_SEGMENT_SECONDS": "2",
+        "ODR_PORT": str(port),
+        "ODR_PUBLIC_URL": base,
+        "ODR_LOG_LEVEL": os.environ.get("ODR_TEST_SERVER_LOG_LEVEL", "WARNING"),
+    }
+    odr = [sys.executable, "-m", "odr.cli"]
+    for command in ("migrate", "demo"):
+        subprocess.run(
+            [*odr, command], env=env, cwd=ROOT, check=True, capture_output=True, timeout=120
+        )
+    serve = [*odr, "serve", "--port", str(port)]
+    log = tmp_path / "server.log"
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen(serve, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the server did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield Server(base, env, log, tmp_path / "recordings")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Api:
+    """One user's HTTP session with the server (own cookies), as the pages' scripts call it."""
+
+    def __init__(self, http: aiohttp.ClientSession, token: str, user_id: int) -> None:
+        self.http = http
+        self.token = token
+        self.user_id = user_id
+
+    async def get(self, path: str) -> Any:
+        async with self.http.get(path) as resp:
+            assert resp.status == 200, (path, resp.status, await resp.text())
+            return await resp.json()
+
+    async def post(self, path: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
+        headers = {"X-CSRF-Token": self.token}
+        async with self.http.post(path, json=body or {}, headers=headers) as resp:
+            assert resp.status == status, (path, resp.status, await resp.text())
+            return await resp.json()
+
+
+async def api_login(base: str, login: str) -> Api:
+    http = aiohttp.ClientSession(base_url=base, cookie_jar=aiohttp.CookieJar(unsafe=True))
+    body = {"login": login, "password": demo.DEMO_PASSWORD}
+    if USERS[login].totp_secret:
+        body["otp"] = totp_for(login, ahead=-1)
+    async with http.post("/api/v1/auth/login", json=body) as resp:
+        assert resp.status == 200, await resp.text()
+        token = (await resp.json())["csrf_token"]
+    api = Api(http, token, 0)
+    api.user_id = (await api.get("/api/v1/me"))["user"]["id"]
+    return api
+
+
+async def open_hearing(base: str) -> tuple[int, int, dict[str, Api]]:
+    """A case brought over the API to a hearing ten minutes ahead (its join window is open):
+    filed by the consumer against 安康人寿, answered (rejected) by the insurer, mediation asked
+    for, the mediator assigned by the centre's lead and accepting, one time proposed, chosen by
+    both parties and confirmed. Returns (hearing id, case id, {login: api session})."""
+    people = {
+        login: await api_login(base, login) for login in (CONSUMER, ANKANG_REP, MEDIATOR, LEAD)
+    }
+    consumer, rep, mediator, lead = (people[k] for k in (CONSUMER, ANKANG_REP, MEDIATOR, LEAD))
+    insurers = (await consumer.get("/api/v1/insurers"))["items"]
+    insurer = next(i["id"] for i in insurers if i["name"] == "安康人寿")
+    complaint = {
+        "insurer_id": insurer,
+        "policy_numbers": ["AK2023100188"],
+        "category": "claims",
+        "amount_yuan": 3200,
+        "description": "我因急性阑尾炎住院手术，按医疗险提交了全部材料，保险公司一直说在审核，"
+        "已经过去40天了还没有结果。",
+        "desired_outcome": "尽快赔付",
+        "contact_preference": "sms",
+        "terms_version": TERMS_VERSION,
+    }
+    case = await consumer.post("/api/v1/cases", complaint, status=201)
+    act = f"/api/v1/cases/{case['id']}/actions"
+    await rep.post(f"{act}/answer", {"kind": "reject", "text": "不予赔付"})
+    await consumer.post(f"{act}/request_mediation")
+    await lead.post(f"{act}/assign_mediator", {"mediator_id": mediator.user_id})
+    await mediator.post(f"{act}/accept_assignment")
+    slot = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0).isoformat()
+    hearing = await mediator.post(
+        f"/api/v1/cases/{case['id']}/hearings", {"slots": [slot]}, status=201
+    )
+    for party in (consumer, rep):
+        await party.post(f"/api/v1/hearings/{hearing['id']}/choose", {"slots": [slot]})
+    await mediator.post(f"/api/v1/hearings/{hearing['id']}/confirm", {"starts_at": slot})
+    return hearing["id"], case["id"], people
