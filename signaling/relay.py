@@ -245,7 +245,9 @@ class Relay:
             conn = _Connection(participant, pc)
             try:
                 self._build(conn, kinds)
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+                await pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=bundle_candidates(offer_sdp), type="offer")
+                )
                 await pc.setLocalDescription(await pc.createAnswer())
             except Exception as exc:
                 await pc.close()
@@ -587,3 +589,34 @@ def _offer_kinds(offer_sdp: str) -> list[str]:
             details={"field": "sdp", "kinds": kinds},
         )
     return kinds
+
+
+def bundle_candidates(sdp: str) -> str:
+    """The offer with every m-line carrying every candidate of the offer. With max-bundle
+    aiortc takes the bundled transport's candidates from the last m-line only, while Chromium
+    lists its candidates under the first m-line (and ends the others' with
+    ``a=end-of-candidates``, after which aiortc accepts no more): without this a browser
+    never connects."""
+    lines = sdp.replace("\r\n", "\n").split("\n")
+    candidates = list(dict.fromkeys(line for line in lines if line.startswith("a=candidate:")))
+    if not candidates:
+        return sdp
+    out: list[str] = []
+    section: list[str] = []
+
+    def flush() -> None:
+        if section and section[0].startswith("m="):
+            own = [line for line in section if not line.startswith("a=candidate:")]
+            tail = [line for line in own if line == "a=end-of-candidates"]
+            body = [line for line in own if line != "a=end-of-candidates" and line]
+            out.extend(body + candidates + tail)
+        else:
+            out.extend(line for line in section if line)
+        section.clear()
+
+    for line in lines:
+        if line.startswith("m="):
+            flush()
+        section.append(line)
+    flush()
+    return "\r\n".join(out) + "\r\n"

@@ -265,6 +265,23 @@ async def test_trickled_candidates(relay: Relay, make_peer: MakePeer) -> None:
     await wait_for(lambda: b.slots[0].video_frames > 5)
 
 
+async def test_candidates_on_the_first_m_line_only_as_chromium_sends_them(
+    relay: Relay, make_peer: MakePeer
+) -> None:
+    """Chromium bundles every m-line and lists its candidates under the first one only."""
+    a, b = make_peer("a"), make_peer("b")
+    await b.join(relay.connect)
+    relay.show("b", [("a", True, True)])
+    sections = (await a.offer()).split("\r\nm=")
+    kept = [sections[0], sections[1]] + [
+        "\r\n".join(line for line in section.split("\r\n") if not line.startswith("a=candidate:"))
+        for section in sections[2:]
+    ]
+    assert all("a=end-of-candidates" in section for section in kept[1:])
+    await a.accept(await relay.connect("a", "\r\nm=".join(kept)))
+    await wait_for(lambda: b.slots[0].video_frames > 5)
+
+
 async def test_bad_input_is_refused(relay: Relay) -> None:
     pc = RTCPeerConnection()
     pc.addTransceiver("video", direction="recvonly")
