@@ -36,6 +36,7 @@ from odr.storage.models import CaseEventRow, EvidenceUpload
 
 DOWNLOAD_CHUNK = 256 * 1024
 MAX_RECORD_BYTES = 2 * 1024**3  # one system-made item (a recording segment is ~10 MB)
+RECORD_ATTEMPTS = 8
 ITEM_EVENTS = (
     EventKind.EVIDENCE_ADDED.value,
     EventKind.EVIDENCE_WITHDRAWN.value,
@@ -217,27 +218,37 @@ class EvidenceService:
         transcript, a call record) as evidence of the case, in one transaction with its event.
         Its type is known, not sniffed; the case's size budget does not apply."""
         blob = await self.store.put_stream(chunks, max_bytes=MAX_RECORD_BYTES)
-        now = self.clock()
-        try:
-            async with UnitOfWork(self.sessionmaker) as uow:
-                _, case = await repo.load(uow.session, case_id)
-                before = case.version
-                event = case.enter_record(
-                    Actor.system(),
-                    now,
-                    sha256=blob.sha256,
-                    size=blob.size,
-                    name=sanitise_filename(name),
-                    media_type=media_type,
-                    kind=kind,
-                    visibility=visibility,
-                    description=description,
-                )
-                await repo.save(uow.session, case, before, now)
-                await uow.commit()
-        except DomainError:
-            await self._forget(blob.sha256)
-            raise
+        for attempt in range(RECORD_ATTEMPTS):
+            now = self.clock()
+            try:
+                async with UnitOfWork(self.sessionmaker) as uow:
+                    _, case = await repo.load(uow.session, case_id)
+                    before = case.version
+                    event = case.enter_record(
+                        Actor.system(),
+                        now,
+                        sha256=blob.sha256,
+                        size=blob.size,
+                        name=sanitise_filename(name),
+                        media_type=media_type,
+                        kind=kind,
+                        visibility=visibility,
+                        description=description,
+                    )
+                    await repo.save(uow.session, case, before, now)
+                    await uow.commit()
+                break
+            except Conflict as exc:
+                # records close together (every participant's segment at once): the system's
+                # own entry is safe to repeat on the case as it now is
+                if exc.code == "stale_case" and attempt + 1 < RECORD_ATTEMPTS:
+                    await asyncio.sleep(0.05 * (attempt + 1))
+                    continue
+                await self._forget(blob.sha256)
+                raise
+            except DomainError:
+                await self._forget(blob.sha256)
+                raise
         await self.bus.publish(f"case:{case_id}", {"case_id": case_id, "version": case.version})
         return _item_of_event(event)
 
