@@ -28,7 +28,7 @@ from odr.services.accounts import UserInfo
 from odr.services.cases import CONTACT_PREFERENCES, MAX_DESCRIPTION, TERMS_VERSION, check_form
 from odr.services.consumers import find_or_create_consumer
 from odr.storage.db import UnitOfWork
-from web import case_lists, evidence, forms, hearing_pages
+from web import case_lists, evidence, forms, hearing_pages, outcome_section
 from web.formatting import countdown
 from web.messages import message_for
 from web.rendering import render, use_language, zone_of
@@ -270,6 +270,7 @@ async def _case_page(
         "max_evidence_description": evidence.MAX_DESCRIPTION,
         "evidence_texts": evidence.script_texts() if may_upload else {},
         **await hearing_pages.section(request, user, detail),
+        **await outcome_section.section(request, user, detail, events),
     }
     status = 200
     headers: dict[str, str] = {}

@@ -8,12 +8,12 @@ from pathlib import Path
 from aiohttp import web
 
 from odr.http.keys import PAGE_ERROR_RENDERER
-from web import case_pages, desk_pages, hearing_pages, outcome_pages, views
+from web import case_pages, desk_pages, hearing_pages, outcome_pages, outcome_section, views
 from web.dashboard_pages import setup_dashboard_pages
-from web.room_pages import setup_room_pages
 from web.i18n import load_translations
 from web.keys import TRANSLATIONS
 from web.rendering import error_page, make_environment
+from web.room_pages import setup_room_pages
 
 STATIC = Path(__file__).with_name("static")
 
@@ -50,6 +50,7 @@ def setup(app: web.Application) -> None:
     hearing_pages.install(app)
     hearing_pages.add_routes(r)
     outcome_pages.add_routes(r)
+    outcome_section.add_routes(r)
     setup_room_pages(app)
     setup_dashboard_pages(app)
     r.add_static("/static/", STATIC, name="static", append_version=True)
