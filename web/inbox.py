@@ -59,12 +59,18 @@ SENTENCES: dict[str, str] = {
     "hearing_reminder_15m": N_(
         "The hearing of case %(number)s starts in 15 minutes (%(when)s). You can come in now."
     ),
+    "callback_requested": N_(
+        "%(name)s asks to be called back about case %(number)s. See the call-back requests."
+    ),
+    "callback_requested_general": N_(
+        "%(name)s asks to be called back. See the call-back requests."
+    ),
     "mediator_assigned_by_choice": N_(
         "Both sides chose the same mediator for case %(number)s: the mediator is assigned."
     ),
 }
 
-_PARAMS = ("number", "due", "reason", "insurer", "count", "category", "when", "zone")
+_PARAMS = ("number", "due", "reason", "insurer", "count", "category", "when", "zone", "name")
 
 
 @dataclass(frozen=True)

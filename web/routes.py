@@ -9,9 +9,12 @@ from aiohttp import web
 
 from odr.http.keys import PAGE_ERROR_RENDERER
 from web import case_pages, desk_pages, hearing_pages, outcome_pages, outcome_section, views
+from web.admin_pages import setup_admin_pages
+from web.care import setup_care_pages
 from web.dashboard_pages import setup_dashboard_pages
 from web.i18n import load_translations
 from web.keys import TRANSLATIONS
+from web.public_pages import setup_public_pages
 from web.rendering import error_page, make_environment
 from web.room_pages import setup_room_pages
 
@@ -53,6 +56,9 @@ def setup(app: web.Application) -> None:
     outcome_section.add_routes(r)
     setup_room_pages(app)
     setup_dashboard_pages(app)
+    setup_public_pages(app)
+    setup_care_pages(app)
+    setup_admin_pages(app)
     r.add_static("/static/", STATIC, name="static", append_version=True)
 
 

@@ -42,6 +42,7 @@ class UserInfo:
     locale: str | None
     care_mode: bool
     has_second_factor: bool
+    senior: bool = False  # aged 60 or more: care mode is offered (`odr.services.care`)
 
     @property
     def actor(self) -> Actor:
@@ -67,6 +68,7 @@ def user_info(user: User, today: date) -> UserInfo:
         locale=user.locale,
         care_mode=user.care_mode,
         has_second_factor=user.totp_secret is not None,
+        senior=_is_senior(user.birth_date, today),
     )
 
 

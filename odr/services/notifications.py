@@ -92,6 +92,30 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "zh-CN": ("案件进展 {number}", "案件 {number} 有新进展，请登录查看。"),
         "en": ("Update on {number}", "Case {number} has moved on. Log in to see what changed."),
     },
+    # `odr.services.callbacks`: the number is masked here, shown whole in the inbox
+    "callback_requested": {
+        "zh-CN": (
+            "回电请求 {number}",
+            "{name}（案件 {number}）请求回电，时间：{time_zh}，电话 {phone_masked}。"
+            "请登录查看完整号码并尽快联系。",
+        ),
+        "en": (
+            "Call-back request on {number}",
+            "{name} (case {number}) asks to be called back {time_en} on {phone_masked}. "
+            "Log in to see the whole number.",
+        ),
+    },
+    "callback_requested_general": {
+        "zh-CN": (
+            "回电请求",
+            "{name} 请求回电，时间：{time_zh}，电话 {phone_masked}。请登录查看完整号码并尽快联系。",
+        ),
+        "en": (
+            "Call-back request",
+            "{name} asks to be called back {time_en} on {phone_masked}. "
+            "Log in to see the whole number.",
+        ),
+    },
 }
 
 

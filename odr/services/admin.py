@@ -1,0 +1,161 @@
+"""User and organisation administration for supervisors with admin rights: the lists the admin
+pages show and the checks before `odr.services.accounts` creates anything."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from odr.domain.accounts import Actor, OrganisationKind, Role
+from odr.domain.authz import Action, authorize
+from odr.domain.errors import ValidationFailed
+from odr.services.accounts import create_organisation
+from odr.storage import accounts as repo
+from odr.storage.db import UnitOfWork
+from odr.storage.models import Membership, Organisation, User
+
+LIST_LIMIT = 200
+MAX_ORGANISATION_NAME = 200
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: int
+    display_name: str
+    login: str
+    role: Role
+    organisation_name: str | None
+    badge_number: str | None
+    is_admin: bool
+    active: bool  # the account is active and, for staff, its membership runs today
+    has_second_factor: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationRow:
+    id: int
+    kind: OrganisationKind
+    name: str
+    name_en: str | None
+    policy_count: int | None
+    active: bool
+    members: int  # staff with a running membership
+
+
+async def list_users(
+    session: AsyncSession, actor: Actor, today: date, role: Role | None = None
+) -> list[UserRow]:
+    """Accounts, staff first, newest first within a role; at most `LIST_LIMIT`."""
+    authorize(actor, Action.MANAGE_USERS)
+    stmt = select(User).order_by(User.role == Role.CONSUMER.value, User.role, User.id.desc())
+    if role is not None:
+        stmt = stmt.where(User.role == role.value)
+    rows = []
+    for user in (await session.execute(stmt.limit(LIST_LIMIT))).scalars():
+        membership = repo.active_membership(user, today)
+        latest = membership or _latest_membership(user)
+        staff = Role(user.role) is not Role.CONSUMER
+        rows.append(
+            UserRow(
+                id=user.id,
+                display_name=user.display_name,
+                login=user.email or user.mobile or "",
+                role=Role(user.role),
+                organisation_name=latest.organisation.name if latest else None,
+                badge_number=latest.badge_number if latest else None,
+                is_admin=user.is_admin,
+                active=user.active and (membership is not None or not staff),
+                has_second_factor=user.totp_secret is not None,
+            )
+        )
+    return rows
+
+
+def _latest_membership(user: User) -> Membership | None:
+    return max(user.memberships, key=lambda m: m.started_on, default=None)
+
+
+async def list_organisations(
+    session: AsyncSession, actor: Actor, today: date
+) -> list[OrganisationRow]:
+    authorize(actor, Action.MANAGE_USERS)
+    running = (Membership.ended_on.is_(None)) | (Membership.ended_on > today)
+    members = (
+        select(Membership.organisation_id, func.count().label("n"))
+        .where(Membership.started_on <= today, running)
+        .group_by(Membership.organisation_id)
+        .subquery()
+    )
+    stmt = (
+        select(Organisation, func.coalesce(members.c.n, 0))
+        .outerjoin(members, members.c.organisation_id == Organisation.id)
+        .order_by(Organisation.kind, Organisation.id)
+    )
+    return [
+        OrganisationRow(
+            id=o.id,
+            kind=OrganisationKind(o.kind),
+            name=o.name,
+            name_en=o.name_en,
+            policy_count=o.policy_count,
+            active=o.active,
+            members=int(n),
+        )
+        for o, n in (await session.execute(stmt)).all()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrganisation:
+    kind: str
+    name: str
+    name_en: str = ""
+    policy_count: str = ""  # as typed; insurers' policies in force, for complaint rates
+
+
+async def add_organisation(uow: UnitOfWork, actor: Actor, new: NewOrganisation) -> int:
+    """Check and create an organisation; its id."""
+    authorize(actor, Action.MANAGE_USERS)
+    try:
+        kind = OrganisationKind(new.kind)
+    except ValueError:
+        raise ValidationFailed(
+            "Choose the kind of organisation.",
+            code="invalid_organisation_kind",
+            details={"field": "kind"},
+        ) from None
+    name = _name(new.name, "name", required=True)
+    name_en = _name(new.name_en, "name_en", required=False)
+    count_text = unicodedata.normalize("NFKC", new.policy_count).strip().replace(",", "")
+    if count_text and not (count_text.isascii() and count_text.isdigit()):
+        raise ValidationFailed(
+            "Enter the number of policies as a whole number.",
+            code="invalid_policy_count",
+            details={"field": "policy_count"},
+        )
+    return await create_organisation(
+        uow,
+        kind=kind,
+        name=name,
+        name_en=name_en or None,
+        policy_count=int(count_text) if count_text else None,
+    )
+
+
+def _name(raw: str, field: str, *, required: bool) -> str:
+    value = " ".join(unicodedata.normalize("NFKC", raw).split())
+    if required and not value:
+        raise ValidationFailed(
+            "Enter the organisation's name.", code="name_required", details={"field": field}
+        )
+    if len(value) > MAX_ORGANISATION_NAME:
+        raise ValidationFailed(
+            f"The name may have at most {MAX_ORGANISATION_NAME} characters.",
+            code="organisation_name_too_long",
+            details={"field": field},
+        )
+    return value

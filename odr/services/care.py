@@ -1,0 +1,18 @@
+"""Care mode (老年人关爱): a larger, simpler interface, on by default for consumers aged 60 or
+more and switched on or off by anyone; the choice is kept on the account."""
+
+from __future__ import annotations
+
+from odr.domain.errors import NotFound
+from odr.storage import accounts as repo
+from odr.storage.db import UnitOfWork
+
+
+async def set_care_mode(uow: UnitOfWork, user_id: int, on: bool) -> None:
+    """Remember the user's choice."""
+    user = await repo.user_by_id(uow.session, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="not_found")
+    if user.care_mode != on:
+        user.care_mode = on
+    await uow.commit()
