@@ -131,11 +131,25 @@ async def hearing_socket(request: web.Request) -> web.StreamResponse:
         if link is not None:
             await _serve(ws, conn, link)
     finally:
-        if link is not None:
-            with contextlib.suppress(Exception):
-                await link.detach()
-        await conn.finish()
+        # The handler may be cancelled (a client that vanished): the cleanup runs to the end
+        # anyway, or the participant's media connection and this socket's writer would leak.
+        cleanup = asyncio.ensure_future(_leave(link, conn))
+        _CLEANUPS.add(cleanup)
+        cleanup.add_done_callback(_CLEANUPS.discard)
+        await asyncio.shield(cleanup)
     return ws
+
+
+_CLEANUPS: set[asyncio.Future[None]] = set()
+
+
+async def _leave(link: Link | None, conn: SocketConnection) -> None:
+    if link is not None:
+        try:
+            await link.detach()
+        except Exception:
+            log.exception("leaving the room failed")
+    await conn.finish()
 
 
 async def _join(
