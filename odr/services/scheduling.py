@@ -91,6 +91,9 @@ class HearingView:
     may_choose: bool
     my_choice: list[datetime] | None
     version: int
+    minutes: str = ""  # the mediator's minutes (笔录), for every reader of the hearing
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         def iso(moment: datetime | None) -> str | None:
@@ -117,6 +120,9 @@ class HearingView:
             "may_choose": self.may_choose,
             "my_choice": None if self.my_choice is None else [iso(s) for s in self.my_choice],
             "version": self.version,
+            "minutes": self.minutes,
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
         }
 
 
@@ -763,6 +769,9 @@ class SchedulingService:
             and is_allowed(actor, Action.CHOOSE_HEARING_SLOT, scope),
             my_choice=mine,
             version=hearing.version,
+            minutes=hearing.minutes,
+            started_at=hearing.started_at,
+            ended_at=hearing.ended_at,
         )
 
     def _params(self, hearing: Hearing, number: str) -> dict[str, Any]:

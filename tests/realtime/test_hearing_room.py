@@ -217,3 +217,29 @@ def decodes(path: Path) -> bool:
             for frame in packet.decode():
                 frames += isinstance(frame, av.VideoFrame)
     return frames > 0
+
+
+async def test_the_parties_read_the_minutes_on_the_case_page(make: Any) -> None:
+    hearing_id, case_id, people = await open_hearing(make)
+    mediator = RoomClient(people[MEDIATOR], hearing_id)
+    try:
+        await mediator.connect()  # the mediator's arrival starts the hearing
+        resp = await people[MEDIATOR].client.put(
+            f"/api/v1/hearings/{hearing_id}/minutes",
+            json={"text": "双方陈述了各自意见。保险公司同意重新审核。"},
+            headers={"X-CSRF-Token": people[MEDIATOR].token},
+        )
+        assert resp.status == 200, await resp.text()
+        refused = await people[CONSUMER].client.put(
+            f"/api/v1/hearings/{hearing_id}/minutes",
+            json={"text": "改写"},
+            headers={"X-CSRF-Token": people[CONSUMER].token},
+        )
+        assert refused.status == 403
+    finally:
+        await mediator.close()
+    for who in (CONSUMER, ANKANG_REP):
+        page = await (await people[who].get(f"/cases/{case_id}")).text()
+        assert "保险公司同意重新审核" in page
+        minutes = await ok(await people[who].get(f"/api/v1/hearings/{hearing_id}/minutes"))
+        assert minutes["text"].startswith("双方陈述")
