@@ -7,7 +7,7 @@ a refusal comes back as a one-time notice above the section (kept in the session
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -262,65 +262,58 @@ async def _hearing_case(request: web.Request, user: UserInfo, hearing_id: int) -
     return view.case_id
 
 
-async def choose_submit(request: web.Request) -> web.StreamResponse:
+HearingAction = Callable[[web.Request, UserInfo, int, Mapping[str, Any]], Awaitable[object]]
+
+
+async def _on_hearing(request: web.Request, done: str, action: HearingAction) -> web.StreamResponse:
+    """One hearing form: authorise through the hearing's case, apply, then back to the case
+    page with a notice or the refusal next to the form."""
     user = await require_user(request)
     hearing_id = _id(request, "hearing_id")
     case_id = await _hearing_case(request, user, hearing_id)
     form = await _form(request)
     try:
-        slots = _moments(request, [str(v) for v in form.getall("slot", [])])  # type: ignore[attr-defined]
-        await request.app[SCHEDULING].choose(user.actor, hearing_id, slots)
+        await action(request, user, hearing_id, form)
     except NotFound:
         raise
     except DomainError as error:
         return await _refused(request, case_id, error)
-    return await _done(request, case_id, "choose")
+    return await _done(request, case_id, done)
+
+
+def _slots(request: web.Request, form: Mapping[str, Any]) -> list[datetime]:
+    return _moments(request, [str(v) for v in form.getall("slot", [])])  # type: ignore[attr-defined]
+
+
+async def choose_submit(request: web.Request) -> web.StreamResponse:
+    async def choose(r: web.Request, user: UserInfo, hearing_id: int, form: Any) -> object:
+        return await r.app[SCHEDULING].choose(user.actor, hearing_id, _slots(r, form))
+
+    return await _on_hearing(request, "choose", choose)
 
 
 async def confirm_submit(request: web.Request) -> web.StreamResponse:
-    user = await require_user(request)
-    hearing_id = _id(request, "hearing_id")
-    case_id = await _hearing_case(request, user, hearing_id)
-    form = await _form(request)
-    try:
-        zone = request.app[SCHEDULING].zone
-        starts_at = parse_moment(str(form.get("starts_at") or ""), zone, "starts_at")
-        await request.app[SCHEDULING].confirm(user.actor, hearing_id, starts_at)
-    except NotFound:
-        raise
-    except DomainError as error:
-        return await _refused(request, case_id, error)
-    return await _done(request, case_id, "confirm")
+    async def confirm(r: web.Request, user: UserInfo, hearing_id: int, form: Any) -> object:
+        service = r.app[SCHEDULING]
+        starts_at = parse_moment(str(form.get("starts_at") or ""), service.zone, "starts_at")
+        return await service.confirm(user.actor, hearing_id, starts_at)
+
+    return await _on_hearing(request, "confirm", confirm)
 
 
 async def reschedule_submit(request: web.Request) -> web.StreamResponse:
-    user = await require_user(request)
-    hearing_id = _id(request, "hearing_id")
-    case_id = await _hearing_case(request, user, hearing_id)
-    form = await _form(request)
-    try:
-        slots = _moments(request, [str(v) for v in form.getall("slot", [])])  # type: ignore[attr-defined]
+    async def reschedule(r: web.Request, user: UserInfo, hearing_id: int, form: Any) -> object:
         reason = str(form.get("reason") or "")
-        await request.app[SCHEDULING].reschedule(user.actor, hearing_id, slots, reason)
-    except NotFound:
-        raise
-    except DomainError as error:
-        return await _refused(request, case_id, error)
-    return await _done(request, case_id, "reschedule")
+        return await r.app[SCHEDULING].reschedule(user.actor, hearing_id, _slots(r, form), reason)
+
+    return await _on_hearing(request, "reschedule", reschedule)
 
 
 async def cancel_submit(request: web.Request) -> web.StreamResponse:
-    user = await require_user(request)
-    hearing_id = _id(request, "hearing_id")
-    case_id = await _hearing_case(request, user, hearing_id)
-    form = await _form(request)
-    try:
-        await request.app[SCHEDULING].cancel(user.actor, hearing_id, str(form.get("reason") or ""))
-    except NotFound:
-        raise
-    except DomainError as error:
-        return await _refused(request, case_id, error)
-    return await _done(request, case_id, "cancel")
+    async def cancel(r: web.Request, user: UserInfo, hearing_id: int, form: Any) -> object:
+        return await r.app[SCHEDULING].cancel(user.actor, hearing_id, str(form.get("reason") or ""))
+
+    return await _on_hearing(request, "cancel", cancel)
 
 
 def _mediator_id(form: Mapping[str, Any]) -> int:
