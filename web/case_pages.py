@@ -21,7 +21,7 @@ from odr.domain.errors import DomainError, NotFound, ValidationFailed
 from odr.domain.masking import MaskResult
 from odr.http.auth import csrf_token, require_user
 from odr.http.errors import status_of
-from odr.http.keys import CASES, EVIDENCE, PASSWORDS, SESSIONMAKER, SETTINGS
+from odr.http.keys import CASES, EVIDENCE, OUTCOMES, PASSWORDS, SESSIONMAKER, SETTINGS
 from odr.http.multipart import UploadForm
 from odr.services import case_views
 from odr.services.accounts import UserInfo
@@ -303,6 +303,7 @@ async def case_act(request: web.Request) -> web.StreamResponse:
     try:
         params = forms.operation_params(operation, values)
         outcome = await request.app[CASES].act(user.actor, case_id, operation, params)
+        await request.app[OUTCOMES].after_operation(case_id, operation)
     except NotFound:
         raise  # a stranger learns nothing: the 404 page
     except DomainError as error:

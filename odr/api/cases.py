@@ -19,7 +19,7 @@ from odr.domain.cases import ChannelKind
 from odr.domain.errors import ValidationFailed
 from odr.domain.masking import MaskResult
 from odr.http.auth import require_actor
-from odr.http.keys import BUS, CASES, PASSWORDS, SESSIONMAKER
+from odr.http.keys import BUS, CASES, OUTCOMES, PASSWORDS, SESSIONMAKER
 from odr.services import case_views
 from odr.services.cases import (
     CONTACT_PREFERENCES,
@@ -178,9 +178,9 @@ async def get_timeline(request: web.Request) -> web.Response:
 async def act(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, ActionRequest)
-    outcome = await request.app[CASES].act(
-        actor, _case_id(request), request.match_info["operation"], body.model_dump()
-    )
+    operation = request.match_info["operation"]
+    outcome = await request.app[CASES].act(actor, _case_id(request), operation, body.model_dump())
+    await request.app[OUTCOMES].after_operation(outcome.case.id, operation)
     reply: dict[str, Any] = {
         "id": outcome.case.id,
         "state": outcome.case.state.value,

@@ -780,6 +780,12 @@ class OutcomeService:
         item = await self.enter_report(case_id)
         return {"state": outcome.case.state.value, "report_sequence": item.sequence}
 
+    async def after_operation(self, case_id: int, operation: str) -> None:
+        """What follows a case operation made through the generic case actions: closing
+        enters the closing report, whichever way the case was closed."""
+        if operation == "close":
+            await self.enter_report(case_id)
+
     async def enter_report(self, case_id: int) -> Item:
         from odr.services.reports import gather, report_pdf
 

@@ -99,3 +99,20 @@ async def test_a_settled_case_cannot_be_referred(new_client: Any) -> None:
     case_id, people, _app, _ = await settled_case(new_client)
     resp = await people[MEDIATOR].get(f"/api/v1/cases/{case_id}/referral-package")
     assert resp.status == 409
+
+
+async def test_every_way_of_closing_enters_the_closing_report(new_client: Any) -> None:
+    """A supervisor closing a withdrawn complaint through the generic case action gets the
+    same closing report in the evidence as the mediator's close."""
+    from tests.integration.helpers import complaint, insurer_id
+
+    consumer = await login(new_client, CONSUMER)
+    supervisor = await login(new_client, SUPERVISOR)
+    resp = await consumer.post("/api/v1/cases", complaint(await insurer_id(consumer)))
+    case_id = (await resp.json())["id"]
+    assert (await consumer.post(f"/api/v1/cases/{case_id}/actions/withdraw")).status == 200
+    resp = await supervisor.post(f"/api/v1/cases/{case_id}/actions/close")
+    assert resp.status == 200, await resp.text()
+    items = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
+    reports = [i for i in items if i["kind"] == "report"]
+    assert len(reports) == 1 and reports[0]["media_type"] == "application/pdf"
