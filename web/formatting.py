@@ -53,6 +53,8 @@ def format_day(value: datetime | date | str | None, lang: str, zone: ZoneInfo) -
         return ""
     if isinstance(value, date) and not isinstance(value, datetime):
         day = value
+    elif isinstance(value, str) and len(value) == 10:  # a calendar day, 2026-11-03
+        day = date.fromisoformat(value)
     else:
         when = moment(value)
         assert when is not None

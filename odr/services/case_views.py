@@ -279,6 +279,8 @@ _TRIAL_ARGS: dict[str, dict[str, Any]] = {
     "return_to_insurer": {},
     "send_message": {"text": "-"},
     "close": {},
+    "accept_assignment": {},
+    "decline_assignment": {"reason": ""},
 }
 
 

@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,6 +89,21 @@ class Server:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     require_chromium()
+    with running_server(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for all the tests of a module (they must not depend on each other's data)."""
+    require_chromium()
+    with running_server(tmp_path_factory.mktemp("server")) as running:
+        yield running
+
+
+@contextmanager
+def running_server(tmp_path: Path) -> Iterator[Server]:
+    """``odr migrate``, ``odr demo`` and ``odr serve`` with everything under ``tmp_path``."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ODR_")}
@@ -174,6 +190,14 @@ async def open_hearing(base: str) -> tuple[int, int, dict[str, Api]]:
     people = {
         login: await api_login(base, login) for login in (CONSUMER, ANKANG_REP, MEDIATOR, LEAD)
     }
+    hearing_id, case_id = await case_to_hearing(people)
+    return hearing_id, case_id, people
+
+
+async def case_to_hearing(people: dict[str, Api], minutes: int = 10) -> tuple[int, int]:
+    """A new case brought to a hearing ``minutes`` ahead (see `open_hearing`) by the API
+    sessions of the consumer, the Ankang rep, the mediator and the lead in ``people``.
+    Returns (hearing id, case id)."""
     consumer, rep, mediator, lead = (people[k] for k in (CONSUMER, ANKANG_REP, MEDIATOR, LEAD))
     insurers = (await consumer.get("/api/v1/insurers"))["items"]
     insurer = next(i["id"] for i in insurers if i["name"] == "安康人寿")
@@ -194,11 +218,11 @@ async def open_hearing(base: str) -> tuple[int, int, dict[str, Api]]:
     await consumer.post(f"{act}/request_mediation")
     await lead.post(f"{act}/assign_mediator", {"mediator_id": mediator.user_id})
     await mediator.post(f"{act}/accept_assignment")
-    slot = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0).isoformat()
+    slot = (datetime.now(UTC) + timedelta(minutes=minutes)).replace(microsecond=0).isoformat()
     hearing = await mediator.post(
         f"/api/v1/cases/{case['id']}/hearings", {"slots": [slot]}, status=201
     )
     for party in (consumer, rep):
         await party.post(f"/api/v1/hearings/{hearing['id']}/choose", {"slots": [slot]})
     await mediator.post(f"/api/v1/hearings/{hearing['id']}/confirm", {"starts_at": slot})
-    return hearing["id"], case["id"], people
+    return hearing["id"], case["id"]

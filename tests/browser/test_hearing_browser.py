@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -32,6 +31,7 @@ from tests.browser.conftest import (
     open_hearing,
     totp_for,
 )
+from tests.browser.pages import inbound, until
 
 pytestmark = pytest.mark.browser
 
@@ -54,25 +54,6 @@ class Person:
     async def state(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.page.evaluate("window.odrHearing.state")
         return result
-
-
-async def until(
-    check: Callable[[], Awaitable[Any]], what: str, timeout: float = 30.0, every: float = 0.25
-) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-
-
-def inbound(stats: dict[str, Any], publisher: int, kind: str) -> dict[str, Any] | None:
-    return next(
-        (i for i in stats["inbound"] if i["publisher"] == publisher and i["kind"] == kind), None
-    )
 
 
 def by_slot(stats: dict[str, Any], slot: int, kind: str) -> dict[str, Any]:
