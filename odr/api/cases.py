@@ -211,10 +211,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     await response.write(b": connected\n\n")
     async with request.app[BUS].subscribe(f"case:{case_id}") as messages:
-        iterator = aiter(messages)
         while True:
             try:
-                message = await asyncio.wait_for(anext(iterator), HEARTBEAT_SECONDS)
+                # not an async iterator: a timeout would close it for good
+                message = await asyncio.wait_for(messages.get(), HEARTBEAT_SECONDS)
             except TimeoutError:
                 payload = b": heartbeat\n\n"
             else:

@@ -42,6 +42,10 @@ class _Queue:
                 self.queue.get_nowait()
         self.queue.put_nowait(message)
 
+    async def get(self) -> dict[str, Any]:
+        """The next message; safe to cancel (e.g. by a timeout) and call again."""
+        return await self.queue.get()
+
     async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         while True:
             yield await self.queue.get()

@@ -170,11 +170,18 @@ async def test_notifications_and_outbox(new_client: Any) -> None:
     assert (await consumer.post("/api/v1/notifications/read")).status == 204
 
 
-async def test_live_status_reaches_an_open_page(new_client: Any) -> None:
+async def test_live_status_reaches_an_open_page(
+    new_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("odr.api.cases.HEARTBEAT_SECONDS", 0.2)
     consumer, case = await file(new_client)
     resp = await consumer.client.get(f"/api/v1/cases/{case['id']}/stream")
     assert resp.status == 200 and resp.content_type == "text/event-stream"
     assert (await resp.content.readline()).startswith(b": connected")
+    # heartbeats keep the stream open, and changes still arrive after them
+    async with asyncio.timeout(5):
+        beats = [await resp.content.readline() for _ in range(6)]
+    assert beats.count(b": heartbeat\n") == 3
     rep = await login(new_client, ANKANG_REP)
     await rep.post(f"/api/v1/cases/{case['id']}/actions/answer", {"kind": "accept", "text": "同意"})
     lines = []
