@@ -467,7 +467,7 @@ class SchedulingService:
             await case_repo.save(s, case, before, now)
             await repo.save(s, hearing)
             self._log(s, hearing, "confirmed", actor, now, {"starts_at": starts_at.isoformat()})
-            await self._send_calendar(
+            await self._tell_everyone(
                 s, hearing, case, row.number, "hearing_invitation", "invitation", now
             )
             await uow.commit()
@@ -493,14 +493,8 @@ class SchedulingService:
                 now,
                 {"slots": _isos(hearing.slots), "reason": hearing.reason},
             )
-            invitations.notify(
-                s,
-                await self._everyone(s, case, hearing),
-                kind="hearing_rescheduled",
-                key=f"hearing:{hearing.id}:rescheduled:{hearing.sequence}",
-                case_id=case.id,
-                params=self._params(hearing, number),
-                now=now,
+            await self._tell_everyone(
+                s, hearing, case, number, "hearing_rescheduled", "rescheduled", now, calendar=False
             )
             await uow.commit()
         await self.cases.publish(case.id, case.version)
@@ -516,20 +510,18 @@ class SchedulingService:
             hearing.cancel(actor, now, reason=reason)
             await repo.save(s, hearing)
             self._log(s, hearing, "cancelled", actor, now, {"reason": hearing.reason})
-            if had_time:
-                await self._send_calendar(
-                    s, hearing, case, number, "hearing_cancelled", "cancelled", now, cancel=True
-                )
-            else:
-                invitations.notify(
-                    s,
-                    await self._everyone(s, case, hearing),
-                    kind="hearing_cancelled",
-                    key=f"hearing:{hearing.id}:cancelled:{hearing.sequence}",
-                    case_id=case.id,
-                    params=self._params(hearing, number),
-                    now=now,
-                )
+            # a calendar CANCEL only for a hearing that had a time in people's calendars
+            await self._tell_everyone(
+                s,
+                hearing,
+                case,
+                number,
+                "hearing_cancelled",
+                "cancelled",
+                now,
+                cancel=True,
+                calendar=had_time,
+            )
             await uow.commit()
         await self.cases.publish(case.id, case.version)
         return self._view(actor, hearing, number)
@@ -809,7 +801,7 @@ class SchedulingService:
             now=self.clock(),
         )
 
-    async def _send_calendar(
+    async def _tell_everyone(
         self,
         s: AsyncSession,
         hearing: Hearing,
@@ -820,7 +812,10 @@ class SchedulingService:
         now: datetime,
         *,
         cancel: bool = False,
+        calendar: bool = True,
     ) -> None:
+        """Tell the parties and the mediator, with the invitation (or its cancellation) as an
+        ``.ics`` attachment when ``calendar``."""
         assert hearing.id is not None
         invitations.notify(
             s,
@@ -830,7 +825,11 @@ class SchedulingService:
             case_id=case.id,
             params=self._params(hearing, number),
             now=now,
-            attachment=lambda r: self._calendar(hearing, number, r.language, cancel=cancel),
+            attachment=(
+                (lambda r: self._calendar(hearing, number, r.language, cancel=cancel))
+                if calendar
+                else None
+            ),
         )
 
     async def _parties(
