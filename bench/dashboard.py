@@ -7,7 +7,7 @@ payments, failed mediations) plus early-warning clusters, all in SQL (``generate
 ORM), then times `odr.services.dashboard.figures` and each of its queries, cold (the first
 answer on a new connection) and warm (the best of ``--repeat`` more), for periods of 30 days,
 one year and three years. A ``count(*)`` of the cases in the same run is the baseline.
-The database is dropped at the end.
+The database is dropped at the end, unless ``--keep`` (``--database NAME`` reuses it).
 
     .venv/bin/python bench/dashboard.py \
         --pg postgresql+asyncpg://postgres@127.0.0.1:5432/test [--cases 1000000] [--repeat 3]
@@ -304,25 +304,31 @@ async def baseline(engine: AsyncEngine) -> float:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    name = f"odr_bench_{uuid.uuid4().hex[:10]}"
+    name = args.database or f"odr_bench_{uuid.uuid4().hex[:10]}"
     admin = make_engine(args.pg, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    if not args.database:
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
-    result: dict[str, Any] = {"cases": args.cases}
+    result: dict[str, Any] = {"cases": args.cases, "migrate_s": 0.0, "load_s": 0.0}
     try:
-        started = time.perf_counter()
-        await upgrade(engine, BEFORE_FACTS)
-        result["migrate_s"] = round(time.perf_counter() - started, 2)
-        started = time.perf_counter()
-        result["load"] = await load(engine, args.cases)
-        # the dashboard's read model as a deployment builds it: migration 0011's backfill
-        facts_started = time.perf_counter()
-        await upgrade(engine)
-        result["load"]["facts_backfill_s"] = round(time.perf_counter() - facts_started, 2)
-        result["load"]["vacuum_analyze_s"] += await vacuum(engine)
-        result["load_s"] = round(time.perf_counter() - started, 2)
+        if not args.database:
+            started = time.perf_counter()
+            await upgrade(engine, BEFORE_FACTS)
+            result["migrate_s"] = round(time.perf_counter() - started, 2)
+            started = time.perf_counter()
+            result["load"] = await load(engine, args.cases)
+            # the dashboard's read models as a deployment builds them: the backfills of
+            # migrations 0011 (facts per case) and 0012 (daily counts)
+            facts_started = time.perf_counter()
+            await upgrade(engine)
+            result["load"]["read_models_backfill_s"] = round(time.perf_counter() - facts_started, 2)
+            result["load"]["vacuum_analyze_s"] += await vacuum(engine)
+            result["load_s"] = round(time.perf_counter() - started, 2)
+        else:
+            await upgrade(engine)
+            await vacuum(engine)
         async with engine.connect() as conn:
             events = (await conn.exec_driver_sql("SELECT count(*) FROM case_events")).scalar()
             platform = (
@@ -365,8 +371,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         result["periods"] = runs
     finally:
         await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        if args.keep:
+            print(f"kept database {name}", flush=True)
+        else:
+            async with admin.connect() as conn:
+                await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.dispose()
     return result
 
@@ -416,6 +425,10 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("ODR_TEST_DATABASE_URL"))
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--database", help="reuse this database, loaded by an earlier --keep run (migrated up)"
+    )
     args = parser.parse_args()
     if not args.pg:
         parser.error("--pg (or ODR_TEST_DATABASE_URL) is required: a PostgreSQL URL")

@@ -10,6 +10,18 @@ or the rows of one small set named below). On the embedded SQLite setup a few fi
 the local calendar (medians, fulfilment, the time series) read one row per case of the period
 and finish in Python; PostgreSQL computes them in SQL.
 
+On PostgreSQL, periods of a year or more stay well under a second at a million cases because
+the period-wide counts are not recounted from the cases: `DashboardDaily` (per UTC day counts
+kept exact by triggers, migration 0012) gives the period's whole UTC days, and only the
+partial UTC days at each end (a local midnight is rarely a UTC one) are counted from the rows.
+This covers the counts by category, insurer, channel and state, high-risk (at the default
+score) and duplicates, escalations per insurer, decisions, ended mediations and the unpaid
+agreements' count. The series sums quarter-hour counts per bucket (when every bucket starts on
+a quarter hour, as in every current time zone; else it reads the rows). The medians stay exact:
+a histogram of whole days from receipt names the bucket holding the middle value(s) and
+only that bucket's durations (`DashboardDuration`) are sorted, then interpolated as
+``percentile_cont(0.5)`` does. The early-warning lists use indexes that stop at the limit.
+
 The period
 ----------
 `Period` holds whole local days ``[start, end]`` in the configured time zone; queries use the
@@ -88,7 +100,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Float, and_, case, cast, false, func, or_, select, text, true
+from sqlalchemy import (
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -100,6 +125,8 @@ from odr.storage.models import (
     CaseEventRow,
     CaseRow,
     DashboardCaseFacts,
+    DashboardDaily,
+    DashboardDuration,
     EarlyWarningRow,
     Organisation,
     SatisfactionRating,
@@ -167,6 +194,8 @@ def _buckets(period: Period, unit: str) -> list[date]:
 
 _E = CaseEventRow
 _F = DashboardCaseFacts
+_D = DashboardDaily
+_U = DashboardDuration
 
 
 @dataclass
@@ -182,9 +211,24 @@ class _Query:
     hi: datetime = field(init=False)
     today: date = field(init=False)
     pg: bool = field(init=False)
+    #: the whole UTC days ``[first_day, end_day)`` inside the period (read from `DashboardDaily`)
+    #: and the partial days at its edges (read from the rows themselves)
+    first_day: date = field(init=False)
+    end_day: date = field(init=False)
+    edges: list[tuple[datetime, datetime]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.lo, self.hi = self.period.bounds(self.zone)
+        lo, hi = self.lo.astimezone(UTC), self.hi.astimezone(UTC)
+        self.first_day = lo.date() if lo.time() == time(0) else lo.date() + timedelta(days=1)
+        self.end_day = hi.date()
+        if self.first_day >= self.end_day:
+            self.end_day = self.first_day
+            self.edges = [(self.lo, self.hi)]
+        else:
+            cut_lo = datetime.combine(self.first_day, time(0), UTC)
+            cut_hi = datetime.combine(self.end_day, time(0), UTC)
+            self.edges = [(a, b) for a, b in ((self.lo, cut_lo), (cut_hi, self.hi)) if a < b]
         self.today = self.now.astimezone(ZoneInfo(self.zone)).date()
         self.pg = self.s.get_bind().dialect.name == "postgresql"
 
@@ -261,25 +305,15 @@ async def figures(
     answer_by_insurer = await q.timed("answer_compliance", lambda: _answer_compliance(q))
     answer_total = [sum(v[i] for v in answer_by_insurer.values()) for i in (0, 1)]
 
-    answer_hours = await q.timed("median_first_answer", lambda: _median_hours(q, _F.answered_at))
-    decision_hours = await q.timed("median_decision", lambda: _median_hours(q, _F.decided_at))
+    answer_hours = await q.timed(
+        "median_first_answer", lambda: _median_hours(q, _F.answered_at, "answer")
+    )
+    decision_hours = await q.timed(
+        "median_decision", lambda: _median_hours(q, _F.decided_at, "decision")
+    )
     decided, decided_in_time = await q.timed("decision_compliance", lambda: _decisions(q))
 
-    mediation = await q.timed(
-        "mediation",
-        lambda: grouped(
-            _E.kind,
-            _E.at >= lo,
-            _E.at < hi,
-            or_(
-                and_(
-                    _E.kind == EventKind.AGREEMENT_SIGNED.value,
-                    _E.to_state == CaseState.SETTLED.value,
-                ),
-                _E.kind == EventKind.NOT_SETTLED.value,
-            ),
-        ),
-    )
+    mediation = await q.timed("mediation", lambda: _mediation(q))
     settled = mediation.get(EventKind.AGREEMENT_SIGNED.value, 0)
     not_settled = mediation.get(EventKind.NOT_SETTLED.value, 0)
 
@@ -443,25 +477,23 @@ async def _case_counts(q: _Query, received: ColumnElement[bool], score: int) -> 
     risky = func.count(case((CaseRow.risk_score >= score, 1)))
     duplicate = func.count(CaseRow.duplicate_of_id)
     out: list[dict[Any, int]] = [{}, {}, {}, {}]
-    if q.pg:  # one pass over the period's cases
-        keys = (*columns, _bucket(q, CaseRow.received_at))
-        stmt = (
-            select(*keys, *(func.grouping(c) for c in keys), func.count(), risky, duplicate)
-            .where(received)
-            .group_by(func.grouping_sets(*keys))
-        )
-        days: Counter[date] = Counter()
-        high_risk = duplicates = 0
-        for row in (await q.s.execute(stmt)).all():
-            which = next(i for i, g in enumerate(row[5:10]) if g == 0)
-            if which == 4:
-                days[row[4]] = int(row[10])
-                continue
-            out[which][row[which]] = int(row[10])
-            if which == 0:
-                high_risk += int(row[11])
-                duplicates += int(row[12])
-        return _Received(out, days, high_risk, duplicates)
+    if q.pg:  # the whole UTC days from the daily counts, the partial ones from the cases
+        edge = _edges(q, CaseRow.received_at)
+        for i, column in enumerate(columns):
+            stmt = select(column, func.count()).where(edge).group_by(column)
+            out[i] = {k: int(n) for k, n in (await q.s.execute(stmt)).all()}
+        high, dup = (await q.s.execute(select(risky, duplicate).where(edge))).one()
+        daily = await _daily(q, [*_CASE_DIMENSIONS, "high_risk", "duplicate"])
+        for i, dimension in enumerate(_CASE_DIMENSIONS):
+            for key, n in daily[dimension].items():
+                k: Any = int(key) if dimension == "insurer" else key
+                out[i][k] = out[i].get(k, 0) + n
+            out[i] = {k: n for k, n in out[i].items() if n}
+        if score == HIGH_RISK_SCORE:
+            high = int(high) + daily["high_risk"][""]
+        else:
+            high = (await q.s.execute(select(risky).where(received))).scalar_one()
+        return _Received(out, None, int(high), int(dup) + daily["duplicate"][""])
     for i, column in enumerate(columns):
         stmt = select(column, func.count()).where(received).group_by(column)
         out[i] = {k: int(n) for k, n in (await q.s.execute(stmt)).all()}
@@ -469,11 +501,75 @@ async def _case_counts(q: _Query, received: ColumnElement[bool], score: int) -> 
     return _Received(out, None, int(high_risk), int(duplicates))
 
 
-async def _escalations(q: _Query) -> dict[int, int]:
+async def _daily(q: _Query, dimensions: list[str]) -> dict[str, Counter[str]]:
+    """The `DashboardDaily` counts of the period's whole UTC days, per dimension and key."""
+    out: dict[str, Counter[str]] = {d: Counter() for d in dimensions}
+    if q.first_day >= q.end_day:
+        return out
     rows = await q.s.execute(
-        select(_F.insurer_id, func.count()).where(_in(_F.escalated_at, q)).group_by(_F.insurer_id)
+        select(_D.dimension, _D.key, func.sum(_D.n))
+        .where(_D.day >= q.first_day, _D.day < q.end_day, _D.dimension.in_(dimensions))
+        .group_by(_D.dimension, _D.key)
     )
-    return {k: int(n) for k, n in rows.all()}
+    for dimension, key, n in rows.all():
+        if n:
+            out[dimension][key] += int(n)
+    return out
+
+
+def _edges(q: _Query, column: Any) -> ColumnElement[bool]:
+    return or_(*(and_(column >= lo, column < hi) for lo, hi in q.edges))
+
+
+async def _escalations(q: _Query) -> dict[int, int]:
+    where = _edges(q, _F.escalated_at) if q.pg else _in(_F.escalated_at, q)
+    rows = await q.s.execute(
+        select(_F.insurer_id, func.count()).where(where).group_by(_F.insurer_id)
+    )
+    out = Counter({k: int(n) for k, n in rows.all()})
+    if q.pg:
+        out.update({int(k): n for k, n in (await _daily(q, ["escalation"]))["escalation"].items()})
+    return {k: n for k, n in out.items() if n}
+
+
+_CASE_DIMENSIONS = ("category", "insurer", "channel", "state")
+
+
+_SLOT_EPOCH = date(2000, 1, 1)
+
+
+def _slot_number(at: datetime) -> int | None:
+    """The quarter hour of ``at`` counted from `_SLOT_EPOCH` (UTC); None when ``at`` is not
+    on a quarter hour."""
+    at = at.astimezone(UTC)
+    if at.minute % 15 or at.second or at.microsecond:
+        return None
+    return (at.date() - _SLOT_EPOCH).days * 96 + at.hour * 4 + at.minute // 15
+
+
+async def _slots(q: _Query, dimension: str) -> Counter[date] | None:
+    """PostgreSQL: a quarter-hour dimension of `DashboardDaily` summed per bucket of the
+    series; None when a bucket does not start on a quarter hour (then the rows are read)."""
+    starts = _buckets(q.period, series_unit(q.period))
+    tz = ZoneInfo(q.zone)
+    moments = [max(q.lo, datetime.combine(b, time(0), tz)) for b in starts] + [q.hi]
+    bounds = [_slot_number(m) for m in moments]
+    if any(b is None for b in bounds):
+        return None
+    slot = cast(_D.day - _SLOT_EPOCH, Integer) * 96 + cast(_D.key, Integer)
+    which = func.width_bucket(slot, cast(bounds, ARRAY(Integer)))
+    rows = await q.s.execute(
+        select(which, func.sum(_D.n))
+        .where(
+            _D.dimension == dimension,
+            _D.day >= q.lo.astimezone(UTC).date(),
+            _D.day <= q.hi.astimezone(UTC).date(),
+            slot >= bounds[0],
+            slot < bounds[-1],
+        )
+        .group_by(which)
+    )
+    return Counter({starts[int(i) - 1]: int(n) for i, n in rows.all() if n})
 
 
 def _in(column: Any, q: _Query) -> ColumnElement[bool]:
@@ -495,24 +591,100 @@ async def _answer_compliance(q: _Query) -> dict[int, tuple[int, int]]:
     return {k: (int(n), int(ok)) for k, n, ok in rows.all()}
 
 
-async def _median_hours(q: _Query, column: Any) -> tuple[int, float | None]:
+async def _median_hours(q: _Query, column: Any, measure: str) -> tuple[int, float | None]:
     """(how many, median hours from receipt) over the cases whose ``column`` (a first event)
-    is in the period."""
+    is in the period.
+
+    PostgreSQL: the histogram of whole days from receipt (``<measure>_days`` of
+    `DashboardDaily`, plus the period's partial UTC days read from `DashboardDuration`) names
+    the day-bucket holding each middle value and its rank there; only that bucket's cases are
+    then sorted (`DashboardDuration`). The result is the exact median, interpolated as
+    ``percentile_cont(0.5)`` does."""
     where = _in(column, q)
     if q.pg:
-        hours = cast(func.extract("epoch", column - _F.received_at), Float) / 3600.0
-        n, median = (
-            await q.s.execute(
-                select(func.count(), func.percentile_cont(0.5).within_group(hours)).where(where)
-            )
-        ).one()
-        return int(n), None if median is None else round(float(median), 2)
+        dimension = f"{measure}_days"
+        histogram: Counter[int] = Counter(
+            {int(k): v for k, v in (await _daily(q, [dimension]))[dimension].items()}
+        )
+        rows = await q.s.execute(
+            select(_U.days, func.count())
+            .where(_U.measure == measure, _edges(q, _U.at))
+            .group_by(_U.days)
+        )
+        histogram.update({int(k): int(v) for k, v in rows.all()})
+        histogram = Counter({k: v for k, v in histogram.items() if v > 0})
+        n = sum(histogram.values())
+        if n == 0:
+            return 0, None
+        ranks = sorted({(n - 1) // 2, n // 2})
+        found: dict[int, float] = {}
+        below = 0
+        for bucket in sorted(histogram):
+            inside = [r - below for r in ranks if below <= r < below + histogram[bucket]]
+            if inside:
+                middle = (
+                    await q.s.execute(
+                        select(_U.hours)
+                        .where(_U.measure == measure, _U.days == bucket, _in(_U.at, q))
+                        .order_by(_U.hours)
+                        .offset(inside[0])
+                        .limit(inside[-1] - inside[0] + 1)
+                    )
+                ).scalars()
+                for r, v in zip(range(inside[0], inside[-1] + 1), middle, strict=False):
+                    found[r + below] = float(v)
+            below += histogram[bucket]
+        first, second = found[ranks[0]], found[ranks[-1]]
+        median = first + (second - first) * ((n - 1) / 2 - ranks[0])
+        return n, round(median, 2)
     hours = (func.julianday(column) - func.julianday(_F.received_at)) * 24.0
     values = [float(v) for v in (await q.s.execute(select(hours).where(where))).scalars()]
     return len(values), round(statistics.median(values), 2) if values else None
 
 
+def _mediation_ended(q: _Query, lo: datetime, hi: datetime) -> Any:
+    return (
+        select(_E.kind, func.count())
+        .where(
+            _E.at >= lo,
+            _E.at < hi,
+            or_(
+                and_(
+                    _E.kind == EventKind.AGREEMENT_SIGNED.value,
+                    _E.to_state == CaseState.SETTLED.value,
+                ),
+                _E.kind == EventKind.NOT_SETTLED.value,
+            ),
+        )
+        .group_by(_E.kind)
+    )
+
+
+async def _mediation(q: _Query) -> Counter[str]:
+    """Mediations ended in the period, by the kind of the event that ended them."""
+    out: Counter[str] = Counter()
+    spans = q.edges if q.pg else [(q.lo, q.hi)]
+    for lo, hi in spans:
+        out.update({k: int(n) for k, n in (await q.s.execute(_mediation_ended(q, lo, hi))).all()})
+    if q.pg:
+        out.update((await _daily(q, ["mediation"]))["mediation"])
+    return out
+
+
 async def _decisions(q: _Query) -> tuple[int, int]:
+    if q.pg:  # whole UTC days from the daily counts, partial ones from the facts
+        daily = await _daily(q, ["decision_days", "decided_in_time"])
+        n, ok = (
+            await q.s.execute(
+                select(func.count(), func.count(case((_F.decided_in_time == true(), 1)))).where(
+                    _edges(q, _F.decided_at)
+                )
+            )
+        ).one()
+        return (
+            int(n) + sum(daily["decision_days"].values()),
+            int(ok) + daily["decided_in_time"][""],
+        )
     n, ok = (
         await q.s.execute(
             select(func.count(), func.count(case((_F.decided_in_time == true(), 1)))).where(
@@ -563,21 +735,34 @@ async def _unpaid_agreements(q: _Query) -> dict[str, Any]:
         _F.paid_at.is_(None),
         CaseRow.state == CaseState.SETTLED.value,
     )
+    listed: Any = select(CaseRow.id, CaseRow.number, CaseRow.insurer_id, _F.due_on)
+    count: Any = 0
+    if q.pg:  # the count from `DashboardDaily` (``settled_due``), the list stops at its limit
+        count = (
+            await q.s.execute(
+                select(func.coalesce(func.sum(_D.n), 0)).where(
+                    _D.dimension == "settled_due",
+                    _D.key < q.today.isoformat(),
+                    _D.key != "",
+                )
+            )
+        ).scalar_one()
+    else:
+        listed = listed.add_columns(func.count().over())
     rows = (
         await q.s.execute(
-            select(CaseRow.id, CaseRow.number, CaseRow.insurer_id, _F.due_on, func.count().over())
-            .select_from(_F)
+            listed.select_from(_F)
             .join(CaseRow, CaseRow.id == _F.case_id)
             .where(late)
             .order_by(_F.due_on, CaseRow.id)
             .limit(LIST_LIMIT)
         )
     ).all()
-    cases = [
-        {"id": i, "number": num, "insurer_id": ins, "due_on": d} for i, num, ins, d, _n in rows
-    ]
+    cases = [{"id": r[0], "number": r[1], "insurer_id": r[2], "due_on": r[3]} for r in rows]
+    if not q.pg:
+        count = rows[0][4] if rows else 0
     return {
-        "count": int(rows[0][4]) if rows else 0,
+        "count": int(count),
         "case_ids": [c["id"] for c in cases],
         "cases": cases,
     }
@@ -673,9 +858,12 @@ async def _series(q: _Query, days: Counter[date] | None) -> dict[str, Any]:
     unit = series_unit(q.period)
     received = and_(CaseRow.received_at >= q.lo, CaseRow.received_at < q.hi)
     counts: list[Counter[date]] = []
+    if q.pg and days is None:
+        days = await _slots(q, "received_q")
+    escalated = await _slots(q, "escalated_q") if q.pg else None
     for column, where, done in (
         (CaseRow.received_at, received, days),
-        (_F.escalated_at, _in(_F.escalated_at, q), None),
+        (_F.escalated_at, _in(_F.escalated_at, q), escalated),
     ):
         if done is not None:
             counts.append(done)

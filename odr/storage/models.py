@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -577,3 +578,57 @@ class DashboardCaseFacts(Base):
         Index("ix_dashboard_case_facts_paid_at", "paid_at", "due_on"),
         Index("ix_dashboard_case_facts_due_on", "due_on", "paid_at"),
     )
+
+
+class DashboardDaily(Base):
+    """The dashboard's per-day counts (migration 0012): for each UTC ``day``, ``n`` for a
+    ``dimension`` and ``key``. Written by database triggers on ``cases``,
+    ``dashboard_case_facts`` and ``case_events`` in the same transaction as the change; nothing
+    in Python writes it.
+
+    Dimensions (days are UTC days of the moment named):
+
+    * ``category``, ``insurer``, ``channel``, ``state`` (key: the case's current value),
+      ``high_risk`` (``risk_score`` >= 70) and ``duplicate`` (linked by triage, key ``''``):
+      cases received that day; ``received_q``: cases received, key the quarter hour of the
+      day (0-95).
+    * ``escalation`` (key: insurer id) and ``escalated_q`` (key: quarter hour): cases first
+      escalated that day.
+    * ``answer_days`` / ``decision_days``: cases first answered / decided that day, key the
+      whole days from receipt to that moment (a histogram for the exact medians).
+    * ``decided_in_time`` (key ``''``): cases decided that day in time.
+    * ``mediation`` (key: ``agreement_signed`` or ``not_settled``): mediations ended that day
+      (signed to ``settled``, or failed), one per such event.
+    * ``settled_due`` (day 2000-01-01, key: the agreement's ``due_on``): cases now ``settled``,
+      not paid, whose agreement named a due date.
+    """
+
+    __tablename__ = "dashboard_daily"
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class DashboardDuration(Base):
+    """Hours from receipt to a case's first answer (``measure`` ``answer``) and to its decision
+    (``decision``), at ``at`` (that moment), filed under ``days`` (whole days of it): the
+    medians sort only the cases of one such bucket. Kept by the trigger on
+    ``dashboard_case_facts`` of migration 0012; nothing in Python writes it."""
+
+    __tablename__ = "dashboard_durations"
+    measure: Mapped[str] = mapped_column(String(8), primary_key=True)
+    case_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    days: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column()
+    hours: Mapped[float] = mapped_column(Float)
+    __table_args__ = (
+        Index("ix_dashboard_durations_days", "measure", "days", "at", "hours"),
+        Index("ix_dashboard_durations_at", "measure", "at", "days"),
+    )
+
+
+# The early-warning lists of the dashboard (migration 0012): the longest overdue cases first,
+# the riskiest cases of a period first.
+Index("ix_cases_due_at_id", CaseRow.due_at, CaseRow.id)
+Index("ix_cases_risk_score", CaseRow.risk_score, CaseRow.received_at, CaseRow.state)

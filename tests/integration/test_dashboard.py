@@ -23,6 +23,7 @@ from odr.http.keys import CASES, SESSIONMAKER
 from odr.services import dashboard
 from odr.services.warnings import detect_early_warnings
 from odr.storage.db import make_engine, make_sessionmaker
+from odr.storage.migrate import downgrade, upgrade
 from odr.storage.models import Membership, Organisation, User
 from tests.conftest import FAST_PASSWORDS
 from tests.integration.helpers import (
@@ -527,3 +528,216 @@ async def test_the_page_in_both_languages_for_supervisors_only(pages_client: Any
     anonymous = await pages_client()
     resp = await anonymous.get("/supervisor/dashboard", allow_redirects=False)
     assert resp.status in (302, 303, 401)
+
+
+# --- the daily aggregates (migration 0012) -------------------------------------------------------
+
+
+def _recount(
+    cases: list[Any], facts: list[Any], events: list[Any]
+) -> Counter[tuple[str, str, str]]:
+    """`DashboardDaily` recomputed from the cases and the facts, as its docstring defines it."""
+
+    def day(at: datetime) -> str:
+        return at.astimezone(UTC).date().isoformat()
+
+    def quarter(at: datetime) -> str:
+        at = at.astimezone(UTC)
+        return str(at.hour * 4 + at.minute // 15)
+
+    out: Counter[tuple[str, str, str]] = Counter()
+    for c in cases:
+        d = day(c.received_at)
+        for dimension, key in (
+            ("category", c.category),
+            ("insurer", str(c.insurer_id)),
+            ("channel", c.channel_kind),
+            ("state", c.state),
+            ("received_q", quarter(c.received_at)),
+        ):
+            out[(d, dimension, key)] += 1
+        if c.risk_score is not None and c.risk_score >= dashboard.HIGH_RISK_SCORE:
+            out[(d, "high_risk", "")] += 1
+        if c.duplicate_of_id is not None:
+            out[(d, "duplicate", "")] += 1
+    for e in events:
+        if (e.kind == "agreement_signed" and e.to_state == "settled") or e.kind == "not_settled":
+            out[(day(e.at), "mediation", e.kind)] += 1
+    state = {c.id: c.state for c in cases}
+    for f in facts:
+        if state[f.case_id] == "settled" and f.paid_at is None and f.due_on:
+            out[("2000-01-01", "settled_due", f.due_on)] += 1
+        if f.escalated_at is not None:
+            out[(day(f.escalated_at), "escalation", str(f.insurer_id))] += 1
+            out[(day(f.escalated_at), "escalated_q", quarter(f.escalated_at))] += 1
+        if f.decided_at is not None and f.decided_in_time:
+            out[(day(f.decided_at), "decided_in_time", "")] += 1
+        for dimension, at in (("answer_days", f.answered_at), ("decision_days", f.decided_at)):
+            if at is not None:
+                whole = int((at - f.received_at).total_seconds() // 86400)
+                out[(day(at), dimension, str(whole))] += 1
+    return out
+
+
+async def test_daily_aggregates_equal_a_recount_after_inserts_and_updates(
+    database_url: str,
+) -> None:
+    from odr.storage.models import (
+        CaseEventRow,
+        CaseRow,
+        DashboardCaseFacts,
+        DashboardDaily,
+        DashboardDuration,
+    )
+
+    engine = make_engine(database_url)
+    maker = make_sessionmaker(engine)
+
+    async def check() -> None:
+        async with maker() as s:
+            cases = list((await s.execute(select(CaseRow))).scalars())
+            facts = list((await s.execute(select(DashboardCaseFacts))).scalars())
+            events = list((await s.execute(select(CaseEventRow))).scalars())
+            stored = {
+                (r.day.isoformat(), r.dimension, r.key): r.n
+                for r in (await s.execute(select(DashboardDaily))).scalars()
+                if r.n
+            }
+        assert stored == dict(_recount(cases, facts, events))
+        assert stored  # not vacuously equal
+        want = {
+            (measure, f.case_id): (at, (at - f.received_at).total_seconds() / 3600)
+            for f in facts
+            for measure, at in (("answer", f.answered_at), ("decision", f.decided_at))
+            if at is not None
+        }
+        async with maker() as s:
+            got = {
+                (r.measure, r.case_id): (r.at, r.hours, r.days)
+                for r in (await s.execute(select(DashboardDuration))).scalars()
+            }
+        assert set(got) == set(want)
+        for key, (at, hours, days) in got.items():
+            assert at == want[key][0]
+            assert hours == pytest.approx(want[key][1], abs=1e-6)
+            assert days == int(want[key][1] // 24)
+
+    try:
+        async with maker() as s, s.begin():
+            insurers = [
+                Organisation(kind="insurer", name=f"Aggregate insurer {i}") for i in range(2)
+            ]
+            consumer = User(display_name="C", password_hash="x", role="consumer")
+            s.add_all([*insurers, consumer])
+            await s.flush()
+            base = datetime(2025, 3, 1, 15, 50, tzinfo=UTC)  # near UTC midnight and quarters
+            rows = []
+            for i in range(24):
+                received = base + i * timedelta(hours=5, minutes=7)
+                rows.append(
+                    CaseRow(
+                        number=f"AGG-{i}",
+                        consumer_id=consumer.id,
+                        insurer_id=insurers[i % 2].id,
+                        channel_kind=("web", "hotline", "partner_api")[i % 3],
+                        category=("claims", "surrender", "privacy", "other")[i % 4],
+                        state="awaiting_insurer",
+                        risk_score=(i * 13) % 100 if i % 5 else None,
+                        received_at=received,
+                        due_at=received + 15 * D,
+                        description="d",
+                        contact_preference="sms",
+                        terms_version="v1",
+                        triage={},
+                        snapshot={},
+                        version=1,
+                    )
+                )
+            s.add_all(rows)
+            await s.flush()
+        await check()
+
+        async with maker() as s, s.begin():
+            cases = list((await s.execute(select(CaseRow).order_by(CaseRow.id))).scalars())
+
+            def event(c: Any, seq: int, kind: str, at: datetime, to: str, **payload: Any) -> Any:
+                return CaseEventRow(
+                    case_id=c.id,
+                    sequence=seq,
+                    kind=kind,
+                    actor_role="system",
+                    at=at,
+                    to_state=to,
+                    payload=payload,
+                )
+
+            for i, c in enumerate(cases):
+                if i % 3 == 0:
+                    s.add(
+                        event(
+                            c, 1, "escalated", c.received_at + 15 * D, "escalated", stage="answer"
+                        )
+                    )
+                if i % 2 == 0:
+                    at = c.received_at + timedelta(hours=7 + 11 * i)
+                    s.add(event(c, 2, "answered", at, "insurer_answered", in_time=i % 4 == 0))
+                    s.add(event(c, 3, "answer_accepted", at + 2 * D + H, "resolved"))
+                    c.state = "resolved"
+                elif i % 5 == 1:
+                    s.add(event(c, 2, "not_settled", c.received_at + 30 * D, "not_settled"))
+                    c.state = "not_settled"
+            for i in (1, 7, 13):  # mediation: agreement proposed and signed, one paid
+                c = cases[i]
+                due = (c.received_at + 40 * D).date().isoformat()
+                s.add(
+                    event(
+                        c,
+                        4,
+                        "agreement_proposed",
+                        c.received_at + 20 * D,
+                        "agreement_pending",
+                        due_on=due,
+                    )
+                )
+                s.add(event(c, 5, "agreement_signed", c.received_at + 21 * D, "settled"))
+                c.state = "settled"
+            s.add(
+                event(
+                    cases[13], 6, "payment_confirmed", cases[13].received_at + 25 * D, "fulfilled"
+                )
+            )
+            cases[1].duplicate_of_id = cases[0].id
+            cases[3].category = "mis_selling"
+            cases[5].risk_score = 99
+            cases[6].risk_score = 1
+            cases[7].insurer_id = cases[0].insurer_id
+            cases[9].received_at = cases[9].received_at - 3 * D
+        await check()
+
+        async with maker() as s, s.begin():
+            for c in (await s.execute(select(CaseRow))).scalars():
+                if c.state == "resolved":
+                    c.state = "closed"
+                if c.number == "AGG-13":
+                    c.state = "fulfilled"
+            later = list((await s.execute(select(CaseRow).order_by(CaseRow.id))).scalars())[1]
+            s.add(
+                CaseEventRow(
+                    case_id=later.id,
+                    sequence=9,
+                    kind="escalated",
+                    actor_role="system",
+                    at=later.received_at + 40 * D,
+                    to_state="escalated",
+                    payload={"stage": "mediation"},
+                )
+            )
+        await check()
+
+        # the migration's backfill builds the same counts from existing rows
+        await engine.dispose()
+        await downgrade(engine, "0011")
+        await upgrade(engine)
+        await check()
+    finally:
+        await engine.dispose()
