@@ -7,7 +7,7 @@ message is never lost; `odr.services.outbox` sends it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,6 +116,86 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "Log in to see the whole number.",
         ),
     },
+    # hearings (odr.services.invitations)
+    "hearing_proposed": {
+        "zh-CN": (
+            "请选择听证会时间 {number}",
+            "调解员为案件 {number} 提出了听证会时间，请登录选择您能参加的时间：{url}",
+        ),
+        "en": (
+            "Choose your hearing times for {number}",
+            "The mediator proposed times for the hearing of case {number}. "
+            "Log in and tick the times you can attend: {url}",
+        ),
+    },
+    "hearing_invitation": {
+        "zh-CN": (
+            "听证会邀请 {number}：{when}",
+            "案件 {number} 的视频听证会定于 {when}（{zone}），时长约 {minutes} 分钟。"
+            "开始前 30 分钟起可进入。附件为日历邀请。请提前检查摄像头和麦克风：{url}",
+        ),
+        "en": (
+            "Hearing invitation {number}: {when}",
+            "The video hearing of case {number} is set for {when} ({zone}) and lasts about "
+            "{minutes} minutes. You can come in from 30 minutes before. The calendar "
+            "invitation is attached. Please check your camera and microphone beforehand: {url}",
+        ),
+    },
+    "hearing_rescheduled": {
+        "zh-CN": (
+            "听证会改期 {number}",
+            "案件 {number} 的听证会需要改期，原定时间不再有效。原因：{reason}。"
+            "请登录选择新的时间：{url}",
+        ),
+        "en": (
+            "Hearing of {number} to be rescheduled",
+            "The hearing of case {number} is being rescheduled; the earlier time no longer "
+            "holds. Reason: {reason}. Log in and tick the new times you can attend: {url}",
+        ),
+    },
+    "hearing_cancelled": {
+        "zh-CN": (
+            "听证会已取消 {number}",
+            "案件 {number} 的听证会已取消。原因：{reason}。{url}",
+        ),
+        "en": (
+            "Hearing of {number} cancelled",
+            "The hearing of case {number} was cancelled. Reason: {reason}. {url}",
+        ),
+    },
+    "hearing_reminder_24h": {
+        "zh-CN": (
+            "明天听证会提醒 {number}：{when}",
+            "案件 {number} 的视频听证会将于 {when}（{zone}）开始。请提前检查摄像头和麦克风：{url}",
+        ),
+        "en": (
+            "Hearing tomorrow, {number}: {when}",
+            "The video hearing of case {number} starts at {when} ({zone}). "
+            "Please check your camera and microphone beforehand: {url}",
+        ),
+    },
+    "hearing_reminder_15m": {
+        "zh-CN": (
+            "听证会即将开始 {number}",
+            "案件 {number} 的视频听证会将于 {when}（{zone}）开始，现在即可进入：{url}",
+        ),
+        "en": (
+            "Your hearing starts soon, {number}",
+            "The video hearing of case {number} starts at {when} ({zone}). "
+            "You can come in now: {url}",
+        ),
+    },
+    "mediator_assigned_by_choice": {
+        "zh-CN": (
+            "调解员已确定 {number}",
+            "双方选择了同一位调解员（{mediator}），案件 {number} 已分配给该调解员。{url}",
+        ),
+        "en": (
+            "Mediator agreed for {number}",
+            "Both sides chose the same mediator ({mediator}); case {number} is now "
+            "assigned to them. {url}",
+        ),
+    },
 }
 
 
@@ -168,6 +248,7 @@ def notify(
     now: datetime,
     email: bool = True,
     sms: bool = False,
+    attachment: Callable[[Recipient], list[dict[str, str]]] | None = None,
 ) -> None:
     """Add inbox entries and outbox messages to the session (the caller commits).
     ``key`` names the occasion; with the recipient and medium it makes each outbox row unique,
@@ -193,6 +274,7 @@ def notify(
                     body=body,
                     next_attempt_at=now,
                     created_at=now,
+                    attachments=None if attachment is None else attachment(r),
                 )
             )
         if (sms or not r.email) and r.mobile:
