@@ -26,6 +26,8 @@ test: lint check-types
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 check-types: $(VENV)/.installed-test
 	$(BIN)/mypy odr web signaling
@@ -33,8 +35,8 @@ check-types: $(VENV)/.installed-test
 # Refresh the Chinese catalogue after changing texts (then translate the new entries).
 messages: $(VENV)/.installed-test
 	mkdir -p var
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o var/messages.pot .
-	$(BIN)/pybabel update -i var/messages.pot -d web/translations -l zh_CN -N --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k NC_:1c,2 -k ngettext_:1,2 --no-location --sort-output -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d odr/translations -l zh_CN -N --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -7,97 +7,42 @@ from collections.abc import AsyncIterator
 import aiohttp_session
 from aiohttp import web
 from aiohttp_session.redis_storage import RedisStorage
-from arq import create_pool
-from arq.connections import RedisSettings
-from redis.asyncio import Redis
 
 from odr.api.routes import setup_api
+from odr.bootstrap import Services, build_services
 from odr.config import Settings
 from odr.http import keys
-from odr.http.middleware import csrf, errors, request_context, security_headers
+from odr.http.middleware import (
+    csrf,
+    errors,
+    input_guard,
+    request_context,
+    security_headers,
+)
 from odr.http.sessions import COOKIE_NAME, DatabaseStorage
 from odr.jobs import JobContext
 from odr.jobs.runners import ArqQueue, InProcessRunner
 from odr.jobs.tasks import JOBS, PERIODIC
-from odr.services.accounts import LoginPolicy, Logins
-from odr.services.bus import Bus, MemoryBus, RedisBus
-from odr.services.cases import case_service
-from odr.services.evidence import EvidenceService, blob_store
-from odr.services.hearings import HearingRoomService
-from odr.services.outbox import senders_for
-from odr.services.outcomes import OutcomeService, load_rules
 from odr.services.passwords import Passwords
-from odr.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from odr.services.scheduling import scheduling_service
-from odr.storage.db import make_engine, make_sessionmaker
+from odr.storage.redis import make_job_queue_redis
 
 MAX_REQUEST_BYTES = 1024 * 1024  # bodies read whole; uploads stream past this limit
 
 
 def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web.Application:
-    engine = make_engine(settings.database_url)
-    sessionmaker = make_sessionmaker(engine)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    secure = settings.public_url.startswith("https://")
-    if redis is not None:
-        storage: aiohttp_session.AbstractStorage = RedisStorage(
-            redis,
-            cookie_name=COOKIE_NAME,
-            max_age=settings.session_ttl,
-            secure=secure,
-            httponly=True,
-            samesite="Lax",
-        )
-        limiter: RateLimiter = RedisRateLimiter(redis)
-    else:
-        storage = DatabaseStorage(sessionmaker, max_age=settings.session_ttl, secure=secure)
-        limiter = MemoryRateLimiter()
-
+    services = build_services(settings, passwords=passwords)
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES,
         middlewares=[
             request_context,
-            aiohttp_session.session_middleware(storage),
+            aiohttp_session.session_middleware(_session_storage(services)),
             errors,
+            input_guard,
             csrf,
         ],
     )
     app.on_response_prepare.append(security_headers)
-    app[keys.SETTINGS] = settings
-    app[keys.ENGINE] = engine
-    app[keys.SESSIONMAKER] = sessionmaker
-    if redis is not None:
-        app[keys.REDIS] = redis
-    app[keys.PASSWORDS] = passwords or Passwords()
-    app[keys.LIMITER] = limiter
-    bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
-    app[keys.BUS] = bus
-    app[keys.CASES] = case_service(settings, sessionmaker, bus)
-    app[keys.SCHEDULING] = scheduling_service(settings, app[keys.CASES])
-    app[keys.EVIDENCE] = EvidenceService(
-        sessionmaker,
-        blob_store(settings),
-        bus,
-        max_file_bytes=settings.max_file_bytes,
-        max_case_bytes=settings.max_case_bytes,
-    )
-    app[keys.HEARINGS] = HearingRoomService(
-        sessionmaker,
-        app[keys.EVIDENCE],
-        bus,
-        secret_key=settings.secret_key,
-        recordings_dir=settings.recordings_dir,
-        ice_servers=settings.ice_servers,
-        turn_secret=settings.turn_secret,
-    )
-    app[keys.LOGINS] = Logins(
-        app[keys.PASSWORDS],
-        limiter,
-        LoginPolicy(max_failures=settings.login_max_failures, window=settings.login_window),
-    )
-    app[keys.OUTCOMES] = OutcomeService(
-        app[keys.CASES], app[keys.EVIDENCE], app[keys.LOGINS], load_rules()
-    )
+    _expose(app, services)
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(_jobs)
 
@@ -110,30 +55,61 @@ def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web
     return app
 
 
+def _session_storage(services: Services) -> aiohttp_session.AbstractStorage:
+    """Login sessions in Redis when configured, else in the database."""
+    settings = services.settings
+    secure = settings.public_url.startswith("https://")
+    if services.redis is not None:
+        return RedisStorage(
+            services.redis,
+            cookie_name=COOKIE_NAME,
+            max_age=settings.session_ttl,
+            secure=secure,
+            httponly=True,
+            samesite="Lax",
+        )
+    return DatabaseStorage(services.sessionmaker, max_age=settings.session_ttl, secure=secure)
+
+
+def _expose(app: web.Application, services: Services) -> None:
+    """The services under `keys.SERVICES`, and each under its own key (views of the same)."""
+    app[keys.SERVICES] = services
+    app[keys.SETTINGS] = services.settings
+    app[keys.ENGINE] = services.engine
+    app[keys.SESSIONMAKER] = services.sessionmaker
+    if services.redis is not None:
+        app[keys.REDIS] = services.redis
+    app[keys.PASSWORDS] = services.passwords
+    app[keys.LIMITER] = services.limiter
+    app[keys.BUS] = services.bus
+    app[keys.LOGINS] = services.logins
+    app[keys.CASES] = services.cases
+    app[keys.SCHEDULING] = services.scheduling
+    app[keys.EVIDENCE] = services.evidence
+    app[keys.HEARING_ROOM] = services.hearing_room
+    app[keys.AGREEMENTS] = services.agreements
+    app[keys.OFFERS] = services.offers
+    app[keys.PAYMENTS] = services.payments
+    app[keys.CLOSING] = services.closing
+    app[keys.RATINGS] = services.ratings
+
+
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     yield
-    await app[keys.EVIDENCE].store.close()
-    if keys.REDIS in app:
-        await app[keys.REDIS].aclose()
-    await app[keys.ENGINE].dispose()
+    await app[keys.SERVICES].aclose()
 
 
 async def _jobs(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    ctx = JobContext(settings=settings, sessionmaker=app[keys.SESSIONMAKER])
-    ctx.services["cases"] = app[keys.CASES]
-    ctx.services["evidence"] = app[keys.EVIDENCE]
-    ctx.services["scheduling"] = app[keys.SCHEDULING]
-    ctx.services["outcomes"] = app[keys.OUTCOMES]
-    ctx.services["senders"] = senders_for(settings.smtp_url, settings.mail_from)
+    services = app[keys.SERVICES]
+    settings = services.settings
     if settings.run_jobs_in_process or not settings.redis_url:
-        runner = InProcessRunner(ctx, JOBS, PERIODIC)
+        runner = InProcessRunner(JobContext(services), JOBS, PERIODIC)
         app[keys.JOBS] = runner
         runner.start()
         yield
         await runner.stop()
     else:
-        pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        pool = make_job_queue_redis(settings.redis_url)  # connects on first use
         app[keys.JOBS] = ArqQueue(pool)
         yield
         await pool.aclose()

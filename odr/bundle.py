@@ -1,4 +1,4 @@
-"""Evidence export bundles: build one, and verify one offline (DESIGN.md §5).
+"""Evidence export bundles: build one, and verify one offline with nothing but this file.
 
 Standard library only, so that ``odr verify-bundle FILE.zip`` needs no server, no database and
 nothing but this package. A bundle is a ZIP archive holding:

@@ -21,6 +21,12 @@ def _settings() -> Settings:
         sys.exit(f"configuration error: {exc}")
 
 
+#: Bytes of the request line and of one header the HTTP parser takes; past these aiohttp
+#: itself answers 400 (plain text). Below them the app answers with its JSON error shape.
+MAX_REQUEST_LINE = 128 * 1024
+MAX_HEADER_FIELD = 32 * 1024
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -33,7 +39,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     app = create_app(settings)
     print(f"ODR serving on http://{host}:{port}  (mode: {settings.mode.value})", flush=True)
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+        # long request lines reach the app, which refuses them in its own error shape
+        max_line_size=MAX_REQUEST_LINE,
+        max_field_size=MAX_HEADER_FIELD,
+    )
     return 0
 
 
@@ -44,6 +59,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings()
 
     async def run() -> None:
+        # only the engine, without deadlines: a migration may rewrite large tables
         engine = make_engine(settings.database_url)
         try:
             await upgrade(engine, args.revision)
@@ -56,11 +72,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
+    from odr.bootstrap import open_services
     from odr.domain.accounts import Role
     from odr.domain.errors import DomainError
     from odr.services.accounts import NewUser, create_user
-    from odr.services.passwords import Passwords, totp_uri
-    from odr.storage.db import UnitOfWork, make_engine, make_sessionmaker
+    from odr.services.passwords import totp_uri
+    from odr.storage.db import UnitOfWork
 
     settings = _settings()
     password = args.password or getpass.getpass("Password: ")
@@ -75,15 +92,15 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     )
 
     async def run() -> int:
-        engine = make_engine(settings.database_url)
         try:
-            async with UnitOfWork(make_sessionmaker(engine)) as uow:
-                created = await create_user(uow, Passwords(), new, date.today())
+            async with (
+                open_services(settings) as services,
+                UnitOfWork(services.sessionmaker) as uow,
+            ):
+                created = await create_user(uow, services.passwords, new, date.today())
         except DomainError as exc:
             print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
             return 2
-        finally:
-            await engine.dispose()
         print(f"created {created.user.role.value} {created.user.login} (id {created.user.id})")
         if created.totp_secret:
             print("second factor: add this to an authenticator app:")
@@ -94,17 +111,20 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 def cmd_create_organisation(args: argparse.Namespace) -> int:
+    from odr.bootstrap import open_services
     from odr.domain.accounts import OrganisationKind
     from odr.domain.errors import DomainError
     from odr.services.accounts import create_organisation
-    from odr.storage.db import UnitOfWork, make_engine, make_sessionmaker
+    from odr.storage.db import UnitOfWork
 
     settings = _settings()
 
     async def run() -> int:
-        engine = make_engine(settings.database_url)
         try:
-            async with UnitOfWork(make_sessionmaker(engine)) as uow:
+            async with (
+                open_services(settings) as services,
+                UnitOfWork(services.sessionmaker) as uow,
+            ):
                 org_id = await create_organisation(
                     uow,
                     kind=OrganisationKind(args.kind),
@@ -115,8 +135,6 @@ def cmd_create_organisation(args: argparse.Namespace) -> int:
         except DomainError as exc:
             print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
             return 2
-        finally:
-            await engine.dispose()
         print(f"created {args.kind} {args.name} (id {org_id})")
         return 0
 
@@ -124,22 +142,23 @@ def cmd_create_organisation(args: argparse.Namespace) -> int:
 
 
 def cmd_create_channel(args: argparse.Namespace) -> int:
+    from odr.bootstrap import open_services
     from odr.domain.errors import DomainError
     from odr.services.channels import create_channel
-    from odr.storage.db import UnitOfWork, make_engine, make_sessionmaker
+    from odr.storage.db import UnitOfWork
 
     settings = _settings()
 
     async def run() -> int:
-        engine = make_engine(settings.database_url)
         try:
-            async with UnitOfWork(make_sessionmaker(engine)) as uow:
+            async with (
+                open_services(settings) as services,
+                UnitOfWork(services.sessionmaker) as uow,
+            ):
                 made = await create_channel(uow, args.name, args.kind)
         except DomainError as exc:
             print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
             return 2
-        finally:
-            await engine.dispose()
         print(f"created channel {args.name} (id {made.channel_id})")
         print(f"  API key: {made.api_key}")
         print(f"  secret:  {made.secret}   (shown once: store it in the partner system)")
@@ -149,9 +168,9 @@ def cmd_create_channel(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from odr.bootstrap import open_services
     from odr.services import demo
-    from odr.services.passwords import Passwords, current_totp
-    from odr.storage.db import make_engine, make_sessionmaker
+    from odr.services.passwords import current_totp
 
     settings = _settings()
     if settings.production:
@@ -159,11 +178,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> bool:
-        engine = make_engine(settings.database_url)
-        try:
-            return await demo.seed(make_sessionmaker(engine), Passwords(), date.today())
-        finally:
-            await engine.dispose()
+        async with open_services(settings) as services:
+            return await demo.seed(services.sessionmaker, services.passwords, date.today())
 
     created = asyncio.run(run())
     print("demo data created" if created else "demo data already present (database not empty)")
@@ -198,14 +214,16 @@ def cmd_totp_code(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from odr import logs
+    from odr.bootstrap import open_services
     from odr.jobs import JobContext
     from odr.jobs.runners import arq_worker
     from odr.jobs.tasks import JOBS, PERIODIC
-    from odr.storage.db import make_engine, make_sessionmaker
+    from odr.storage.db import WORKER_STATEMENT_DEADLINE
 
     settings = _settings()
     logs.configure(settings.log_format, settings.log_level)
-    if not settings.redis_url:
+    redis_url = settings.redis_url
+    if not redis_url:
         print(
             "the worker needs ODR_REDIS_URL; without Redis, `odr serve` runs jobs itself",
             file=sys.stderr,
@@ -213,34 +231,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> None:
-        engine = make_engine(settings.database_url)
-        from redis.asyncio import Redis
-
-        from odr.services.bus import RedisBus
-        from odr.services.cases import case_service
-        from odr.services.evidence import EvidenceService, blob_store
-        from odr.services.outbox import senders_for
-
-        redis = Redis.from_url(settings.redis_url or "")
-        maker = make_sessionmaker(engine)
-        ctx = JobContext(settings=settings, sessionmaker=maker)
-        bus = RedisBus(redis)
-        ctx.services["cases"] = case_service(settings, maker, bus)
-        ctx.services["evidence"] = EvidenceService(
-            maker,
-            blob_store(settings),
-            bus,
-            max_file_bytes=settings.max_file_bytes,
-            max_case_bytes=settings.max_case_bytes,
-        )
-        ctx.services["senders"] = senders_for(settings.smtp_url, settings.mail_from)
-        worker = arq_worker(ctx, settings.redis_url or "", JOBS, PERIODIC)
-        try:
-            await worker.async_run()
-        finally:
-            await worker.close()
-            await redis.aclose()
-            await engine.dispose()
+        async with open_services(
+            settings, statement_deadline=WORKER_STATEMENT_DEADLINE
+        ) as services:
+            worker = arq_worker(JobContext(services), redis_url, JOBS, PERIODIC)
+            try:
+                await worker.async_run()
+            finally:
+                await worker.close()
 
     asyncio.run(run())
     return 0

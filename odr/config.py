@@ -5,6 +5,7 @@ Nothing here runs at import; `Settings.from_env()` is called by the CLI or the a
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -51,6 +52,9 @@ class Settings:
     session_ttl: int = 12 * 3600
     login_max_failures: int = 5
     login_window: int = 15 * 60
+    #: proxies whose X-Forwarded-For is believed (addresses or networks, ODR_TRUSTED_PROXIES,
+    #: comma-separated); nobody else's is: the client address is then the connection's
+    trusted_proxies: tuple[str, ...] = ()
     log_format: str = "text"
     log_level: str = "INFO"
     run_jobs_in_process: bool = True
@@ -132,6 +136,7 @@ class Settings:
             session_ttl=_int(get, "SESSION_TTL", 12 * 3600),
             login_max_failures=_int(get, "LOGIN_MAX_FAILURES", 5),
             login_window=_int(get, "LOGIN_WINDOW", 15 * 60),
+            trusted_proxies=_networks(get("TRUSTED_PROXIES")),
             log_format=get("LOG_FORMAT", "json" if mode is Mode.PRODUCTION else "text") or "text",
             log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
             run_jobs_in_process=_bool(get("JOBS_IN_PROCESS"), default=redis_url is None),
@@ -179,6 +184,18 @@ def _thresholds(raw: str | None) -> ThresholdRules:
         raise ConfigError(f"ODR_THRESHOLDS: {raw} is not valid TOML: {error}") from None
     except ValidationFailed as error:
         raise ConfigError(f"ODR_THRESHOLDS: {error.message}") from None
+
+
+def _networks(raw: str | None) -> tuple[str, ...]:
+    networks = tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"ODR_TRUSTED_PROXIES: {network!r} is not an address or a network"
+            ) from None
+    return networks
 
 
 def _bool(raw: str | None, *, default: bool) -> bool:

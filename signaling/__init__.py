@@ -5,6 +5,8 @@ It uses `odr`'s services, never its tables, and knows nothing of `web`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -18,6 +20,7 @@ log = logging.getLogger("odr.signaling")
 
 def setup(app: web.Application) -> None:
     """The hearing socket route, and this node's rooms (made when the app starts)."""
+    # aiortc and PyAV are heavy: the realtime modules load when the app is set up, not at import
     from signaling.ws import setup_routes
 
     setup_routes(app)
@@ -25,6 +28,7 @@ def setup(app: web.Application) -> None:
 
 
 async def _rooms(app: web.Application) -> AsyncIterator[None]:
+    # aiortc and PyAV are heavy: loaded when the rooms start, not when the package is imported
     from aiortc import RTCIceServer
 
     from signaling.cluster import Leases, LocalLeases, RedisLeases
@@ -43,7 +47,7 @@ async def _rooms(app: web.Application) -> AsyncIterator[None]:
         if all(str(u).startswith("stun") for u in _urls(server))
     ]
     host = RoomHost(
-        app[keys.HEARINGS],
+        app[keys.HEARING_ROOM],
         app[keys.BUS],
         leases,
         settings.recordings_dir,
@@ -51,11 +55,31 @@ async def _rooms(app: web.Application) -> AsyncIterator[None]:
         segment_seconds=settings.recording_segment_seconds,
     )
     app[HOST] = host
-    recovered = await app[keys.HEARINGS].recover_segments()
-    if recovered:
-        log.warning("entered %d recording segments a crash had left out", recovered)
+    # in the background: the node serves (and /readyz says why not ready) while the database
+    # is away at start, and enters what a crash left out once it is back
+    recovery = asyncio.create_task(_recover_segments(app))
     yield
+    recovery.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await recovery
     await host.close()
+
+
+async def _recover_segments(app: web.Application) -> None:
+    wait = 0.5
+    while True:
+        try:
+            recovered = await app[keys.HEARING_ROOM].recover_segments()
+        except Exception as error:  # the database is not there yet: try again
+            log.warning(
+                "could not look for recording segments yet (%s); again in %.0fs", error, wait
+            )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 30.0)
+            continue
+        if recovered:
+            log.warning("entered %d recording segments a crash had left out", recovered)
+        return
 
 
 def _urls(server: Mapping[str, Any]) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from odr.services.bus import Bus
-from odr.services.hearings import Attendee, HearingRoomService
+from odr.services.hearing_room import Attendee, HearingRoomService
 from signaling import protocol as p
 from signaling.cluster import Leases, cancel, keep_lease, room_topic, socket_topic
 from signaling.relay import Relay

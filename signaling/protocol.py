@@ -8,10 +8,11 @@ stable code; the socket stays open.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from odr import json_input
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024  # an SDP offer with 12 m-lines is ~10 KB
@@ -144,13 +145,19 @@ class ProtocolError(Exception):
 
 def parse(raw: str | bytes) -> ClientMessage:
     """Read one client message or raise `ProtocolError` with a stable code."""
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise ProtocolError(
-            "message_too_large", f"Messages are limited to {MAX_MESSAGE_BYTES} bytes."
-        )
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = json_input.loads(raw, max_bytes=MAX_MESSAGE_BYTES)
+    except json_input.JsonRejected as exc:
+        if exc.reason == "too_large":
+            raise ProtocolError(
+                "message_too_large", f"Messages are limited to {MAX_MESSAGE_BYTES} bytes."
+            ) from None
+        if exc.reason == "too_deep":
+            raise ProtocolError("malformed_message", exc.message) from None
+        if exc.reason == "control_character":
+            raise ProtocolError(
+                "invalid_message", exc.message, {"fields": [exc.where] if exc.where else []}
+            ) from None
         raise ProtocolError("malformed_message", "The message is not JSON.") from None
     return parse_dict(data)
 
@@ -159,10 +166,9 @@ def parse_dict(data: Any) -> ClientMessage:
     """Read one client message already decoded from JSON."""
     if not isinstance(data, dict):
         raise ProtocolError("malformed_message", "The message must be a JSON object.")
-    if data.get("type") not in CLIENT_TYPES:
-        raise ProtocolError(
-            "unknown_message", "Unknown message type.", {"type": str(data.get("type"))[:40]}
-        )
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        raise ProtocolError("unknown_message", "Unknown message type.", {"type": str(kind)[:40]})
     try:
         return _CLIENT.validate_python(data)
     except ValidationError as exc:

@@ -31,7 +31,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,10 +42,14 @@ from typing import Any
 import av
 from av.container import OutputContainer
 
-log = logging.getLogger("odr.recorder")
+from odr.domain.recording_names import (
+    CLOSED_SUFFIX,
+    OPEN_SUFFIX,
+    parse_segment_name,
+    segment_base,
+)
 
-CLOSED_SUFFIX = ".webm"
-OPEN_SUFFIX = ".webm.part"
+log = logging.getLogger("odr.recorder")
 
 MS = Fraction(1, 1000)
 RTP_WRAP = 2**32
@@ -66,8 +69,6 @@ KEYFRAME_LEAD_SECONDS = 0.5
 START_WAIT_SECONDS = 0.5
 #: Frames muxed but not yet written are bounded by this (µs): the muxer's interleaving delay.
 MAX_INTERLEAVE_DELTA_US = 1_000_000
-
-_NAME = re.compile(r"^(?P<stem>.+)-(?P<index>\d{4,})\.webm(?P<part>\.part)?$")
 
 
 def _utc_now() -> datetime:
@@ -105,17 +106,17 @@ def _listing(directory: Path, *, part: bool) -> list[Path]:
     except FileNotFoundError:
         return []
     for entry in entries:
-        match = _NAME.match(entry.name)
-        if match and bool(match["part"]) == part and entry.is_file():
-            found.append((match["stem"], int(match["index"]), entry))
+        name = parse_segment_name(entry.name)
+        if name and name.open == part and entry.is_file():
+            found.append((name.stem, name.index, entry))
     return [path for _, _, path in sorted(found)]
 
 
 def _next_index(directory: Path, stem: str) -> int:
     indexes = [
-        int(match["index"])
-        for name in os.listdir(directory)
-        if (match := _NAME.match(name)) and match["stem"] == stem
+        name.index
+        for entry in os.listdir(directory)
+        if (name := parse_segment_name(entry)) and name.stem == stem
     ]
     return max(indexes, default=-1) + 1
 
@@ -477,7 +478,7 @@ class ParticipantRecorder:
         while True:
             index = self._next
             self._next += 1
-            base = self.directory / f"{self.stem}-{index:04d}"
+            base = self.directory / segment_base(self.stem, index)
             part = base.with_name(base.name + OPEN_SUFFIX)
             if base.with_name(base.name + CLOSED_SUFFIX).exists():
                 continue

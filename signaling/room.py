@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from odr.domain.errors import DomainError, Forbidden
-from odr.services.hearings import Attendee, HearingRoomService
+from odr.domain.recording_names import participant_stem
+from odr.services.hearing_room import Attendee, HearingRoomService
 from signaling import protocol as p
 from signaling.recorder import ParticipantRecorder, Segment
 from signaling.relay import Relay
@@ -325,7 +326,7 @@ class Room:
 
         recorder = ParticipantRecorder(
             self.directory,
-            f"u{uid}",
+            participant_stem(uid),
             segment_seconds=self.segment_seconds,
             on_closed=closed,
             request_keyframe=lambda: self.relay.request_keyframe(str(uid)),

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from odr.services.hearings import MEDIATOR_SIDE as MEDIATOR
-from odr.services.hearings import Attendee
+from odr.services.hearing_room import MEDIATOR_SIDE as MEDIATOR
+from odr.services.hearing_room import Attendee
 
 SIDES = ("consumer", "insurer")
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from odr.domain.errors import DomainError
+from odr.domain.numbers import parse_int
 from odr.http.auth import current_user
 from odr.http.errors import json_error
 from odr.http.keys import SETTINGS
@@ -113,9 +114,8 @@ def origin_allowed(request: web.Request) -> bool:
 
 
 async def hearing_socket(request: web.Request) -> web.StreamResponse:
-    try:
-        hearing_id = int(request.match_info["hearing_id"])
-    except ValueError:
+    hearing_id = parse_int(request.match_info["hearing_id"], minimum=1)
+    if hearing_id is None:
         return json_error(404, "hearing_not_found", "No such hearing.")
     if not origin_allowed(request):
         return json_error(403, "origin_not_allowed", "This page may not open the hearing.")
@@ -164,6 +164,10 @@ async def _join(
     except TimeoutError:
         conn.send(p.error("join_timeout", "Send join first."))
         conn.close(4408, "join timeout")
+        return None
+    if first.type is WSMsgType.BINARY:  # answered like a bad text message, not dropped
+        conn.send(p.error("malformed_message", "Send text messages."))
+        conn.close(4401, "join refused")
         return None
     if first.type is not WSMsgType.TEXT:
         return None

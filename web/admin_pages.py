@@ -18,6 +18,7 @@ from aiohttp import web
 from odr.domain.accounts import ROLE_ORGANISATION_KIND, OrganisationKind, Role
 from odr.domain.authz import Action, authorize
 from odr.domain.errors import DomainError, ValidationFailed
+from odr.domain.numbers import parse_int
 from odr.http.auth import csrf_token, require_user, today
 from odr.http.keys import PASSWORDS, SESSIONMAKER
 from odr.services import accounts, admin
@@ -166,7 +167,7 @@ async def _organisations_context(request: web.Request, user: UserInfo) -> dict[s
     return {
         "organisations": organisations,
         "organisation_kinds": ORGANISATION_KINDS,
-        "created_id": int(created) if created.isdigit() else None,
+        "created_id": parse_int(created, minimum=1),
     }
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
-from odr.domain.accounts import Role
-from odr.domain.errors import DomainError, Forbidden
+from odr.domain.authz import Action, authorize
+from odr.domain.errors import DomainError
+from odr.domain.numbers import parse_int
 from odr.http.auth import require_user
 from odr.http.keys import LIMITER, SESSIONMAKER
 from odr.services import callbacks, care
@@ -32,7 +33,7 @@ from web.views import safe_next
 #: A visitor's choice (`base.html` reads it when no one is logged in).
 COOKIE = "odr_care"
 
-#: When the consumer would like the call (`odr.services.callbacks.TIMES`).
+#: When the consumer would like the call (`odr.services.notifications.CALLBACK_TIMES`).
 CALLBACK_TIMES: dict[str, str] = {
     "any": N_("Any time"),
     "morning": N_("Morning, 9:00–12:00"),
@@ -87,15 +88,14 @@ async def care_visitor(request: web.Request) -> web.StreamResponse:
 
 async def _consumer(request: web.Request) -> UserInfo:
     user = await require_user(request)
-    if user.role is not Role.CONSUMER:
-        raise Forbidden("Only consumers ask to be called back.", code="forbidden")
+    authorize(user.actor, Action.REQUEST_CALLBACK)
     return user
 
 
 async def _form_context(request: web.Request, user: UserInfo) -> dict[str, Any]:
     async with request.app[SESSIONMAKER]() as s:
         cases = await list_cases(s, user.actor, CaseFilter(limit=50))
-    mobile = user.login if user.login.isdigit() else None
+    mobile = user.login if user.login.isascii() and user.login.isdigit() else None
     return {
         "cases": cases,
         "times": CALLBACK_TIMES,
@@ -105,8 +105,8 @@ async def _form_context(request: web.Request, user: UserInfo) -> dict[str, Any]:
 
 def _case_choice(raw: str | None, cases: list[dict[str, Any]]) -> str:
     """The case chosen beforehand: the one asked for, else the only one."""
-    if raw and raw.isdigit():
-        return raw
+    if parse_int(raw, minimum=1) is not None:
+        return str(raw)
     return str(cases[0]["id"]) if len(cases) == 1 else ""
 
 
@@ -132,7 +132,7 @@ async def callback_submit(request: web.Request) -> web.Response:
     values = {name: str(raw.get(name, "")) for name in ("case_id", "time", "phone", "note")}
     case_text = values["case_id"].strip()
     form = callbacks.CallbackForm(
-        case_id=int(case_text) if case_text.isascii() and case_text.isdigit() else None,
+        case_id=parse_int(case_text, minimum=1),
         time=values["time"],
         phone=values["phone"],
         note=values["note"],
@@ -154,8 +154,7 @@ async def callback_submit(request: web.Request) -> web.Response:
 
 async def callback_list(request: web.Request) -> web.Response:
     user = await require_user(request)
-    if user.role is Role.CONSUMER:
-        raise Forbidden("Only staff receive call-back requests.", code="forbidden")
+    authorize(user.actor, Action.VIEW_CALLBACKS)
     await use_language(request)
     async with request.app[SESSIONMAKER]() as s:
         rows = await callbacks.addressed_to(s, user.id)

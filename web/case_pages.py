@@ -11,24 +11,31 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from aiohttp_session import get_session
 
 from odr.domain.accounts import Role
 from odr.domain.authz import Action, authorize, is_allowed
-from odr.domain.cases import CaseState, ChannelKind
+from odr.domain.cases import MAX_DESCRIPTION, MAX_DESIRED_OUTCOME, CaseState, ChannelKind
 from odr.domain.categories import Category
 from odr.domain.errors import DomainError, NotFound, ValidationFailed
 from odr.domain.masking import MaskResult
+from odr.domain.numbers import parse_int
 from odr.http.auth import csrf_token, require_user
 from odr.http.errors import status_of
-from odr.http.keys import CASES, EVIDENCE, OUTCOMES, PASSWORDS, SESSIONMAKER, SETTINGS
+from odr.http.keys import CASES, EVIDENCE, PASSWORDS, SESSIONMAKER, SETTINGS
 from odr.http.multipart import UploadForm
+from odr.http.params import path_id
 from odr.services import case_views
 from odr.services.accounts import UserInfo
-from odr.services.cases import CONTACT_PREFERENCES, MAX_DESCRIPTION, TERMS_VERSION, check_form
-from odr.services.consumers import find_or_create_consumer
-from odr.storage.db import UnitOfWork
-from web import case_lists, evidence, forms, hearing_pages, outcome_section
+from odr.services.cases import (
+    CONTACT_PREFERENCES,
+    TERMS_VERSION,
+    ComplaintForm,
+    Intake,
+    check_form,
+)
+from odr.services.consumers import ConsumerIdentity
+from web import case_lists, evidence, forms, outcome_section, scheduling_pages
+from web.flash import CASE_NOTICE, flash, take_flash
 from web.formatting import countdown
 from web.messages import message_for
 from web.rendering import render, use_language, zone_of
@@ -36,28 +43,10 @@ from web.timeline import describe
 from web.views import form_page
 
 PAGE_SIZE = 50
-FLASH = "flash"  # a one-time notice for the next case page, kept in the session
-
-
-async def _flash(request: web.Request, case_id: int, **notice: Any) -> None:
-    session = await get_session(request)
-    session[FLASH] = {"case_id": case_id, **notice}
-
-
-async def _take_flash(request: web.Request, case_id: int) -> dict[str, Any] | None:
-    session = await get_session(request)
-    notice = session.get(FLASH)
-    if not isinstance(notice, dict) or notice.get("case_id") != case_id:
-        return None
-    del session[FLASH]
-    return notice
 
 
 def _case_id(request: web.Request) -> int:
-    raw = request.match_info["case_id"]
-    if not raw.isascii() or not raw.isdigit():
-        raise web.HTTPNotFound()
-    return int(raw)
+    return path_id(request, "case_id")
 
 
 def _case_url(request: web.Request, case_id: int) -> str:
@@ -86,6 +75,7 @@ async def _complaint_page(
         "contact_preferences": CONTACT_PREFERENCES,
         "terms_version": TERMS_VERSION,
         "max_description": MAX_DESCRIPTION,
+        "max_desired_outcome": MAX_DESIRED_OUTCOME,
         "referral": referral,
     }
     fields = forms.REFERRAL_FIELDS if referral else forms.COMPLAINT_FIELDS
@@ -115,7 +105,7 @@ async def complaint_submit(request: web.Request) -> web.StreamResponse:
         )
     except DomainError as error:
         return await _complaint_page(request, error=error, values=values)
-    await _flash(request, intake.case_id, kind="filed", number=intake.number)
+    await flash(request, CASE_NOTICE, intake.case_id, kind="filed", number=intake.number)
     raise web.HTTPSeeOther(location=_case_url(request, intake.case_id))
 
 
@@ -134,25 +124,26 @@ async def referral_submit(request: web.Request) -> web.StreamResponse:
     try:
         name = forms.consumer_name(values["consumer_name"])
         form = forms.referral(values, zone_of(request), datetime.now(UTC))
-        check_form(form, accepting_terms=False)  # before an account is created for nothing
-        consumer_id = await _referred_consumer(request, name, values["consumer_mobile"])
-        intake = await request.app[CASES].file(
-            user.actor,
-            form,
-            consumer_id=consumer_id,
-            channel_kind=ChannelKind.REGULATOR_REFERRAL,
-            accepting_terms=False,
-        )
+        check_form(form, accepting_terms=False)  # the complaint's errors before the consumer's
+        intake = await _file_referral(request, user, form, name, values["consumer_mobile"])
     except DomainError as error:
         return await _complaint_page(request, error=error, values=values, referral=True)
-    await _flash(request, intake.case_id, kind="referred", number=intake.number)
+    await flash(request, CASE_NOTICE, intake.case_id, kind="referred", number=intake.number)
     raise web.HTTPSeeOther(location=_case_url(request, intake.case_id))
 
 
-async def _referred_consumer(request: web.Request, name: str, mobile: str) -> int:
+async def _file_referral(
+    request: web.Request, user: UserInfo, form: ComplaintForm, name: str, mobile: str
+) -> Intake:
     try:
-        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-            return await find_or_create_consumer(uow, request.app[PASSWORDS], name, mobile)
+        return await request.app[CASES].file_for(
+            user.actor,
+            form,
+            ConsumerIdentity(name=name, mobile=mobile),
+            passwords=request.app[PASSWORDS],
+            channel_kind=ChannelKind.REGULATOR_REFERRAL,
+            accepting_terms=False,
+        )
     except ValidationFailed as error:
         raise forms.consumer_error(error) from None
 
@@ -172,7 +163,7 @@ def _filter(user: UserInfo, query: Mapping[str, str], page: int) -> case_views.C
     return case_views.CaseFilter(
         state=state if state in set(CaseState) else None,
         category=category if category in set(Category) else None,
-        insurer_id=int(insurer) if insurer.isascii() and insurer.isdigit() else None,
+        insurer_id=parse_int(insurer, minimum=1),
         care_only=query.get("care") == "1",
         limit=PAGE_SIZE,
         offset=offset,
@@ -190,8 +181,7 @@ def _page_url(request: web.Request, page: int) -> str:
 async def case_list(request: web.Request) -> web.Response:
     user = await require_user(request)
     lang = await use_language(request)
-    raw_page = request.query.get("page", "1")
-    page = max(1, int(raw_page)) if raw_page.isascii() and raw_page.isdigit() else 1
+    page = max(1, parse_int(request.query.get("page")) or 1)
     f = _filter(user, request.query, page)
     insurers = await case_lists.insurers(request, lang)
     names = case_lists.names(insurers)
@@ -256,7 +246,7 @@ async def _case_page(
         ),
         "events": [describe(e, lang, zone) for e in evidence.hide_unseen(events, items)],
         "staff": user.role is not Role.CONSUMER,
-        "flash": await _take_flash(request, case_id),
+        "flash": await take_flash(request, CASE_NOTICE, case_id),
         "csrf_token": await csrf_token(request),
         "operation": operation,
         "values": values or {},
@@ -269,7 +259,7 @@ async def _case_page(
         "max_file_bytes": request.app[SETTINGS].max_file_bytes,
         "max_evidence_description": evidence.MAX_DESCRIPTION,
         "evidence_texts": evidence.script_texts() if may_upload else {},
-        **await hearing_pages.section(request, user, detail),
+        **await scheduling_pages.section(request, user, detail),
         **await outcome_section.section(request, user, detail, events),
     }
     status = 200
@@ -303,7 +293,6 @@ async def case_act(request: web.Request) -> web.StreamResponse:
     try:
         params = forms.operation_params(operation, values)
         outcome = await request.app[CASES].act(user.actor, case_id, operation, params)
-        await request.app[OUTCOMES].after_operation(case_id, operation)
     except NotFound:
         raise  # a stranger learns nothing: the 404 page
     except DomainError as error:
@@ -313,7 +302,7 @@ async def case_act(request: web.Request) -> web.StreamResponse:
     notice: dict[str, Any] = {"kind": "done", "operation": operation}
     if isinstance(outcome.value, MaskResult) and outcome.value.masked:
         notice.update(masked=outcome.value.count, masked_kinds=list(outcome.value.kinds))
-    await _flash(request, case_id, **notice)
+    await flash(request, CASE_NOTICE, case_id, **notice)
     raise web.HTTPSeeOther(location=_case_url(request, case_id))
 
 
@@ -340,5 +329,5 @@ async def evidence_submit(request: web.Request) -> web.StreamResponse:
         return await _case_page(
             request, user, case_id, error=error, operation=evidence.OPERATION, values=form.fields
         )
-    await _flash(request, case_id, kind="evidence_added", name=item.name)
+    await flash(request, CASE_NOTICE, case_id, kind="evidence_added", name=item.name)
     raise web.HTTPSeeOther(location=_case_url(request, case_id) + "#evidence")

@@ -8,12 +8,14 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from odr.domain.accounts import check_display_name
+from odr.domain.accounts import check_birth_date, check_display_name
+from odr.domain.commands import COMMANDS, Param, ParamKind
 from odr.domain.errors import ValidationFailed
+from odr.domain.money import parse_yuan
+from odr.domain.numbers import parse_int
 from odr.services.cases import ComplaintForm
 
 COMPLAINT_FIELDS = (
@@ -40,23 +42,17 @@ REFERRAL_FIELDS = (
 )
 REFERENCE_LENGTH = (3, 64)
 
-#: The fields each operation's form has (`odr.services.cases.OPERATIONS`).
+
+def _form_field(name: str, param: Param) -> str:
+    """An amount is entered in yuan: ``offered_amount_fen`` is the form's ``offered_amount``."""
+    return name.removesuffix("_fen") if param.kind is ParamKind.MONEY else name
+
+
+#: The fields each operation's form has, from its command (`odr.domain.commands`); what the
+#: service fills in (the mediation centre) is not asked.
 OPERATION_FIELDS: dict[str, tuple[str, ...]] = {
-    "withdraw": ("reason",),
-    "answer": ("kind", "text", "offered_amount"),
-    "accept_answer": (),
-    "reject_answer": ("reason",),
-    "request_mediation": (),
-    "request_extension": ("reason",),
-    "approve_extension": (),
-    "refuse_extension": ("reason",),
-    "refer_to_mediation": (),
-    "return_to_insurer": ("note",),
-    "send_message": ("text",),
-    "close": (),
-    "assign_mediator": ("mediator_id",),
-    "accept_assignment": (),
-    "decline_assignment": ("reason",),
+    name: tuple(_form_field(f, p) for f, p in command.params() if not p.by_service)
+    for name, command in COMMANDS.items()
 }
 
 #: The services name some fields after their meaning; the forms name them shortly.
@@ -69,7 +65,6 @@ _FORM_FIELD = {
 }
 
 _POLICY_SEPARATORS = re.compile(r"[\s,，、;；]+")
-_AMOUNT = re.compile(r"^\d{1,12}(?:\.\d{1,2})?$")
 
 
 def form_field(service_field: object) -> str | None:
@@ -88,44 +83,23 @@ def policy_numbers(raw: str) -> tuple[str, ...]:
     return tuple(p for p in _POLICY_SEPARATORS.split(unicodedata.normalize("NFKC", raw)) if p)
 
 
-def yuan_to_fen(raw: str, field: str) -> int | None:
-    """``"3,200.50"`` (yuan, optionally with ¥ or 元) as 320050 fen; None when left empty."""
-    text = unicodedata.normalize("NFKC", raw).strip().replace(",", "").replace(" ", "")
-    text = text.removeprefix("¥").removesuffix("元")
-    if not text:
-        return None
-    if not _AMOUNT.match(text):
-        raise ValidationFailed(
-            "Enter the amount in yuan, like 3200 or 3200.50.",
-            code="invalid_amount",
-            details={"field": field},
-        )
-    return int(Decimal(text) * 100)
-
-
 def birth_date(raw: str) -> date | None:
     if not raw:
         return None
     try:
         value = date.fromisoformat(raw)
     except ValueError:
-        value = None
-    if value is None or not date(1900, 1, 1) <= value <= date.today():
-        raise ValidationFailed(
-            "Enter a real birth date as YYYY-MM-DD.",
-            code="invalid_date",
-            details={"field": "birth_date"},
-        )
-    return value
+        value = date.min  # refused below, with the same words
+    return check_birth_date(value, date.today())
 
 
 def complaint(values: Mapping[str, str]) -> ComplaintForm:
     insurer = values["insurer_id"].strip()
     return ComplaintForm(
-        insurer_id=int(insurer) if insurer.isascii() and insurer.isdigit() else 0,
+        insurer_id=parse_int(insurer, minimum=1) or 0,
         policy_numbers=policy_numbers(values["policy_numbers"]),
         category=values["category"],
-        amount_fen=yuan_to_fen(values["amount"], "amount") or 0,
+        amount_fen=parse_yuan(values["amount"], "amount") or 0,
         description=values["description"],
         desired_outcome=values["desired_outcome"],
         contact_preference=values["contact_preference"],
@@ -208,10 +182,13 @@ def referral(values: Mapping[str, str], zone: ZoneInfo, now: datetime) -> Compla
 
 
 def operation_params(operation: str, values: Mapping[str, str]) -> dict[str, Any]:
-    """The parameters of one operation from its form's fields."""
-    params: dict[str, Any] = {
-        name: values[name] for name in OPERATION_FIELDS[operation] if name != "offered_amount"
-    }
-    if operation == "answer":
-        params["offered_amount_fen"] = yuan_to_fen(values["offered_amount"], "offered_amount")
+    """The parameters of one operation's command from its form's fields."""
+    params: dict[str, Any] = {}
+    for name, param in COMMANDS[operation].params():
+        if param.by_service:
+            continue
+        field = _form_field(name, param)
+        params[name] = (
+            parse_yuan(values[field], field) if param.kind is ParamKind.MONEY else values[field]
+        )
     return params

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from odr.case_names import EVENTS as EVENTS  # the timeline's names, shared with documents
+from odr.case_names import STATES as STATES
 from web.i18n import N_, _
 
 CATEGORIES: dict[str, str] = {
@@ -20,24 +22,6 @@ CATEGORIES: dict[str, str] = {
     "privacy": N_("Personal information and privacy"),
     "service": N_("Poor service"),
     "other": N_("Something else"),
-}
-
-STATES: dict[str, str] = {
-    "submitted": N_("Submitted"),
-    "awaiting_insurer": N_("Waiting for the insurer's answer"),
-    "insurer_answered": N_("The insurer has answered"),
-    "escalated": N_("Escalated: deadline missed"),
-    "mediation_requested": N_("Mediation requested"),
-    "mediator_assigned": N_("Mediator assigned"),
-    "hearing_scheduled": N_("Hearing scheduled"),
-    "in_hearing": N_("Hearing in progress"),
-    "agreement_pending": N_("Agreement awaiting signatures"),
-    "settled": N_("Settled"),
-    "fulfilled": N_("Settled and paid"),
-    "not_settled": N_("Not settled"),
-    "resolved": N_("Resolved"),
-    "withdrawn": N_("Withdrawn"),
-    "closed": N_("Closed"),
 }
 
 #: What happens next, by who must act (`odr.services.case_views.NEXT_STEP`).
@@ -141,49 +125,8 @@ EVIDENCE_KINDS: dict[str, str] = {
     "report": N_("Report"),
 }
 
-#: One sentence per event kind (`odr.domain.cases.EventKind`) for the timeline.
-EVENTS: dict[str, str] = {
-    "filed": N_("Complaint filed"),
-    "triaged": N_("Routed to the insurer"),
-    "answered": N_("The insurer answered"),
-    "answer_accepted": N_("The consumer accepted the answer"),
-    "answer_rejected": N_("The consumer rejected the answer and asked for mediation"),
-    "mediation_requested": N_("The consumer asked for mediation"),
-    "reminder": N_("Reminder sent"),
-    "escalated": N_("Deadline missed: escalated to a supervisor"),
-    "referred_to_mediation": N_("A supervisor referred the case to mediation"),
-    "returned_to_insurer": N_("A supervisor returned the case to the insurer"),
-    "mediator_assigned": N_("A mediator was assigned"),
-    "assignment_accepted": N_("The mediator took on the case"),
-    "assignment_declined": N_("The mediator gave the case back to the centre"),
-    "hearing_scheduled": N_("Hearing scheduled"),
-    "hearing_started": N_("Hearing started"),
-    "hearing_ended": N_("Hearing ended"),
-    "agreement_proposed": N_("The mediator drafted an agreement"),
-    "agreement_signed": N_("Agreement signed"),
-    "payment_recorded": N_("The insurer recorded a payment"),
-    "payment_confirmed": N_("The consumer confirmed the payment"),
-    "not_settled": N_("Mediation ended without agreement"),
-    "withdrawn": N_("Complaint withdrawn"),
-    "closed": N_("Case closed"),
-    "extension_requested": N_("More time requested"),
-    "deadline_extended": N_("Deadline extended"),
-    "extension_refused": N_("Request for more time refused"),
-    "message_sent": N_("Message"),
-    "evidence_added": N_("Evidence added"),
-    "evidence_withdrawn": N_("Evidence withdrawn"),
-    "evidence_purged": N_("Evidence files deleted at the end of their retention period"),
-    "blind_offer_submitted": N_("Blind offer submitted"),
-    "blind_round_ended": N_("Blind-offer round ended"),
-    "offer_made": N_("Offer made"),
-    "offer_answered": N_("Offer answered"),
-    "payment_disputed": N_("Payment disputed"),
-    "payment_reminder": N_("Payment overdue: reminder"),
-    "payment_escalated": N_("Payment overdue: escalated"),
-    "confirmation_reminder": N_("Judicial confirmation window: reminder"),
-}
 
-#: The buttons of the operations a page offers (`odr.services.cases.OPERATIONS`).
+#: The buttons of the operations a page offers, one per `odr.domain.commands.COMMANDS`.
 OPERATIONS: dict[str, str] = {
     "withdraw": N_("Withdraw the complaint"),
     "answer": N_("Send the answer"),

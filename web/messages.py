@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from web.i18n import N_, _
+import math
+
+from web.i18n import N_, _, ngettext_
 
 # N_ marks the texts for extraction; they are translated when a page is rendered.
 _MESSAGES: dict[str, str] = {
@@ -89,3 +91,9 @@ _MESSAGES: dict[str, str] = {
 
 def message_for(code: str, fallback: str) -> str:
     return _(_MESSAGES.get(code, fallback))
+
+
+def wait_text(seconds: int) -> str:
+    """How long to wait before trying again, in whole minutes (at least one)."""
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext_("Try again in %(num)d minute.", "Try again in %(num)d minutes.", minutes)

@@ -1,6 +1,6 @@
 """Outcome pages: the printable closing report (结案报告) of a case.
 
-The handler reads `OutcomeService.report` (which authorises) and renders; the PDF links go to
+The handler reads `ClosingService.report` (which authorises) and renders; the PDF links go to
 the JSON API's ``report.pdf`` in either language.
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from odr.http.auth import require_user
-from odr.http.keys import OUTCOMES
-from odr.services.reports import NAMES
+from odr.http.keys import CLOSING
+from odr.http.params import path_id
+from web import labels
 from web.i18n import N_
 from web.rendering import render, use_language
 
@@ -23,24 +24,20 @@ DEADLINE_STATUS = {"met": N_("Met"), "missed": N_("Missed"), "pending": N_("Open
 
 
 def _case_id(request: web.Request) -> int:
-    raw = request.match_info["case_id"]
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= 2**63 - 1:
-        raise web.HTTPNotFound()
-    return int(raw)
+    return path_id(request, "case_id")
 
 
 async def report_page(request: web.Request) -> web.Response:
     user = await require_user(request)
     case_id = _case_id(request)
-    data = await request.app[OUTCOMES].report(user.actor, case_id)
-    lang = await use_language(request)
-    names = NAMES.get(lang, {})
+    data = await request.app[CLOSING].report(user.actor, case_id)
+    await use_language(request)
     return await render(
         request,
         "outcome_report.html",
         {
             "report": data,
-            "event_name": lambda kind: names.get(kind, kind.replace("_", " ")),
+            "event_name": lambda kind: labels.label(labels.EVENTS, kind),
             "deadline_names": DEADLINE_NAMES,
             "deadline_status": DEADLINE_STATUS,
             "pdf_zh": str(

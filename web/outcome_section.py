@@ -2,42 +2,43 @@
 party after re-authentication), blind offers and open offers, payment, ending without
 agreement, closing, the documents and packages to download, and the satisfaction rating.
 
-Handlers parse the form, call `odr.services.outcomes.OutcomeService` (which holds the rules)
-and redirect back to the case page with a one-time notice; a refusal renders the case page
-again, with the message next to the field it is about and the values typed (never a
-password or a code). Which forms the section offers is the aggregate's own answer: each
-change is tried on a copy of the case.
+Handlers parse the form, call the service of that part (`odr.services.agreements`, `offers`,
+`payments`, `closing`, `ratings`: they hold the rules) and redirect back to the case page
+with a one-time notice; a refusal renders the case page again, with the message next to the
+field it is about and the values typed (never a password or a code). Which forms the section
+offers is the aggregate's own answer: each change is tried on a copy of the case.
 """
 
 from __future__ import annotations
 
-import copy
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
-from aiohttp_session import get_session
 
-from odr.domain.accounts import Role, requires_second_factor
-from odr.domain.authz import Action, is_allowed
-from odr.domain.cases import NEGOTIATION_STATES, Case, CaseState, Party
+from odr.domain.accounts import requires_second_factor
+from odr.domain.agreements import MAX_TERMS
+from odr.domain.cases import NEGOTIATION_STATES, CaseState
 from odr.domain.errors import DomainError, NotFound, ValidationFailed
+from odr.domain.money import parse_yuan, yuan
+from odr.domain.sides import PARTY_OF_ROLE, side_of
 from odr.http.auth import require_user
 from odr.http.errors import status_of
-from odr.http.keys import OUTCOMES, SESSIONMAKER
+from odr.http.keys import AGREEMENTS, CLOSING, OFFERS, PAYMENTS, RATINGS, SESSIONMAKER
+from odr.http.params import path_id
 from odr.services.accounts import UserInfo
-from odr.storage import cases as repo
+from odr.services.outcome_rights import outcome_rights
 from web import forms
+from web.flash import OUTCOME_NOTICE, flash, take_flash
 from web.i18n import N_, _
+from web.keys import CASE_PAGE
 from web.messages import message_for
 from web.rendering import zone_of
 
-NOTICE = "outcome_notice"
 ANCHOR = "outcome"
-MAX_TEXT = 5000
 MAX_REASON = 2000
 MAX_REFERENCE = 200
 
@@ -104,7 +105,8 @@ _ERRORS: dict[str, str] = {
     "reason_too_long": N_("The reason may have at most 2,000 characters."),
 }
 
-DONE: dict[str, str] = {
+#: What the page confirms after an outcome step succeeded.
+OUTCOME_DONE: dict[str, str] = {
     "draft": N_("The agreement was saved. The parties have been asked to read and sign it."),
     "sign": N_("You signed the agreement."),
     "settled": N_("All parties have signed: the case is settled."),
@@ -146,13 +148,6 @@ _FORM_SHOWN = {
     "rating": "may_rate",
 }
 
-_PARTY_OF_ROLE = {
-    Role.CONSUMER: Party.CONSUMER,
-    Role.INSURER_REP: Party.INSURER,
-    Role.MEDIATOR: Party.MEDIATOR,
-    Role.CENTRE_LEAD: Party.MEDIATOR,
-}
-
 
 @dataclass(frozen=True)
 class Failure:
@@ -187,18 +182,9 @@ def add_routes(router: web.UrlDispatcher) -> None:
 # --- the section of the case page ---------------------------------------------------------------
 
 
-def _may(case: Case, change: Callable[[Case], object]) -> bool:
-    """Whether the aggregate allows ``change`` now (tried on a copy)."""
-    try:
-        change(copy.deepcopy(case))
-    except DomainError:
-        return False
-    return True
-
-
 def _plain_yuan(fen: object) -> str:
-    """``300000`` → ``"3000.00"`` (what an amount field holds)."""
-    return f"{fen // 100}.{fen % 100:02d}" if isinstance(fen, int) and fen > 0 else ""
+    """Fen as yuan the way one types it (``3200.50``), for a form's value; empty for none."""
+    return yuan(fen, grouped=False) if isinstance(fen, int) and fen > 0 else ""
 
 
 def _as_day(value: object) -> date | None:
@@ -234,29 +220,26 @@ async def section(
     events: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """What the outcome section of a case page shows to ``user`` (one ``outcome`` key)."""
-    service = request.app[OUTCOMES]
+    agreements, offers = request.app[AGREEMENTS], request.app[OFFERS]
     actor = user.actor
     case_id = int(detail["id"])
-    async with request.app[SESSIONMAKER]() as s:
-        _row, case = await repo.load(s, case_id)
-    now = datetime.now(UTC)
-    state = case.state
-    party = _PARTY_OF_ROLE.get(user.role)
-    side = party.value if party in (Party.CONSUMER, Party.INSURER) else None
+    rights = await outcome_rights(request.app[SESSIONMAKER], actor, case_id)
+    state = rights.state
+    party = PARTY_OF_ROLE.get(user.role)
+    side = side_of(user.role)
     kinds = {str(e.get("kind")) for e in events}
     agreement: dict[str, Any] = {}
-    if case.agreement is not None:
-        agreement = await service.agreement_view(actor, case_id)
+    if rights.agreement_sha256:
+        agreement = await agreements.agreement_view(actor, case_id)
     signatures = {s["party"]: s for s in agreement.get("signatures", [])}
-    sha = case.agreement.sha256 if case.agreement else ""
     closed_outcome = _closed_outcome(events)
     negotiating = state in NEGOTIATION_STATES
     blind: dict[str, Any] = {"rounds": [], "max_rounds": 0, "can_submit": False}
     if negotiating or kinds & {"blind_offer_submitted", "blind_round_ended"}:
-        blind = await service.blind_offers_view(actor, case_id)
+        blind = await offers.blind_offers_view(actor, case_id)
     items: list[dict[str, Any]] = []
     if negotiating or "offer_made" in kinds:
-        items = (await service.offers_view(actor, case_id))["items"]
+        items = (await offers.offers_view(actor, case_id))["items"]
     latest = items[-1] if items else None
     answerable = (
         latest
@@ -269,18 +252,16 @@ async def section(
     )
     window = None
     if state in (CaseState.SETTLED, CaseState.FULFILLED, CaseState.CLOSED):
-        window = await service.confirmation_window(actor, case_id)
+        window = await agreements.confirmation_window(actor, case_id)
     if window is not None:
         window = {**window, "ends_on": _as_day(window["ends_on"])}
     failure = request.get(FAILURE)
-    notice = await _take_notice(request, case_id)
+    notice = await take_flash(request, OUTCOME_NOTICE, case_id)
     if notice is not None:
-        notice["text"] = _(DONE.get(str(notice.get("done")), ""))
-    scope = case.scope()
+        notice["text"] = _(OUTCOME_DONE.get(str(notice.get("done")), ""))
     rating = None
-    may_rate = state is CaseState.CLOSED and is_allowed(actor, Action.RATE_SERVICE, scope)
-    if may_rate:
-        rating = await service.my_rating(actor, case_id)
+    if rights.may_rate:
+        rating = await request.app[RATINGS].my_rating(actor, case_id)
     result = closed_outcome if state is CaseState.CLOSED else state.value
     outcome: dict[str, Any] = {
         "state": state.value,
@@ -291,31 +272,27 @@ async def section(
         "amount_yuan": _plain_yuan((agreement.get("agreement") or {}).get("amount_fen")),
         "signatures": signatures,
         "signed_by_me": party is not None and party.value in signatures,
-        "may_draft": _may(case, lambda c: c.propose_agreement(actor, now, terms="-")),
-        "may_sign": bool(sha)
-        and _may(case, lambda c: c.sign_agreement(actor, now, agreement_sha256=sha)),
+        "may_draft": rights.may_draft,
+        "may_sign": rights.may_sign,
         "needs_code": requires_second_factor(user.role) or user.has_second_factor,
-        "may_end": _may(case, lambda c: c.declare_not_settled(actor, now, reason="-")),
-        "may_close": _may(case, lambda c: c.close(actor, now)),
+        "may_end": rights.may_end,
+        "may_close": rights.may_close,
         "blind": blind,
         "blind_rounds_left": max(0, blind["max_rounds"] - len(blind["rounds"])),
         "may_blind": side is not None and bool(blind["can_submit"]),
         "show_negotiation": negotiating or bool(blind["rounds"]) or bool(items),
         "offers": items,
         "answerable": answerable,
-        "may_offer": side is not None
-        and _may(case, lambda c: c.make_offer(actor, now, amount_fen=1)),
+        "may_offer": rights.may_offer,
         "payments": _payments(events),
-        "may_record_payment": _may(case, lambda c: c.record_payment(actor, now)),
-        "may_confirm_payment": _may(case, lambda c: c.confirm_payment(actor, now)),
+        "may_record_payment": rights.may_record_payment,
+        "may_confirm_payment": rights.may_confirm_payment,
         "today": datetime.now(zone_of(request)).date().isoformat(),
         "closed": state is CaseState.CLOSED,
-        "referable": result == CaseState.NOT_SETTLED.value
-        and is_allowed(actor, Action.EXPORT_EVIDENCE, scope),
+        "referable": result == CaseState.NOT_SETTLED.value and rights.may_export,
         "window": window,
-        "may_confirmation_package": bool(window and window["open"])
-        and is_allowed(actor, Action.EXPORT_EVIDENCE, scope),
-        "may_rate": may_rate,
+        "may_confirmation_package": bool(window and window["open"]) and rights.may_export,
+        "may_rate": rights.may_rate,
         "rating": rating,
         "scores": SCORES,
         "methods": METHODS,
@@ -324,7 +301,7 @@ async def section(
         "failed_field": failure.field if failure else None,
         "error": _error_text(failure) if failure else None,
         "values": dict(failure.values) if failure else {},
-        "max_text": MAX_TEXT,
+        "max_text": MAX_TERMS,
         "max_reason": MAX_REASON,
         "max_reference": MAX_REFERENCE,
     }
@@ -358,23 +335,7 @@ def _error_text(failure: Failure) -> str:
     return message_for(failure.code, failure.message)
 
 
-async def _take_notice(request: web.Request, case_id: int) -> dict[str, Any] | None:
-    session = await get_session(request)
-    notice = session.get(NOTICE)
-    if not isinstance(notice, dict) or notice.get("case_id") != case_id:
-        return None
-    del session[NOTICE]
-    return dict(notice)
-
-
 # --- reading the forms --------------------------------------------------------------------------
-
-
-def _id(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= 2**63 - 1:
-        raise web.HTTPNotFound()
-    return int(raw)
 
 
 def _text(raw: str, name: str, limit: int) -> str:
@@ -389,7 +350,7 @@ def _text(raw: str, name: str, limit: int) -> str:
 
 
 def _amount(raw: str) -> int:
-    fen = forms.yuan_to_fen(raw, "amount")
+    fen = parse_yuan(raw, "amount")
     if fen is None:
         raise ValidationFailed(
             "Enter the amount in yuan.", code="amount_required", details={"field": "amount"}
@@ -422,8 +383,7 @@ def _field_of(form: str, error: DomainError) -> str | None:
 
 
 async def _done(request: web.Request, case_id: int, done: str) -> web.StreamResponse:
-    session = await get_session(request)
-    session[NOTICE] = {"case_id": case_id, "done": done}
+    await flash(request, OUTCOME_NOTICE, case_id, done=done)
     location = str(request.app.router["case"].url_for(case_id=str(case_id)))
     raise web.HTTPSeeOther(location=f"{location}#{ANCHOR}")
 
@@ -432,11 +392,9 @@ async def _failed(
     request: web.Request, form: str, error: DomainError, values: Mapping[str, str]
 ) -> web.StreamResponse:
     """The case page again, the refused form showing why and what was typed."""
-    from web import case_pages  # the case page includes this section: imported when needed
-
     kept = {k: v for k, v in values.items() if k in FORM_FIELDS[form]}
     request[FAILURE] = Failure(form, error.code, error.message, _field_of(form, error), kept)
-    response = await case_pages.case_page(request)
+    response = await request.app[CASE_PAGE](request)
     response.set_status(status_of(error))
     response.headers["X-Error-Code"] = error.code
     return response
@@ -449,11 +407,11 @@ async def _values(request: web.Request, form: str) -> dict[str, str]:
 
 async def draft_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     values = await _values(request, "draft")
     try:
-        amount = forms.yuan_to_fen(values["amount"], "amount")
-        await request.app[OUTCOMES].draft_agreement(
+        amount = parse_yuan(values["amount"], "amount")
+        await request.app[AGREEMENTS].draft_agreement(
             user.actor,
             case_id,
             facts=values["facts"],
@@ -471,7 +429,7 @@ async def draft_submit(request: web.Request) -> web.StreamResponse:
 
 async def sign_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     posted = await request.post()
     values = {"read": str(posted.get("read", ""))}
     try:
@@ -482,7 +440,7 @@ async def sign_submit(request: web.Request) -> web.StreamResponse:
                 details={"field": "read"},
             )
         otp = str(posted.get("otp", "")).strip()
-        view = await request.app[OUTCOMES].sign_agreement(
+        view = await request.app[AGREEMENTS].sign_agreement(
             user.actor,
             case_id,
             sha256=str(posted.get("sha256", "")),
@@ -498,12 +456,10 @@ async def sign_submit(request: web.Request) -> web.StreamResponse:
 
 async def blind_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     values = await _values(request, "blind")
     try:
-        await request.app[OUTCOMES].submit_blind_offer(
-            user.actor, case_id, _amount(values["amount"])
-        )
+        await request.app[OFFERS].submit_blind_offer(user.actor, case_id, _amount(values["amount"]))
     except NotFound:
         raise
     except DomainError as error:
@@ -513,10 +469,10 @@ async def blind_submit(request: web.Request) -> web.StreamResponse:
 
 async def offer_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     values = await _values(request, "offer")
     try:
-        await request.app[OUTCOMES].make_offer(
+        await request.app[OFFERS].make_offer(
             user.actor, case_id, amount_fen=_amount(values["amount"]), text=values["text"]
         )
     except NotFound:
@@ -528,11 +484,11 @@ async def offer_submit(request: web.Request) -> web.StreamResponse:
 
 async def answer_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
-    sequence = _id(request, "sequence")
+    case_id = path_id(request, "case_id")
+    sequence = path_id(request, "sequence")
     accept = str((await request.post()).get("accept", "")) == "1"
     try:
-        await request.app[OUTCOMES].answer_offer(
+        await request.app[OFFERS].answer_offer(
             user.actor, case_id, offer_sequence=sequence, accept=accept
         )
     except NotFound:
@@ -544,7 +500,7 @@ async def answer_submit(request: web.Request) -> web.StreamResponse:
 
 async def payment_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     values = await _values(request, "payment")
     try:
         paid_on = _day(values["paid_on"], "paid_on")
@@ -552,7 +508,7 @@ async def payment_submit(request: web.Request) -> web.StreamResponse:
             raise ValidationFailed(
                 "Enter the day of payment.", code="invalid_paid_on", details={"field": "paid_on"}
             )
-        await request.app[OUTCOMES].record_payment(
+        await request.app[PAYMENTS].record_payment(
             user.actor,
             case_id,
             amount_fen=_amount(values["amount"]),
@@ -568,9 +524,9 @@ async def payment_submit(request: web.Request) -> web.StreamResponse:
 
 async def confirm_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     try:
-        await request.app[OUTCOMES].confirm_payment(user.actor, case_id)
+        await request.app[PAYMENTS].confirm_payment(user.actor, case_id)
     except NotFound:
         raise
     except DomainError as error:
@@ -580,11 +536,11 @@ async def confirm_submit(request: web.Request) -> web.StreamResponse:
 
 async def dispute_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     values = await _values(request, "dispute")
     try:
         reason = _text(values["reason"], "reason", MAX_REASON)
-        await request.app[OUTCOMES].dispute_payment(user.actor, case_id, reason=reason)
+        await request.app[PAYMENTS].dispute_payment(user.actor, case_id, reason=reason)
     except NotFound:
         raise
     except DomainError as error:
@@ -594,11 +550,11 @@ async def dispute_submit(request: web.Request) -> web.StreamResponse:
 
 async def not_settled_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     values = await _values(request, "not_settled")
     try:
         reason = _text(values["reason"], "reason", MAX_REASON)
-        await request.app[OUTCOMES].declare_not_settled(user.actor, case_id, reason=reason)
+        await request.app[CLOSING].declare_not_settled(user.actor, case_id, reason=reason)
     except NotFound:
         raise
     except DomainError as error:
@@ -609,9 +565,9 @@ async def not_settled_submit(request: web.Request) -> web.StreamResponse:
 async def close_submit(request: web.Request) -> web.StreamResponse:
     """Close the case (its closing report enters the evidence) and show the report."""
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     try:
-        await request.app[OUTCOMES].close_case(user.actor, case_id)
+        await request.app[CLOSING].close_case(user.actor, case_id)
     except NotFound:
         raise
     except DomainError as error:
@@ -623,7 +579,7 @@ async def close_submit(request: web.Request) -> web.StreamResponse:
 
 async def rating_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     values = await _values(request, "rating")
     try:
         raw = values["score"].strip()
@@ -631,7 +587,7 @@ async def rating_submit(request: web.Request) -> web.StreamResponse:
             raise ValidationFailed(
                 "Choose 1 to 5 stars.", code="invalid_score", details={"field": "score"}
             )
-        await request.app[OUTCOMES].rate(
+        await request.app[RATINGS].rate(
             user.actor, case_id, score=int(raw), comment=values["comment"]
         )
     except NotFound:

@@ -12,9 +12,13 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from odr.http.auth import csrf_token, current_user
+from odr.domain.accounts import Actor, Role
+from odr.domain.authz import Action, is_allowed
+from odr.http.auth import csrf_token, current_user, treat_as_visitor
 from odr.http.keys import SESSIONMAKER, SETTINGS
+from odr.http.unavailable import is_dependency_failure
 from web import formatting, i18n, inbox, labels
+from web.i18n import N_
 from web.keys import TRANSLATIONS
 from web.messages import message_for
 
@@ -121,11 +125,39 @@ async def render(
     if user is not None:
         base["csrf_token"] = await csrf_token(request)
         base["inbox_unread"] = await _unread(request, user.id)
+        base["may"] = navigation_rights(user.actor)
+        base["cases_title"] = CASES_TITLES.get(user.role, ALL_CASES)
     response = aiohttp_jinja2.render_template(
         template, request, {**base, **(context or {})}, status=status
     )
     response.headers["Content-Language"] = lang
     return response
+
+
+#: The navigation's links that depend on what the user may do, and the action each needs.
+NAVIGATION_ACTIONS = {
+    "file_complaint": Action.FILE_COMPLAINT,
+    "request_callback": Action.REQUEST_CALLBACK,
+    "view_callbacks": Action.VIEW_CALLBACKS,
+    "manage_users": Action.MANAGE_USERS,
+    "register_referral": Action.REGISTER_REFERRAL,
+    "view_dashboard": Action.VIEW_DASHBOARD,
+}
+
+
+#: The title of the case list (and of its link) after the user's desk; staff above see all.
+CASES_TITLES = {
+    Role.CONSUMER: N_("My cases"),
+    Role.INSURER_REP: N_("Complaint queue"),
+    Role.MEDIATOR: N_("Queue"),
+    Role.CENTRE_LEAD: N_("Queue"),
+}
+ALL_CASES = N_("All cases")
+
+
+def navigation_rights(actor: Actor) -> dict[str, bool]:
+    """Which of the navigation's links the actor gets (`odr.domain.authz` decides)."""
+    return {link: is_allowed(actor, action) for link, action in NAVIGATION_ACTIONS.items()}
 
 
 async def _unread(request: web.Request, user_id: int) -> int | None:
@@ -139,7 +171,14 @@ async def _unread(request: web.Request, user_id: int) -> int | None:
 
 
 async def error_page(request: web.Request, status: int, code: str, message: str) -> web.Response:
-    await use_language(request)
+    try:
+        await use_language(request)
+    except Exception as failure:
+        if not is_dependency_failure(failure):
+            raise
+        # who is asking cannot be looked up, since that is what failed: a visitor's page
+        treat_as_visitor(request)
+        await use_language(request)
     return await render(
         request,
         "error.html",

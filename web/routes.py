@@ -8,15 +8,15 @@ from pathlib import Path
 from aiohttp import web
 
 from odr.http.keys import PAGE_ERROR_RENDERER
-from web import case_pages, desk_pages, hearing_pages, outcome_pages, outcome_section, views
+from web import case_pages, desk_pages, outcome_pages, outcome_section, scheduling_pages, views
 from web.admin_pages import setup_admin_pages
 from web.care import setup_care_pages
 from web.dashboard_pages import setup_dashboard_pages
+from web.hearing_room_pages import setup_hearing_room_pages
 from web.i18n import load_translations
-from web.keys import TRANSLATIONS
+from web.keys import CASE_PAGE, TRANSLATIONS
 from web.public_pages import setup_public_pages
 from web.rendering import error_page, make_environment
-from web.room_pages import setup_room_pages
 
 STATIC = Path(__file__).with_name("static")
 
@@ -24,6 +24,7 @@ STATIC = Path(__file__).with_name("static")
 def setup(app: web.Application) -> None:
     make_environment(app)
     app[PAGE_ERROR_RENDERER] = error_page
+    app[CASE_PAGE] = case_pages.case_page
     app.cleanup_ctx.append(_translations)
     r = app.router
     r.add_get("/", views.index, name="index")
@@ -50,11 +51,11 @@ def setup(app: web.Application) -> None:
         r"/cases/{case_id:\d+}/act/{operation:[a-z_]+}", case_pages.case_act, name="case_act"
     )
     r.add_post(r"/cases/{case_id:\d+}/evidence", case_pages.evidence_submit, name="case_evidence")
-    hearing_pages.install(app)
-    hearing_pages.add_routes(r)
+    scheduling_pages.install(app)
+    scheduling_pages.add_routes(r)
     outcome_pages.add_routes(r)
     outcome_section.add_routes(r)
-    setup_room_pages(app)
+    setup_hearing_room_pages(app)
     setup_dashboard_pages(app)
     setup_public_pages(app)
     setup_care_pages(app)

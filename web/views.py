@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from odr.domain.accounts import Role, requires_second_factor
 from odr.domain.cases import CaseState
 from odr.domain.errors import DomainError, RateLimited
 from odr.http.auth import csrf_token, current_user, end_login, require_user, start_login, today
+from odr.http.clients import login_client, remember_device
 from odr.http.errors import status_of
 from odr.http.keys import LOGINS, PASSWORDS, SESSIONMAKER
 from odr.services import accounts
@@ -20,7 +22,8 @@ from odr.services.case_views import CaseFilter
 from odr.storage.db import UnitOfWork
 from web import case_lists, i18n
 from web.forms import birth_date, form_field
-from web.messages import message_for
+from web.i18n import N_
+from web.messages import message_for, wait_text
 from web.rendering import render, use_language
 
 PENDING_SECONDS = 300  # time allowed between the password and the second factor
@@ -55,6 +58,8 @@ async def form_page(
     if error is not None:
         status = status_of(error)
         context["error"] = message_for(error.code, error.message)
+        if isinstance(error, RateLimited):
+            context["error"] += " " + wait_text(error.retry_after)
         context["error_field"] = form_field(error.details.get("field"))
         headers["X-Error-Code"] = error.code
         if isinstance(error, RateLimited):
@@ -79,7 +84,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     logins = request.app[LOGINS]
     try:
         async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-            user = await logins.check_password(uow, login, password, today(request))
+            user = await logins.check_password(
+                uow, login, password, today(request), login_client(request)
+            )
     except DomainError as error:
         return await form_page(request, "login.html", error=error, values={"login": login})
     target = safe_next(request.query.get("next"))
@@ -89,9 +96,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         session["pending_at"] = int(time.time())
         url = request.app.router["second_factor"].url_for().with_query(next=target)
         raise web.HTTPSeeOther(location=str(url))
-    await logins.limiter.reset(f"login:{user.login}")
+    await logins.succeeded(user.login, login_client(request))
     await start_login(request, user)
-    raise web.HTTPSeeOther(location=target)
+    done = web.HTTPSeeOther(location=target)
+    remember_device(request, done, logins.new_device_token(user.login))
+    raise done
 
 
 async def _pending_user(request: web.Request) -> int | None:
@@ -116,12 +125,14 @@ async def second_factor_submit(request: web.Request) -> web.StreamResponse:
     try:
         async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
             user = await request.app[LOGINS].check_second_factor(
-                uow, uid, str(form.get("otp", "")), today(request)
+                uow, uid, str(form.get("otp", "")), today(request), client=login_client(request)
             )
     except DomainError as error:
         return await form_page(request, "second_factor.html", error=error)
     await start_login(request, user)
-    raise web.HTTPSeeOther(location=safe_next(request.query.get("next")))
+    done = web.HTTPSeeOther(location=safe_next(request.query.get("next")))
+    remember_device(request, done, request.app[LOGINS].new_device_token(user.login))
+    raise done
 
 
 async def register_form(request: web.Request) -> web.Response:
@@ -166,10 +177,41 @@ async def home(request: web.Request) -> web.Response:
         {
             "csrf_token": await csrf_token(request),
             "role": user.role.value,
+            "desk": DESKS.get(user.role, STAFF_DESK),
             "rows": rows,
             "more": len(rows) == case_lists.HOME_ROWS,
         },
     )
+
+
+@dataclass(frozen=True)
+class Desk:
+    """The texts of a desk's case list: its heading, what it says when empty, the link to all."""
+
+    heading: str
+    empty: str
+    all_link: str
+
+
+DESKS = {
+    Role.CONSUMER: Desk(N_("My cases"), N_("You have no complaints yet."), N_("All my cases")),
+    Role.INSURER_REP: Desk(
+        N_("Complaints to answer"),
+        N_("No complaint is waiting for an answer."),
+        N_("The whole inbox"),
+    ),
+    Role.MEDIATOR: Desk(
+        N_("My mediation queue"), N_("No case is assigned to you."), N_("The whole queue")
+    ),
+    Role.CENTRE_LEAD: Desk(
+        N_("Cases waiting for a mediator"),
+        N_("No case is waiting for assignment."),
+        N_("The whole queue"),
+    ),
+}
+STAFF_DESK = Desk(
+    N_("Escalations and warnings"), N_("Nothing needs your attention."), N_("All cases")
+)
 
 
 def _home_filter(role: Role) -> CaseFilter:

@@ -17,6 +17,7 @@ from odr.api.schemas import (
 )
 from odr.domain.authz import Action, authorize
 from odr.http.auth import csrf_token, end_login, require_user, start_login, today
+from odr.http.clients import login_client, remember_device
 from odr.http.keys import LOGINS, PASSWORDS, SESSIONMAKER
 from odr.services import accounts
 from odr.services.passwords import totp_uri
@@ -64,12 +65,15 @@ async def register(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     body = await parse_json(request, LoginRequest)
+    logins = request.app[LOGINS]
     async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        user = await request.app[LOGINS].login(
-            uow, body.login, body.password, body.otp, today(request)
+        user = await logins.login(
+            uow, body.login, body.password, body.otp, today(request), login_client(request)
         )
     session = await start_login(request, user)
-    return reply(SessionOut(user=user_out(user), csrf_token=session["csrf_token"]))
+    response = reply(SessionOut(user=user_out(user), csrf_token=session["csrf_token"]))
+    remember_device(request, response, logins.new_device_token(user.login))
+    return response
 
 
 async def logout(request: web.Request) -> web.Response:

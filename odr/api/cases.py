@@ -1,4 +1,5 @@
-"""Case endpoints: file, list, read, act, follow live; regulator referrals; the inbox."""
+"""Case endpoints: file, list, read, follow live; regulator referrals; the inbox (the
+operations on a case are `odr.api.case_commands`)."""
 
 from __future__ import annotations
 
@@ -6,43 +7,41 @@ import asyncio
 import contextlib
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from odr.api.parsing import parse_json
 from odr.api.schemas import Body
 from odr.domain.accounts import Role
 from odr.domain.authz import Action, authorize
-from odr.domain.cases import ChannelKind
+from odr.domain.cases import MAX_DESCRIPTION, MAX_DESIRED_OUTCOME, ChannelKind
 from odr.domain.errors import ValidationFailed
-from odr.domain.masking import MaskResult
+from odr.domain.money import fen_of_yuan
+from odr.domain.numbers import MAX_ID
 from odr.http.auth import require_actor
-from odr.http.keys import BUS, CASES, OUTCOMES, PASSWORDS, SESSIONMAKER
-from odr.services import case_views
-from odr.services.cases import (
-    CONTACT_PREFERENCES,
-    MAX_DESCRIPTION,
-    MAX_DESIRED_OUTCOME,
-    ComplaintForm,
-)
-from odr.services.consumers import find_or_create_consumer
+from odr.http.keys import BUS, CASES, PASSWORDS, SESSIONMAKER
+from odr.http.params import path_id, query_int
+from odr.services import case_views, consumers
+from odr.services.cases import CONTACT_PREFERENCES, ComplaintForm
 from odr.services.warnings import list_warnings
 from odr.storage import notifications as inbox
-from odr.storage.db import UnitOfWork
 
 HEARTBEAT_SECONDS = 15.0
-
-
-MAX_ID = 2**63 - 1  # ids are 64-bit in the database; larger numbers name nothing
 
 
 class ComplaintRequest(Body):
     insurer_id: int = Field(ge=1, le=MAX_ID)
     policy_numbers: list[str] = Field(min_length=1, max_length=10)
     category: str
-    amount_yuan: float = Field(default=0, ge=0, le=1e11)
+    amount_yuan: float = Field(
+        default=0,
+        ge=0,
+        le=1e11,
+        description="Yuan, at most two decimals (whole fen); from 0 to 100 billion",
+    )
     description: str = Field(max_length=MAX_DESCRIPTION)
     desired_outcome: str = Field(default="", max_length=MAX_DESIRED_OUTCOME)
     contact_preference: str = Field(default="in_app", description=" | ".join(CONTACT_PREFERENCES))
@@ -63,10 +62,6 @@ class ReferralRequest(ComplaintRequest):
     terms_version: str = ""
 
 
-class ActionRequest(Body):
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
-
-
 class IntakeOut(BaseModel):
     id: int
     number: str
@@ -79,7 +74,7 @@ def form_of(body: ComplaintRequest, **extra: Any) -> ComplaintForm:
         insurer_id=body.insurer_id,
         policy_numbers=tuple(p.strip() for p in body.policy_numbers),
         category=body.category,
-        amount_fen=round(body.amount_yuan * 100),
+        amount_fen=fen_of_yuan(Decimal(str(body.amount_yuan))),
         description=body.description,
         desired_outcome=body.desired_outcome,
         contact_preference=body.contact_preference,
@@ -113,50 +108,38 @@ async def register_referral(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     authorize(actor, Action.REGISTER_REFERRAL)
     body = await parse_json(request, ReferralRequest)
-    consumer_id = await _consumer(request, body.consumer)
     form = form_of(body, received_at=body.received_at, regulator_reference=body.regulator_reference)
-    intake = await request.app[CASES].file(
+    intake = await request.app[CASES].file_for(
         actor,
         form,
-        consumer_id=consumer_id,
+        consumer_of(body.consumer),
+        passwords=request.app[PASSWORDS],
         channel_kind=ChannelKind.REGULATOR_REFERRAL,
         accepting_terms=False,
     )
     return web.json_response(intake_out(intake), status=201)
 
 
-async def _consumer(request: web.Request, who: ConsumerIdentity) -> int:
-    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        return await find_or_create_consumer(uow, request.app[PASSWORDS], who.name, who.mobile)
+def consumer_of(who: ConsumerIdentity) -> consumers.ConsumerIdentity:
+    return consumers.ConsumerIdentity(name=who.name, mobile=who.mobile)
 
 
 def _case_id(request: web.Request) -> int:
-    raw = request.match_info["case_id"]
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
-        raise web.HTTPNotFound()
-    return int(raw)
+    return path_id(request, "case_id")
 
 
 async def list_cases(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     q = request.query
-    try:
-        f = case_views.CaseFilter(
-            state=q.get("state") or None,
-            insurer_id=int(q["insurer_id"]) if q.get("insurer_id") else None,
-            category=q.get("category") or None,
-            care_only=q.get("care") == "1",
-            limit=int(q.get("limit", 50)),
-            offset=int(q.get("offset", 0)),
-        )
-        if f.insurer_id is not None and not 0 < f.insurer_id <= MAX_ID:
-            raise ValueError(f.insurer_id)
-    except ValueError:
-        raise ValidationFailed(
-            "Filters must be numbers where numbers are expected.",
-            code="invalid_field",
-            details={"field": "query"},
-        ) from None
+    message = "Filters must be numbers where numbers are expected."
+    f = case_views.CaseFilter(
+        state=q.get("state") or None,
+        insurer_id=query_int(q, "insurer_id", minimum=1, message=message),
+        category=q.get("category") or None,
+        care_only=q.get("care") == "1",
+        limit=query_int(q, "limit", 50, message=message, clamp=True),
+        offset=query_int(q, "offset", 0, message=message, clamp=True),
+    )
     async with request.app[SESSIONMAKER]() as s:
         items = await case_views.list_cases(s, actor, f)
     return web.json_response({"items": items})
@@ -175,26 +158,6 @@ async def get_timeline(request: web.Request) -> web.Response:
     return web.json_response({"items": items})
 
 
-async def act(request: web.Request) -> web.Response:
-    actor = await require_actor(request)
-    body = await parse_json(request, ActionRequest)
-    operation = request.match_info["operation"]
-    outcome = await request.app[CASES].act(actor, _case_id(request), operation, body.model_dump())
-    await request.app[OUTCOMES].after_operation(outcome.case.id, operation)
-    reply: dict[str, Any] = {
-        "id": outcome.case.id,
-        "state": outcome.case.state.value,
-        "version": outcome.case.version,
-    }
-    if isinstance(outcome.value, MaskResult):
-        reply["masked"] = {
-            "kinds": list(outcome.value.kinds),
-            "count": outcome.value.count,
-            "text": outcome.value.text,
-        }
-    return web.json_response(reply)
-
-
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: one ``changed`` event each time the case changes, on any node."""
     actor = await require_actor(request)
@@ -208,8 +171,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         }
     )
-    await response.prepare(request)
-    await response.write(b": connected\n\n")
+    try:
+        await response.prepare(request)
+        await response.write(b": connected\n\n")
+    except (ConnectionResetError, RuntimeError):
+        return response  # the client left before the stream began: nothing failed here
     async with request.app[BUS].subscribe(f"case:{case_id}") as messages:
         while True:
             try:

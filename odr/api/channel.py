@@ -16,8 +16,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from odr.api.cases import ComplaintRequest, ConsumerIdentity, form_of
-from odr.api.parsing import MAX_JSON_BYTES, validate
+from odr.api.cases import ComplaintRequest, ConsumerIdentity, consumer_of, form_of
+from odr.api.parsing import MAX_JSON_BYTES, decode_json, validate
 from odr.domain.accounts import Actor
 from odr.domain.cases import ChannelKind
 from odr.domain.errors import Conflict, Unauthenticated
@@ -25,8 +25,6 @@ from odr.domain.signing import check_signature, check_timestamp
 from odr.http.errors import HttpError
 from odr.http.keys import CASES, PASSWORDS, SESSIONMAKER
 from odr.services import case_views
-from odr.services.consumers import find_or_create_consumer
-from odr.storage.db import UnitOfWork
 from odr.storage.models import CaseRow, Channel, IdempotencyKey
 
 MAX_IDEMPOTENCY_KEY = 128
@@ -63,13 +61,7 @@ async def authenticate(request: web.Request) -> tuple[Actor, Channel, bytes]:
 
 async def submit(request: web.Request) -> web.Response:
     actor, channel, raw = await authenticate(request)
-    import json
-
-    try:
-        data = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise HttpError(400, "invalid_json", "The request body is not valid JSON.") from None
-    body = validate(ChannelComplaint, data)
+    body = validate(ChannelComplaint, decode_json(raw))
     key = request.headers.get("Idempotency-Key")
     digest = hashlib.sha256(raw).hexdigest()
     if key is not None:
@@ -82,16 +74,13 @@ async def submit(request: web.Request) -> web.Response:
         earlier = await _replay(request, channel.id, key, digest)
         if earlier is not None:
             return earlier
-    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        consumer_id = await find_or_create_consumer(
-            uow, request.app[PASSWORDS], body.consumer.name, body.consumer.mobile
-        )
     kind = ChannelKind.HOTLINE if channel.kind == "hotline" else ChannelKind.PARTNER_API
     try:
-        intake = await request.app[CASES].file(
+        intake = await request.app[CASES].file_for(
             actor,
             form_of(body),
-            consumer_id=consumer_id,
+            consumer_of(body.consumer),
+            passwords=request.app[PASSWORDS],
             channel_kind=kind,
             idempotency=(key, digest) if key is not None else None,
         )

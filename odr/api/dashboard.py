@@ -14,7 +14,7 @@ from odr.http.keys import SESSIONMAKER, SETTINGS
 from odr.services import dashboard
 
 DEFAULT_DAYS = 30
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def _day(request: web.Request, field: str, default: date) -> date:

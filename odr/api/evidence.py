@@ -3,26 +3,33 @@ export bundle."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import Field
 
-from odr.api.cases import _case_id
 from odr.api.parsing import parse_json
 from odr.api.schemas import Body
-from odr.domain.errors import ValidationFailed
 from odr.http.auth import require_actor
-from odr.http.keys import EVIDENCE
+from odr.http.keys import EVIDENCE, SESSIONMAKER
 from odr.http.multipart import READ_CHUNK, read_upload_form
+from odr.http.params import header_int, path_id
+from odr.services.digests import get_digest
 from odr.services.evidence import Item
 
+log = logging.getLogger("odr.http")
+
 UPLOAD_FIELDS = ("name", "kind", "visibility", "description")
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$", re.ASCII)
+MAX_SEQUENCE = 10**9 - 1
+MAX_UPLOAD_OFFSET = 10**15 - 1
 PREVIEWABLE = ("image/", "application/pdf")
 
 
@@ -31,7 +38,7 @@ async def upload(request: web.Request) -> web.Response:
     multipart form (fields ``name``, ``kind``, ``visibility``, ``description`` may come before
     it). Streamed to storage; never held whole."""
     actor = await require_actor(request)
-    case_id = _case_id(request)
+    case_id = path_id(request)
     fields = dict(request.query)
     chunks: AsyncIterator[bytes]
     if request.content_type == "multipart/form-data":
@@ -55,15 +62,12 @@ async def upload(request: web.Request) -> web.Response:
 
 async def list_items(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    items = await request.app[EVIDENCE].visible_items(actor, _case_id(request))
+    items = await request.app[EVIDENCE].visible_items(actor, path_id(request))
     return web.json_response({"items": [i.public() for i in items]})
 
 
 def _sequence(request: web.Request) -> int:
-    raw = request.match_info["sequence"]
-    if not raw.isdigit() or len(raw) > 9:
-        raise web.HTTPNotFound()
-    return int(raw)
+    return path_id(request, "sequence", maximum=MAX_SEQUENCE)
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -71,7 +75,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     images and PDFs in a sandbox that runs nothing. Honors a single byte range."""
     actor = await require_actor(request)
     service = request.app[EVIDENCE]
-    item = await service.item(actor, _case_id(request), _sequence(request))
+    item = await service.item(actor, path_id(request), _sequence(request))
     start, end = _range(request.headers.get("Range"), item.size)
     inline = request.query.get("inline") == "1" and item.media_type.startswith(PREVIEWABLE)
     response = web.StreamResponse(status=206 if (start, end) != (0, item.size) else 200)
@@ -88,11 +92,28 @@ async def download(request: web.Request) -> web.StreamResponse:
     )
     response.headers["ETag"] = f'"{item.sha256}"'
     stream = await service.content(item, start, end)
+    return await _send(request, response, stream)
+
+
+async def _send(
+    request: web.Request, response: web.StreamResponse, chunks: AsyncIterator[bytes]
+) -> web.StreamResponse:
+    """Prepare ``response`` and write ``chunks`` to it. A client that goes away mid-way is
+    not an error of the server: noted at INFO, and the rest is not read."""
     await response.prepare(request)
-    async for chunk in stream:
-        await response.write(chunk)
-    await response.write_eof()
+    try:
+        async for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:
+        log.info("client left during %s %s", request.method, request.path)
     return response
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := await asyncio.to_thread(fh.read, READ_CHUNK):
+            yield chunk
 
 
 def _range(header: str | None, size: int) -> tuple[int, int]:
@@ -120,19 +141,19 @@ def _disposition(item: Item, inline: bool) -> str:
 
 async def export(request: web.Request) -> web.StreamResponse:
     actor = await require_actor(request)
-    case_id = _case_id(request)
+    case_id = path_id(request)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bundle.zip"
         await request.app[EVIDENCE].export(actor, case_id, out)
-        response = web.FileResponse(
-            out,
+        response = web.StreamResponse(
             headers={
                 "Content-Type": "application/zip",
                 "Content-Disposition": f'attachment; filename="case-{case_id}-evidence.zip"',
             },
         )
-        await response.prepare(request)
-        return response
+        response.content_length = out.stat().st_size
+        # the whole body is written before the temporary directory goes
+        return await _send(request, response, _file_chunks(out))
 
 
 # --- resumable uploads: create, send chunks at offsets, finish ------------------------------
@@ -155,7 +176,7 @@ async def begin_upload(request: web.Request) -> web.Response:
     body = await parse_json(request, UploadRequest)
     upload_id = await request.app[EVIDENCE].begin(
         actor,
-        _case_id(request),
+        path_id(request),
         size=body.size,
         name=body.name,
         kind=body.kind,
@@ -179,15 +200,15 @@ async def upload_status(request: web.Request) -> web.Response:
 
 async def append_upload(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    raw = request.headers.get("Upload-Offset", "")
-    if not raw.isdigit() or len(raw) > 15:
-        raise ValidationFailed(
-            "Send the Upload-Offset header.",
-            code="upload_offset_required",
-            details={"field": "Upload-Offset"},
-        )
+    at = header_int(
+        request,
+        "Upload-Offset",
+        code="upload_offset_required",
+        message="Send the Upload-Offset header.",
+        maximum=MAX_UPLOAD_OFFSET,
+    )
     offset = await request.app[EVIDENCE].append(
-        actor, request.match_info["upload_id"], int(raw), request.content.iter_chunked(READ_CHUNK)
+        actor, request.match_info["upload_id"], at, request.content.iter_chunked(READ_CHUNK)
     )
     return web.Response(status=204, headers={"Upload-Offset": str(offset)})
 
@@ -211,16 +232,11 @@ class WithdrawRequest(Body):
 async def withdraw(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, WithdrawRequest)
-    await request.app[EVIDENCE].withdraw(actor, _case_id(request), _sequence(request), body.reason)
+    await request.app[EVIDENCE].withdraw(actor, path_id(request), _sequence(request), body.reason)
     return web.Response(status=204)
 
 
 async def digest(request: web.Request) -> web.Response:
-    from datetime import date
-
-    from odr.http.keys import SESSIONMAKER
-    from odr.services.digests import get_digest
-
     actor = await require_actor(request)
     try:
         day = date.fromisoformat(request.match_info["day"])

@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from aiohttp import web
 from pydantic import BaseModel
 
+from odr.api.endpoint import Endpoint
 from odr.api.schemas import ErrorOut
+from odr.domain.numbers import MAX_ID
 
 ERROR_RESPONSES = {
+    "400": "A malformed request (bad_request; a bad header or parameter form)",
     "401": "Not logged in or the session expired",
     "403": "Not allowed (code forbidden or csrf_failed)",
     "404": "Not found, or not visible to you",
     "409": "Conflicts with the current state",
-    "422": "Invalid input; details.field names the field",
+    "414": "The query string is longer than 4,096 bytes (query_too_long)",
+    "422": "Invalid input (invalid_field; invalid_characters: text with control characters "
+    "such as NUL, in the body, the query or a form); details.field names the field",
     "429": "Too many attempts; see Retry-After",
+    "503": "The database, Redis or the object store is briefly unavailable "
+    "(service_unavailable); try again after Retry-After",
+}
+
+#: What a request that changes something may answer besides.
+WRITE_ERROR_RESPONSES = {
+    "400": "The body is not JSON, or nests deeper than 32 levels (invalid_json)",
+    "413": "The body is too large: 256 KiB of JSON (body_too_large), an upload past its "
+    "limit (file_too_large)",
+    "415": "Without a login session, send JSON (json_required); an upload of a type that is "
+    "not accepted (unsupported_media_type)",
 }
 
 
-def build_document() -> dict[str, Any]:
-    from odr.api.routes import ENDPOINTS
+#: Path parameters that are ids: ASCII digits, from 1 (`odr.http.params.path_id`).
+ID_PARAMETERS = frozenset({"case_id", "hearing_id", "recording_id", "sequence"})
 
+
+def _path_schema(name: str) -> dict[str, Any]:
+    if name in ID_PARAMETERS:
+        return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    return {"type": "string"}
+
+
+def build_document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
 
     def ref(model: type[BaseModel]) -> dict[str, str]:
@@ -33,12 +57,12 @@ def build_document() -> dict[str, Any]:
 
     error_ref = ref(ErrorOut)
     paths: dict[str, dict[str, Any]] = {}
-    for ep in ENDPOINTS:
+    for ep in endpoints:
         op: dict[str, Any] = {"operationId": ep.name, "summary": ep.summary, "tags": [ep.tag]}
         params = [part[1:-1] for part in ep.path.split("/") if part.startswith("{")]
         if params:
             op["parameters"] = [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                {"name": p, "in": "path", "required": True, "schema": _path_schema(p)}
                 for p in params
             ]
         if ep.body is not None:
@@ -51,7 +75,9 @@ def build_document() -> dict[str, Any]:
             ok["content"] = {"application/json": {"schema": ref(ep.response)}}
         responses: dict[str, Any] = {str(ep.status): ok}
         if ep.path.startswith("/api/"):
-            for status, text in ERROR_RESPONSES.items():
+            writes = ep.method in ("POST", "PUT", "PATCH", "DELETE")
+            errors = {**ERROR_RESPONSES, **(WRITE_ERROR_RESPONSES if writes else {})}
+            for status, text in errors.items():
                 responses[status] = {
                     "description": text,
                     "content": {"application/json": {"schema": error_ref}},
@@ -71,7 +97,3 @@ def build_document() -> dict[str, Any]:
             },
         },
     }
-
-
-async def openapi_handler(request: web.Request) -> web.Response:
-    return web.json_response(build_document())

@@ -1,6 +1,7 @@
-"""Outcome endpoints (issue #7): the agreement (draft, sign after re-authentication, PDF),
+"""Outcome endpoints: the agreement (draft, sign after re-authentication, PDF),
 blind offers, open offers, payments, the closing report, referral and judicial-confirmation
-packages, satisfaction ratings. Thin: parse, call `OutcomeService`, reply."""
+packages, satisfaction ratings. Thin: parse, call the service of that part (agreements,
+offers, payments, closing, ratings), reply."""
 
 from __future__ import annotations
 
@@ -16,38 +17,21 @@ from pydantic import Field
 from odr.api.parsing import parse_json
 from odr.api.schemas import Body
 from odr.domain.accounts import MAX_PASSWORD_LENGTH
+from odr.domain.agreements import MAX_FACTS, MAX_TERMS
 from odr.domain.errors import ValidationFailed
+from odr.domain.money import fen_of_yuan
 from odr.http.auth import require_actor
-from odr.http.keys import OUTCOMES
-
-MAX_ID = 2**63 - 1
-MAX_YUAN = Decimal("100000000000")
+from odr.http.keys import AGREEMENTS, CLOSING, OFFERS, PAYMENTS, RATINGS
+from odr.http.params import path_id
 
 
 def _case_id(request: web.Request) -> int:
-    raw = request.match_info["case_id"]
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
-        raise web.HTTPNotFound()
-    return int(raw)
-
-
-def fen_of(amount_yuan: Decimal | None, field: str = "amount_yuan") -> int | None:
-    """Yuan with at most two decimals, as integer fen."""
-    if amount_yuan is None:
-        return None
-    fen = amount_yuan * 100
-    if fen != fen.to_integral_value() or amount_yuan < 0 or amount_yuan > MAX_YUAN:
-        raise ValidationFailed(
-            "Enter an amount in yuan with at most two decimals.",
-            code="invalid_amount",
-            details={"field": field},
-        )
-    return int(fen)
+    return path_id(request, "case_id")
 
 
 class DraftRequest(Body):
-    facts: str = Field(max_length=5000, description="The facts of the dispute")
-    terms: str = Field(max_length=5000, description="What the parties agree")
+    facts: str = Field(max_length=MAX_FACTS, description="The facts of the dispute")
+    terms: str = Field(max_length=MAX_TERMS, description="What the parties agree")
     amount_yuan: Decimal | None = Field(default=None, description="What the insurer pays")
     due_on: date | None = Field(default=None, description="The day it pays by")
     confidential: bool = True
@@ -96,7 +80,7 @@ class ReferralRequest(Body):
 
 async def get_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    service = request.app[OUTCOMES]
+    service = request.app[AGREEMENTS]
     view = await service.agreement_view(actor, _case_id(request))
     view["confirmation_window"] = await service.confirmation_window(actor, _case_id(request))
     return web.json_response(view)
@@ -105,12 +89,12 @@ async def get_agreement(request: web.Request) -> web.Response:
 async def draft_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, DraftRequest)
-    view = await request.app[OUTCOMES].draft_agreement(
+    view = await request.app[AGREEMENTS].draft_agreement(
         actor,
         _case_id(request),
         facts=body.facts,
         terms=body.terms,
-        amount_fen=fen_of(body.amount_yuan),
+        amount_fen=None if body.amount_yuan is None else fen_of_yuan(body.amount_yuan),
         due_on=body.due_on,
         confidential=body.confidential,
     )
@@ -120,7 +104,7 @@ async def draft_agreement(request: web.Request) -> web.Response:
 async def sign_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, SignRequest)
-    view = await request.app[OUTCOMES].sign_agreement(
+    view = await request.app[AGREEMENTS].sign_agreement(
         actor, _case_id(request), sha256=body.sha256, password=body.password, otp=body.otp
     )
     return web.json_response(view)
@@ -141,7 +125,7 @@ async def agreement_pdf(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     case_id = _case_id(request)
     return _pdf(
-        await request.app[OUTCOMES].agreement_pdf(actor, case_id), f"agreement-{case_id}.pdf"
+        await request.app[AGREEMENTS].agreement_pdf(actor, case_id), f"agreement-{case_id}.pdf"
     )
 
 
@@ -150,31 +134,27 @@ async def agreement_pdf(request: web.Request) -> web.Response:
 
 async def get_blind_offers(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    return web.json_response(
-        await request.app[OUTCOMES].blind_offers_view(actor, _case_id(request))
-    )
+    return web.json_response(await request.app[OFFERS].blind_offers_view(actor, _case_id(request)))
 
 
 async def submit_blind_offer(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, FigureRequest)
-    amount = fen_of(body.amount_yuan)
-    assert amount is not None
-    view = await request.app[OUTCOMES].submit_blind_offer(actor, _case_id(request), amount)
+    amount = fen_of_yuan(body.amount_yuan)
+    view = await request.app[OFFERS].submit_blind_offer(actor, _case_id(request), amount)
     return web.json_response(view, status=201)
 
 
 async def get_offers(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    return web.json_response(await request.app[OUTCOMES].offers_view(actor, _case_id(request)))
+    return web.json_response(await request.app[OFFERS].offers_view(actor, _case_id(request)))
 
 
 async def make_offer(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, OfferRequest)
-    amount = fen_of(body.amount_yuan)
-    assert amount is not None
-    view = await request.app[OUTCOMES].make_offer(
+    amount = fen_of_yuan(body.amount_yuan)
+    view = await request.app[OFFERS].make_offer(
         actor, _case_id(request), amount_fen=amount, text=body.text
     )
     return web.json_response(view, status=201)
@@ -182,12 +162,10 @@ async def make_offer(request: web.Request) -> web.Response:
 
 async def answer_offer(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    raw = request.match_info["sequence"]
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
-        raise web.HTTPNotFound()
+    sequence = path_id(request, "sequence")
     body = await parse_json(request, AnswerOfferRequest)
-    view = await request.app[OUTCOMES].answer_offer(
-        actor, _case_id(request), offer_sequence=int(raw), accept=body.accept
+    view = await request.app[OFFERS].answer_offer(
+        actor, _case_id(request), offer_sequence=sequence, accept=body.accept
     )
     return web.json_response(view)
 
@@ -202,9 +180,8 @@ def _state(case: Any) -> web.Response:
 async def record_payment(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, PaymentRequest)
-    amount = fen_of(body.amount_yuan)
-    assert amount is not None
-    case = await request.app[OUTCOMES].record_payment(
+    amount = fen_of_yuan(body.amount_yuan)
+    case = await request.app[PAYMENTS].record_payment(
         actor, _case_id(request), amount_fen=amount, paid_on=body.paid_on, reference=body.reference
     )
     return _state(case)
@@ -212,13 +189,13 @@ async def record_payment(request: web.Request) -> web.Response:
 
 async def confirm_payment(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    return _state(await request.app[OUTCOMES].confirm_payment(actor, _case_id(request)))
+    return _state(await request.app[PAYMENTS].confirm_payment(actor, _case_id(request)))
 
 
 async def dispute_payment(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, DisputeRequest)
-    case = await request.app[OUTCOMES].dispute_payment(actor, _case_id(request), reason=body.reason)
+    case = await request.app[PAYMENTS].dispute_payment(actor, _case_id(request), reason=body.reason)
     return _state(case)
 
 
@@ -229,20 +206,18 @@ async def not_settled(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, DisputeRequest)
     return _state(
-        await request.app[OUTCOMES].declare_not_settled(
-            actor, _case_id(request), reason=body.reason
-        )
+        await request.app[CLOSING].declare_not_settled(actor, _case_id(request), reason=body.reason)
     )
 
 
 async def close_case(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    return web.json_response(await request.app[OUTCOMES].close_case(actor, _case_id(request)))
+    return web.json_response(await request.app[CLOSING].close_case(actor, _case_id(request)))
 
 
 async def get_report(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    return web.json_response(await request.app[OUTCOMES].report(actor, _case_id(request)))
+    return web.json_response(await request.app[CLOSING].report(actor, _case_id(request)))
 
 
 async def report_pdf(request: web.Request) -> web.Response:
@@ -253,7 +228,7 @@ async def report_pdf(request: web.Request) -> web.Response:
             "lang is zh-CN or en.", code="invalid_field", details={"field": "lang"}
         )
     case_id = _case_id(request)
-    data = await request.app[OUTCOMES].report_pdf(actor, case_id, lang)
+    data = await request.app[CLOSING].report_pdf(actor, case_id, lang)
     return _pdf(data, f"closing-report-{case_id}.pdf")
 
 
@@ -281,7 +256,7 @@ async def referral_package(request: web.Request) -> web.StreamResponse:
     actor = await require_actor(request)
     forum = request.query.get("forum", "court")
     case_id = _case_id(request)
-    service = request.app[OUTCOMES]
+    service = request.app[CLOSING]
     return await _zip(
         request,
         f"referral-{case_id}.zip",
@@ -292,7 +267,7 @@ async def referral_package(request: web.Request) -> web.StreamResponse:
 async def confirmation_package(request: web.Request) -> web.StreamResponse:
     actor = await require_actor(request)
     case_id = _case_id(request)
-    service = request.app[OUTCOMES]
+    service = request.app[CLOSING]
     return await _zip(
         request,
         f"judicial-confirmation-{case_id}.zip",
@@ -303,14 +278,14 @@ async def confirmation_package(request: web.Request) -> web.StreamResponse:
 async def get_rating(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     return web.json_response(
-        {"rating": await request.app[OUTCOMES].my_rating(actor, _case_id(request))}
+        {"rating": await request.app[RATINGS].my_rating(actor, _case_id(request))}
     )
 
 
 async def rate(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, RatingRequest)
-    await request.app[OUTCOMES].rate(
+    await request.app[RATINGS].rate(
         actor, _case_id(request), score=body.score, comment=body.comment
     )
     return web.Response(status=204)

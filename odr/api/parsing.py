@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
+from odr import json_input
 from odr.domain.errors import ValidationFailed
 from odr.http.errors import HttpError
 
@@ -24,15 +24,32 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
             413, "body_too_large", f"The request body may have at most {MAX_JSON_BYTES} bytes."
         )
     raw = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise HttpError(
-            413, "body_too_large", f"The request body may have at most {MAX_JSON_BYTES} bytes."
-        )
+    return validate(model, decode_json(raw))
+
+
+def decode_json(raw: bytes) -> object:
+    """A request body as JSON (empty: null), within the size, depth and character rules of
+    `odr.json_input`; each refusal in the error shape with its own code."""
     try:
-        data = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return json_input.loads(raw or b"null", max_bytes=MAX_JSON_BYTES)
+    except json_input.JsonRejected as exc:
+        if exc.reason == "too_large":
+            raise HttpError(
+                413, "body_too_large", f"The request body may have at most {MAX_JSON_BYTES} bytes."
+            ) from None
+        if exc.reason == "too_deep":
+            raise HttpError(
+                400,
+                "invalid_json",
+                f"The request body may nest at most {json_input.MAX_DEPTH} levels.",
+            ) from None
+        if exc.reason == "control_character":
+            raise ValidationFailed(
+                "Text may not contain control characters (such as NUL).",
+                code="invalid_characters",
+                details={"field": exc.where},
+            ) from None
         raise HttpError(400, "invalid_json", "The request body is not valid JSON.") from None
-    return validate(model, data)
 
 
 def validate(model: type[M], data: object) -> M:

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-
 from aiohttp import web
-from pydantic import BaseModel
 
 from odr.api import accounts, cases, channel, dashboard, evidence, health, hearing_room, schemas
-from odr.api import hearings as hearing_api
+from odr.api import case_commands as case_command_api
 from odr.api import outcomes as outcome_api
-from odr.api.openapi import openapi_handler
+from odr.api import scheduling as scheduling_api
+from odr.api.endpoint import Endpoint
+from odr.api.openapi import build_document
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str
-    handler: Handler
-    name: str
-    summary: str
-    tag: str
-    body: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
-    status: int = 200
-    auth: bool = True
+async def openapi_handler(request: web.Request) -> web.Response:
+    return web.json_response(build_document(ENDPOINTS))
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -277,18 +263,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Server-sent events: 'changed' whenever the case changes",
         "cases",
     ),
-    Endpoint(
-        "POST",
-        "/api/v1/cases/{case_id}/actions/{operation}",
-        cases.act,
-        "api.cases.act",
-        "Do an operation: withdraw, answer, accept_answer, reject_answer, "
-        "request_mediation, request_extension, approve_extension, refuse_extension, "
-        "refer_to_mediation, return_to_insurer, send_message, close, assign_mediator "
-        "(the centre's lead; refused with mediator_recused when the mediator must recuse)",
-        "cases",
-        body=cases.ActionRequest,
-    ),
+    *case_command_api.endpoints(),
     Endpoint(
         "POST",
         "/api/v1/referrals",
@@ -365,7 +340,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET",
         "/api/v1/cases/{case_id}/hearings",
-        hearing_api.list_hearings,
+        scheduling_api.list_hearings,
         "api.hearings.list",
         "The hearings of a case: times proposed, choices, state, confirmed time, join window",
         "hearings",
@@ -373,17 +348,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "POST",
         "/api/v1/cases/{case_id}/hearings",
-        hearing_api.propose,
+        scheduling_api.propose,
         "api.hearings.propose",
         "Propose 1 to 6 future times for a hearing (the case's mediator); the parties are told",
         "hearings",
-        body=hearing_api.ProposeRequest,
+        body=scheduling_api.ProposeRequest,
         status=201,
     ),
     Endpoint(
         "GET",
         "/api/v1/hearings/{hearing_id}",
-        hearing_api.get_hearing,
+        scheduling_api.get_hearing,
         "api.hearings.get",
         "One hearing, with the caller's choice and what the caller may do",
         "hearings",
@@ -391,44 +366,44 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "POST",
         "/api/v1/hearings/{hearing_id}/choose",
-        hearing_api.choose,
+        scheduling_api.choose,
         "api.hearings.choose",
         "Tick the proposed times you can attend (the consumer, the insurer's staff)",
         "hearings",
-        body=hearing_api.ChooseRequest,
+        body=scheduling_api.ChooseRequest,
     ),
     Endpoint(
         "POST",
         "/api/v1/hearings/{hearing_id}/confirm",
-        hearing_api.confirm,
+        scheduling_api.confirm,
         "api.hearings.confirm",
         "Fix one proposed time (the mediator): the case is scheduled, invitations with an "
         ".ics go out",
         "hearings",
-        body=hearing_api.ConfirmRequest,
+        body=scheduling_api.ConfirmRequest,
     ),
     Endpoint(
         "POST",
         "/api/v1/hearings/{hearing_id}/reschedule",
-        hearing_api.reschedule,
+        scheduling_api.reschedule,
         "api.hearings.reschedule",
         "Propose new times with a reason (the mediator); everyone is told",
         "hearings",
-        body=hearing_api.RescheduleRequest,
+        body=scheduling_api.RescheduleRequest,
     ),
     Endpoint(
         "POST",
         "/api/v1/hearings/{hearing_id}/cancel",
-        hearing_api.cancel,
+        scheduling_api.cancel,
         "api.hearings.cancel",
         "Cancel with a reason (the mediator); everyone is told (METHOD:CANCEL)",
         "hearings",
-        body=hearing_api.CancelRequest,
+        body=scheduling_api.CancelRequest,
     ),
     Endpoint(
         "GET",
         "/api/v1/hearings/{hearing_id}/invitation.ics",
-        hearing_api.invitation,
+        scheduling_api.invitation,
         "api.hearings.invitation",
         "The calendar invitation (iCalendar) of a scheduled hearing; ?lang=en|zh-CN",
         "hearings",
@@ -436,7 +411,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET",
         "/api/v1/cases/{case_id}/mediators",
-        hearing_api.mediators,
+        scheduling_api.mediators,
         "api.cases.mediators",
         "The mediators of the case's centre: eligible ones for the parties; all, with the "
         "reasons of recusal, for the centre's lead",
@@ -445,7 +420,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET",
         "/api/v1/cases/{case_id}/mediator-choice",
-        hearing_api.get_mediator_choice,
+        scheduling_api.get_mediator_choice,
         "api.cases.mediator_choice",
         "Each side's choice of mediator",
         "hearings",
@@ -453,11 +428,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "POST",
         "/api/v1/cases/{case_id}/mediator-choice",
-        hearing_api.choose_mediator,
+        scheduling_api.choose_mediator,
         "api.cases.mediator_choice.set",
         "Choose an eligible mediator (each side); the same choice on both sides assigns them",
         "hearings",
-        body=hearing_api.MediatorChoiceRequest,
+        body=scheduling_api.MediatorChoiceRequest,
     ),
     Endpoint(
         "POST",
@@ -518,7 +493,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "hearing room",
         body=hearing_room.MinutesRequest,
     ),
-    # --- outcomes (issue #7) ---
+    # --- outcomes: agreements, offers, payments, reports, packages, ratings ---
     Endpoint(
         "GET",
         "/api/v1/cases/{case_id}/agreement",

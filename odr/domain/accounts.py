@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from odr.domain.errors import ValidationFailed
@@ -117,6 +118,21 @@ def check_password_policy(password: str) -> None:
             code="password_too_weak",
             details={"field": "password"},
         )
+
+
+#: Birth dates are accepted from this day to today (registration, intake, forms alike).
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+def check_birth_date(value: date | None, today: date) -> date | None:
+    """A birth date a person can have, or `ValidationFailed` ``invalid_date``."""
+    if value is not None and not EARLIEST_BIRTH_DATE <= value <= today:
+        raise ValidationFailed(
+            "Enter a real birth date as YYYY-MM-DD.",
+            code="invalid_date",
+            details={"field": "birth_date"},
+        )
+    return value
 
 
 def check_display_name(name: str) -> str:

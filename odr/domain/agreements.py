@@ -1,9 +1,5 @@
-"""The mediation agreement (调解协议书) as a template, and the timing rules that follow it.
-
-`render_agreement` turns a mediator's draft into the exact text the parties sign: the case's
-`Agreement.digest` hashes that text with the amount and due date, so any edit changes the hash
-and voids every signature. The text is in the case's language (Simplified Chinese unless the
-consumer chose English).
+"""The mediation agreement (调解协议书): the draft the mediator fills in, and the timing rules
+that follow it. Its text, as signed, is `odr.services.agreement_text.render_agreement`.
 
 After signing: `payment_action` says which overdue-payment reminder or escalation is due, and
 `confirmation_action` which reminder of the 30-day window to apply for judicial confirmation
@@ -23,11 +19,6 @@ from odr.domain.errors import ValidationFailed
 LANGUAGES = ("zh-CN", "en")
 MAX_FACTS = 5000
 MAX_TERMS = 5000
-
-
-def yuan(fen: int) -> str:
-    """``320050`` → ``"3,200.50"``."""
-    return f"{fen // 100:,}.{fen % 100:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,91 +68,6 @@ class AgreementDraft:
             )
         object.__setattr__(self, "facts", facts)
         object.__setattr__(self, "terms", terms)
-
-
-_TEXT: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "title": "调解协议书",
-        "case": "案件编号：{number}",
-        "parties": "当事人",
-        "consumer": "申请人（消费者）：{name}",
-        "insurer": "被申请人（保险机构）：{name}",
-        "policies": "涉及保单：{numbers}",
-        "mediator": "调解员：{name}（{centre}）",
-        "facts": "一、纠纷事实",
-        "terms": "二、协议条款",
-        "payment": "三、履行",
-        "pay": "被申请人于 {due} 前向申请人支付人民币 {amount} 元。",
-        "no_payment": "本协议不涉及款项支付。",
-        "confidentiality": "四、保密",
-        "confidential": "各方对调解过程及本协议内容负有保密义务，法律另有规定的除外。",
-        "open": "本协议内容不设保密义务。",
-        "closing": "五、其他",
-        "effect": "本协议经各方当事人签署、调解员确认后生效。"
-        "各方可自协议生效之日起三十日内共同向有管辖权的人民法院申请司法确认。",
-    },
-    "en": {
-        "title": "Mediation agreement",
-        "case": "Case number: {number}",
-        "parties": "Parties",
-        "consumer": "Applicant (consumer): {name}",
-        "insurer": "Respondent (insurer): {name}",
-        "policies": "Policies concerned: {numbers}",
-        "mediator": "Mediator: {name} ({centre})",
-        "facts": "1. Facts of the dispute",
-        "terms": "2. Terms agreed",
-        "payment": "3. Performance",
-        "pay": "The respondent pays the applicant CNY {amount} by {due}.",
-        "no_payment": "This agreement involves no payment.",
-        "confidentiality": "4. Confidentiality",
-        "confidential": "The parties keep the mediation and this agreement confidential, "
-        "except where the law requires otherwise.",
-        "open": "This agreement is not confidential.",
-        "closing": "5. Other",
-        "effect": "This agreement takes effect when every party has signed it and the mediator "
-        "has countersigned. The parties may jointly apply to the competent people's court for "
-        "judicial confirmation within thirty days of that date.",
-    },
-}
-
-
-def render_agreement(parties: AgreementParties, draft: AgreementDraft, lang: str = "zh-CN") -> str:
-    """The agreement's full text, as signed."""
-    t = _TEXT.get(lang, _TEXT["zh-CN"])
-    lines = [
-        t["title"],
-        t["case"].format(number=parties.case_number),
-        "",
-        t["parties"],
-        t["consumer"].format(name=parties.consumer_name),
-        t["insurer"].format(name=parties.insurer_name),
-    ]
-    if parties.policy_numbers:
-        lines.append(t["policies"].format(numbers=", ".join(parties.policy_numbers)))
-    lines += [
-        t["mediator"].format(name=parties.mediator_name, centre=parties.centre_name),
-        "",
-        t["facts"],
-        draft.facts,
-        "",
-        t["terms"],
-        draft.terms,
-        "",
-        t["payment"],
-    ]
-    if draft.amount_fen and draft.due_on is not None:
-        lines.append(t["pay"].format(amount=yuan(draft.amount_fen), due=draft.due_on.isoformat()))
-    else:
-        lines.append(t["no_payment"])
-    lines += [
-        "",
-        t["confidentiality"],
-        t["confidential"] if draft.confidential else t["open"],
-        "",
-        t["closing"],
-        t["effect"],
-    ]
-    return "\n".join(lines)
 
 
 # --- after signing: payment reminders and the confirmation window -------------------------------

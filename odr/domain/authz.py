@@ -1,4 +1,4 @@
-"""The one function that decides what an actor may do (DESIGN.md §2).
+"""The one function that decides what an actor may do to a case, a hearing or an evidence item.
 
 Handlers and socket messages never decide access themselves: they describe the target (a case,
 a hearing of a case, an evidence item of a case) with the scopes below and call `authorize`.
@@ -78,6 +78,8 @@ class Action(StrEnum):
     VIEW_INSURER_INBOX = "view_insurer_inbox"
     VIEW_CENTRE_QUEUE = "view_centre_queue"
     MANAGE_USERS = "manage_users"
+    REQUEST_CALLBACK = "request_callback"  # a consumer asks to be phoned
+    VIEW_CALLBACKS = "view_callbacks"  # staff read the call-back requests addressed to them
 
 
 class Visibility(StrEnum):
@@ -186,6 +188,10 @@ GLOBAL_RULES: dict[Action, frozenset[Role]] = {
     Action.VIEW_INSURER_INBOX: frozenset({Role.INSURER_REP}),
     Action.VIEW_CENTRE_QUEUE: frozenset({Role.CENTRE_LEAD}),
     Action.MANAGE_USERS: frozenset({Role.SUPERVISOR}),
+    Action.REQUEST_CALLBACK: frozenset({Role.CONSUMER}),
+    Action.VIEW_CALLBACKS: frozenset(
+        {Role.INSURER_REP, Role.MEDIATOR, Role.CENTRE_LEAD, Role.SUPERVISOR}
+    ),
 }
 
 

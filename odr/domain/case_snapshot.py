@@ -22,7 +22,6 @@ from odr.domain.cases import (
     Case,
     CaseState,
     ChannelKind,
-    Party,
 )
 from odr.domain.categories import Category
 from odr.domain.deadlines import (
@@ -34,6 +33,7 @@ from odr.domain.deadlines import (
     zone_of,
 )
 from odr.domain.errors import ValidationFailed
+from odr.domain.sides import Party
 
 SCHEMA = 1
 

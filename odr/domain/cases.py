@@ -1,5 +1,5 @@
 """The case: one complaint by one consumer against one insurer about one or more policies
-(DESIGN.md §3), as an aggregate with an explicit state machine.
+from filing to closing, as an aggregate with an explicit state machine.
 
 Every transition is a method taking the acting `Actor` and ``now`` (timezone-aware; the domain
 never reads the clock). It asks `authorize` with the case's scope first (so a stranger learns
@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from odr.domain.accounts import Actor, Role
+from odr.domain.agreements import MAX_TERMS
 from odr.domain.authz import (
     Action,
     CaseScope,
@@ -47,6 +48,7 @@ from odr.domain.deadlines import (
 from odr.domain.errors import Conflict, Forbidden, ValidationFailed
 from odr.domain.frozen import freeze, thaw
 from odr.domain.masking import MaskResult, mask_personal_numbers
+from odr.domain.sides import PARTY_OF_ROLE, Party
 
 
 class CaseState(StrEnum):
@@ -69,6 +71,7 @@ class CaseState(StrEnum):
 
 _S = CaseState
 TERMINAL_STATES = frozenset({_S.RESOLVED, _S.WITHDRAWN, _S.FULFILLED, _S.NOT_SETTLED})
+#: Cases still under way (neither ended nor closed).
 OPEN_STATES = frozenset(_S) - TERMINAL_STATES - {_S.CLOSED}
 #: States in which each stage's clock runs (it is stopped everywhere else).
 ANSWER_STAGE_STATES = frozenset({_S.SUBMITTED, _S.AWAITING_INSURER, _S.ESCALATED})
@@ -120,22 +123,6 @@ class AnswerKind(StrEnum):
     REJECT = "reject"
 
 
-class Party(StrEnum):
-    """The parties who sign an agreement."""
-
-    CONSUMER = "consumer"
-    INSURER = "insurer"
-    MEDIATOR = "mediator"
-
-
-_SIGNING_PARTY: dict[Role, Party] = {
-    Role.CONSUMER: Party.CONSUMER,
-    Role.INSURER_REP: Party.INSURER,
-    Role.MEDIATOR: Party.MEDIATOR,
-    Role.CENTRE_LEAD: Party.MEDIATOR,  # a lead signs as the case's mediator
-}
-
-
 class EventKind(StrEnum):
     FILED = "filed"
     TRIAGED = "triaged"
@@ -167,7 +154,7 @@ class EventKind(StrEnum):
     EVIDENCE_ADDED = "evidence_added"
     EVIDENCE_WITHDRAWN = "evidence_withdrawn"
     EVIDENCE_PURGED = "evidence_purged"
-    # outcomes (issue #7): blind offers and open offers, fulfilment, the confirmation window
+    # outcomes: blind offers and open offers, fulfilment, the confirmation window
     BLIND_OFFER_SUBMITTED = "blind_offer_submitted"
     BLIND_ROUND_ENDED = "blind_round_ended"
     OFFER_MADE = "offer_made"
@@ -204,6 +191,9 @@ UPLOADABLE_EVIDENCE = frozenset(
 
 
 MAX_TEXT_LENGTH = 10_000
+#: A complaint's description and the outcome the consumer wants (characters).
+MAX_DESCRIPTION = 5_000
+MAX_DESIRED_OUTCOME = 1_000
 MAX_MESSAGE_LENGTH = 4_000
 MAX_POLICY_NUMBER_LENGTH = 64
 
@@ -267,7 +257,7 @@ class Agreement:
 
 # --- Case numbers ----------------------------------------------------------------------------
 
-_CASE_NUMBER = re.compile(r"ODR-(\d{4})-(\d{6,})")
+_CASE_NUMBER = re.compile(r"ODR-(\d{4})-(\d{6,})", re.ASCII)
 
 
 class CaseNumber(NamedTuple):
@@ -829,7 +819,7 @@ class Case:
             {_S.HEARING_SCHEDULED, _S.AGREEMENT_PENDING},
             "propose_agreement",
         )
-        body = _text(terms, "agreement_terms")
+        body = _text(terms, "agreement_terms", limit=MAX_TERMS)
         amount = _amount(amount_fen, "amount_fen")
         digest = Agreement.digest(body, amount, due_on)
         self.agreement = Agreement(body, amount, due_on, digest, actor.user_id, now)
@@ -863,7 +853,7 @@ class Case:
                 "The agreement has changed; read it again before signing.",
                 code="agreement_changed",
             )
-        party = _SIGNING_PARTY[actor.role]
+        party = PARTY_OF_ROLE[actor.role]
         if party in self.signatures:
             raise Conflict("This party has already signed.", code="already_signed")
         self.signatures[party] = actor.user_id
@@ -998,7 +988,7 @@ class Case:
             EventKind.OFFER_MADE,
             self.state,
             {
-                "side": str(_SIGNING_PARTY[actor.role]),
+                "side": str(PARTY_OF_ROLE[actor.role]),
                 "amount_fen": amount,
                 "text": _text(text, "offer_text", limit=2000, required=False),
                 "in_reply_to": in_reply_to,
@@ -1019,7 +1009,7 @@ class Case:
             EventKind.OFFER_ANSWERED,
             _S.RESOLVED if settles else self.state,
             {
-                "side": str(_SIGNING_PARTY[actor.role]),
+                "side": str(PARTY_OF_ROLE[actor.role]),
                 "offer_sequence": offer_sequence,
                 "amount_fen": _amount(amount_fen, "amount_fen"),
                 "accepted": accept,
@@ -1039,7 +1029,7 @@ class Case:
             now,
             EventKind.BLIND_OFFER_SUBMITTED,
             self.state,
-            {"round": round_no, "side": str(_SIGNING_PARTY[actor.role]), "commitment": commitment},
+            {"round": round_no, "side": str(PARTY_OF_ROLE[actor.role]), "commitment": commitment},
         )
 
     def end_blind_round(

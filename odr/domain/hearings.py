@@ -1,4 +1,4 @@
-"""A hearing of a case (DESIGN.md §4), as an aggregate with an explicit state machine.
+"""A hearing of a case (a video session), as an aggregate with an explicit state machine.
 
 The mediator proposes slots, the parties (the consumer and the insurer's staff) say which they
 can attend, the mediator confirms one; a hearing can be rescheduled (back to proposing) or
@@ -34,6 +34,10 @@ class HearingState(StrEnum):
 _H = HearingState
 #: States in which a hearing still lies ahead or is running (a case has at most one).
 OPEN_STATES = frozenset({_H.PROPOSED, _H.SCHEDULED, _H.IN_PROGRESS})
+#: States of a confirmed hearing: it has its time, a calendar invitation and a room.
+CONFIRMED_STATES = frozenset({_H.SCHEDULED, _H.IN_PROGRESS})
+#: States in which a hearing may have been recorded.
+RECORDED_STATES = frozenset({_H.IN_PROGRESS, _H.ENDED})
 
 MAX_SLOTS = 6
 MAX_REASON_LENGTH = 500

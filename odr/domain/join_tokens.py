@@ -41,9 +41,15 @@ def issue_join_token(secret: str, claim: JoinClaim) -> str:
     return f"{body}.{_mac(secret, body)}"
 
 
-def read_join_token(secret: str, token: str, now: float) -> JoinClaim:
+def read_join_token(
+    secret: str, token: str, now: float, holder: tuple[int | None, int, str] | None = None
+) -> JoinClaim:
     """The claim of a valid, unexpired token, else `Unauthenticated` (``invalid_join_token``
-    or ``join_token_expired``)."""
+    or ``join_token_expired``).
+
+    With ``holder`` (user id, hearing id, role of who presents it), a token issued to anyone
+    else is ``invalid_join_token`` like a forged one — checked before the expiry, so the
+    answer never tells the holder of a stolen token that it is real."""
     parts = token.split(".")
     bad = Unauthenticated("This join link is not valid.", code="invalid_join_token")
     if len(parts) != 5:
@@ -55,6 +61,8 @@ def read_join_token(secret: str, token: str, now: float) -> JoinClaim:
         claim = JoinClaim(int(parts[0]), int(parts[1]), parts[2], int(parts[3]))
     except ValueError:
         raise bad from None
+    if holder is not None and (claim.user_id, claim.hearing_id, claim.role) != holder:
+        raise bad
     if claim.expires < now:
         raise Unauthenticated(
             "This join link has expired; open the hearing again.", code="join_token_expired"

@@ -1,4 +1,4 @@
-"""The evidence ledger: one hash chain per case over its events and evidence items (DESIGN.md §5).
+"""The evidence ledger: one hash chain per case over its events and evidence items.
 
 Everything here is defined byte for byte so that an independent verifier, in any language,
 can recompute every hash from an export bundle's ``manifest.json`` alone.

@@ -20,17 +20,9 @@ from enum import StrEnum
 from typing import Any
 
 from odr.domain.errors import Conflict, ValidationFailed
+from odr.domain.sides import Side
 
 MAX_FIGURE_FEN = 10**13  # 100 billion yuan: more than any insurance dispute
-
-
-class Side(StrEnum):
-    CONSUMER = "consumer"
-    INSURER = "insurer"
-
-    @property
-    def other(self) -> Side:
-        return Side.INSURER if self is Side.CONSUMER else Side.CONSUMER
 
 
 class SettlementRule(StrEnum):

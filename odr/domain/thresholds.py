@@ -1,4 +1,4 @@
-"""Per-insurer thresholds for the supervisor's partner evaluation (DESIGN.md §7).
+"""Per-insurer thresholds for the supervisor's partner evaluation.
 
 Pure: the rules are values, built from a mapping (what a TOML file holds) and evaluated on an
 insurer's figures. Nothing here reads files or the clock.

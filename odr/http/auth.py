@@ -67,6 +67,12 @@ async def end_login(request: web.Request) -> None:
     request[_USER] = None
 
 
+def treat_as_visitor(request: web.Request) -> None:
+    """Let the rest of this request see no user, without touching the session: for the error
+    page when the user cannot be looked up (the database or Redis is what failed)."""
+    request[_USER] = None
+
+
 async def csrf_token(request: web.Request) -> str:
     session = await get_session(request)
     token = session.get(CSRF_FIELD)

@@ -21,6 +21,7 @@ from odr.domain.errors import (
     ValidationFailed,
 )
 from odr.http.keys import PAGE_ERROR_RENDERER
+from odr.http.unavailable import ServiceUnavailable
 from odr.services.evidence import UnsupportedMediaType
 from odr.storage.blobs import RangeNotSatisfiable, TooLarge
 
@@ -36,6 +37,7 @@ STATUS_BY_KIND: tuple[tuple[type[DomainError], int], ...] = (
     (Unauthenticated, 401),
     (Conflict, 409),
     (RateLimited, 429),
+    (ServiceUnavailable, 503),
 )
 
 #: Codes and messages for the HTTP errors aiohttp raises itself (unknown route, ...).
@@ -49,6 +51,7 @@ HTTP_CODES: dict[int, tuple[str, str]] = {
     415: ("unsupported_media_type", "This type of content is not accepted here."),
     429: ("rate_limited", "Too many requests. Please wait and try again."),
     500: ("internal_error", "Something went wrong on our side. Please try again."),
+    503: ("service_unavailable", "The service is briefly unavailable. Please try again."),
 }
 
 
@@ -89,7 +92,7 @@ def json_error(
 async def render_error(request: web.Request, error: DomainError) -> web.StreamResponse:
     status = status_of(error)
     headers = {"X-Error-Code": error.code}
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after)
     if is_api(request):
         return json_error(status, error.code, error.message, error.details, headers)

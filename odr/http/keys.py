@@ -8,20 +8,27 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from odr.bootstrap import Services
 from odr.config import Settings
 from odr.jobs import JobQueue
 from odr.services.accounts import Logins
+from odr.services.agreements import AgreementService
 from odr.services.bus import Bus
 from odr.services.cases import CaseService
+from odr.services.closing import ClosingService
 from odr.services.evidence import EvidenceService
-from odr.services.hearings import HearingRoomService
-from odr.services.outcomes import OutcomeService
+from odr.services.hearing_room import HearingRoomService
+from odr.services.offers import OfferService
 from odr.services.passwords import Passwords
+from odr.services.payments import PaymentService
 from odr.services.ratelimit import RateLimiter
+from odr.services.ratings import RatingService
 from odr.services.scheduling import SchedulingService
 
 PageErrorRenderer = Callable[[web.Request, int, str, str], Awaitable[web.Response]]
 
+# the keys below are views of the fields of SERVICES, except JOBS and PAGE_ERROR_RENDERER
+SERVICES = web.AppKey("services", Services)
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
@@ -34,6 +41,10 @@ BUS = web.AppKey("bus", Bus)
 CASES = web.AppKey("cases", CaseService)
 EVIDENCE = web.AppKey("evidence", EvidenceService)
 SCHEDULING = web.AppKey("scheduling", SchedulingService)
-HEARINGS = web.AppKey("hearings", HearingRoomService)
-OUTCOMES = web.AppKey("outcomes", OutcomeService)
+HEARING_ROOM = web.AppKey("hearing_room", HearingRoomService)
+AGREEMENTS = web.AppKey("agreements", AgreementService)
+OFFERS = web.AppKey("offers", OfferService)
+PAYMENTS = web.AppKey("payments", PaymentService)
+CLOSING = web.AppKey("closing", ClosingService)
+RATINGS = web.AppKey("ratings", RatingService)
 PAGE_ERROR_RENDERER: web.AppKey[PageErrorRenderer] = web.AppKey("page_error_renderer")

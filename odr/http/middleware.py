@@ -11,10 +11,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp_session import get_session
 
-from odr.domain.errors import DomainError
+from odr.domain.errors import DomainError, ValidationFailed
 from odr.http.auth import CSRF_FIELD, CSRF_HEADER, csrf_ok
 from odr.http.errors import HttpError, render_error, render_http_exception
+from odr.http.keys import SETTINGS
 from odr.http.sessions import COOKIE_NAME
+from odr.http.unavailable import ServiceUnavailable, is_dependency_failure
+from odr.json_input import has_control_character
 from odr.logs import request_id
 
 log = logging.getLogger("odr.http")
@@ -46,6 +49,9 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+#: Served over https (the public URL says so): browsers keep to https for a year.
+HSTS = "max-age=31536000; includeSubDomains"
 
 #: Paths authenticated by a request signature rather than a cookie; CSRF does not apply.
 CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ("/api/v1/channel/",)
@@ -82,6 +88,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     signal handler, not a middleware, which would come too late for a streamed body."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.app[SETTINGS].public_url.startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if not request.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
 
@@ -96,9 +104,44 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return await render_http_exception(request, exc)
-    except Exception:
+    except Exception as error:
+        if is_dependency_failure(error):
+            log.warning(
+                "a dependency failed on %s %s: %s: %s",
+                request.method,
+                request.path,
+                type(error).__name__,
+                error,
+            )
+            return await render_error(request, ServiceUnavailable())
         log.exception("unhandled error on %s %s", request.method, request.path)
         return await render_http_exception(request, web.HTTPInternalServerError())
+
+
+#: The longest query string accepted; no page or endpoint needs more than a few filters.
+MAX_QUERY_BYTES = 4096
+
+
+@web.middleware
+async def input_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Query strings and form fields are bounded and carry no control characters (NUL and
+    the like): refused here for every route, in the error shape, before any handler or
+    database sees them. JSON bodies get the same rule from `odr.json_input`."""
+    if len(request.query_string) > MAX_QUERY_BYTES:
+        raise HttpError(
+            414, "query_too_long", f"The query string may have at most {MAX_QUERY_BYTES} bytes."
+        )
+    fields: list[tuple[str, object]] = list(request.query.items())
+    if request.method in UNSAFE and request.content_type == "application/x-www-form-urlencoded":
+        fields.extend((await request.post()).items())
+    for name, value in fields:
+        if has_control_character(name) or (isinstance(value, str) and has_control_character(value)):
+            raise ValidationFailed(
+                "Text may not contain control characters (such as NUL).",
+                code="invalid_characters",
+                details={"field": name if not has_control_character(name) else None},
+            )
+    return await handler(request)
 
 
 async def logged_in_session(request: web.Request) -> bool:

@@ -8,11 +8,20 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from odr.domain.errors import ValidationFailed
+from odr.http.errors import HttpError
 
 READ_CHUNK = 64 * 1024
 MAX_FIELD_BYTES = 8000  # a 1,000-character Chinese description is about 3,000 bytes
+#: What aiohttp's multipart reader raises on a body that is not a well-formed form (no
+#: boundary, a missing boundary line, a bad part header, a body cut short).
+_MALFORMED = (ValueError, BadHttpMessage)
+
+
+def _malformed() -> HttpError:
+    return HttpError(400, "bad_request", "The upload form could not be read.")
 
 
 @dataclass
@@ -33,7 +42,15 @@ class UploadForm:
 
 async def read_upload_form(request: web.Request, names: Collection[str]) -> UploadForm:
     """Read the fields in ``names`` up to the ``file`` part and leave its bytes unread. An empty
-    file input sends no file."""
+    file input sends no file. A body that is not a well-formed form is a ``400
+    bad_request``."""
+    try:
+        return await _read_form(request, names)
+    except _MALFORMED:
+        raise _malformed() from None
+
+
+async def _read_form(request: web.Request, names: Collection[str]) -> UploadForm:
     form = UploadForm(fields={name: "" for name in names})
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
@@ -62,5 +79,11 @@ async def _text(part: BodyPartReader) -> str:
 
 
 async def file_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(READ_CHUNK):
+    while True:
+        try:
+            chunk = await part.read_chunk(READ_CHUNK)
+        except _MALFORMED:
+            raise _malformed() from None
+        if not chunk:
+            return
         yield chunk

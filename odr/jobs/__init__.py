@@ -8,30 +8,30 @@ idempotent: a job that must take effect once claims its key with `claim_once` fi
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from odr.config import Settings
 from odr.storage.db import UnitOfWork
 from odr.storage.models import JobRun
 
+if TYPE_CHECKING:  # the composition root imports every service; jobs only need the type
+    from odr.bootstrap import Services
 
-@dataclass
+
+@dataclass(frozen=True)
 class JobContext:
-    settings: Settings
-    sessionmaker: async_sessionmaker[AsyncSession]
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    services: dict[str, Any] = field(default_factory=dict)
+    """What a job runs with: the process's services, as `odr.bootstrap` built them."""
+
+    services: Services
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessionmaker)
+        return UnitOfWork(self.services.sessionmaker)
 
     def now(self) -> datetime:
-        return self.clock()
+        return self.services.clock()
 
 
 JobFunction = Callable[..., Awaitable[Any]]
@@ -43,6 +43,7 @@ class Periodic:
 
     function: JobFunction
     minutes: int = 1
+    at_start: bool = False  # also once when a worker starts (the in-process runner always)
 
     @property
     def name(self) -> str:

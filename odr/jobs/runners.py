@@ -104,7 +104,7 @@ def arq_worker(
             name=f"cron:{p.name}",
             minute=set(range(0, 60, p.minutes)),
             second=0,
-            run_at_startup=False,
+            run_at_startup=p.at_start,
             unique=True,
         )
         for p in periodic

@@ -9,8 +9,6 @@ from sqlalchemy import delete
 
 from odr.jobs import JobContext, JobFunction, Periodic
 from odr.services import digests, outbox, warnings
-from odr.services.cases import CaseService
-from odr.services.evidence import EvidenceService
 from odr.storage.models import WebSession
 
 
@@ -27,61 +25,54 @@ async def purge_expired_sessions(ctx: JobContext) -> int:
 async def run_case_clock(ctx: JobContext, now: str | None = None) -> int:
     """Record the reminders and escalations that are due (each exactly once)."""
     moment = datetime.fromisoformat(now) if now else ctx.now()
-    service: CaseService = ctx.services["cases"]
-    return await service.run_clock(moment)
+    return await ctx.services.cases.run_clock(moment)
 
 
 async def send_hearing_reminders(ctx: JobContext, now: str | None = None) -> int:
     """Send the hearing reminders that are due (24 h and 15 min before; each exactly once)."""
-    from odr.services.scheduling import SchedulingService, scheduling_service
-
     moment = datetime.fromisoformat(now) if now else ctx.now()
-    service: SchedulingService | None = ctx.services.get("scheduling")
-    if service is None:  # a worker started without it: built from the case service
-        service = scheduling_service(ctx.settings, ctx.services["cases"])
-        ctx.services["scheduling"] = service
-    return await service.send_reminders(moment)
+    return await ctx.services.scheduling.send_reminders(moment)
 
 
 async def run_outcome_clock(ctx: JobContext, now: str | None = None) -> int:
     """Record overdue-payment reminders and escalations and judicial-confirmation window
     reminders that are due (each exactly once)."""
-    from odr.services.outcomes import OutcomeService, load_rules
-
     moment = datetime.fromisoformat(now) if now else ctx.now()
-    service: OutcomeService | None = ctx.services.get("outcomes")
-    if service is None:  # a worker started without it: built from the case service
-        service = OutcomeService(
-            ctx.services["cases"], ctx.services["evidence"], None, load_rules()
-        )
-        ctx.services["outcomes"] = service
-    return await service.run_clock(moment)
+    return await ctx.services.outcome_clock.run_clock(moment)
 
 
 async def send_outbox(ctx: JobContext) -> int:
     """Send the e-mail and SMS waiting in the outbox."""
-    return await outbox.send_due(ctx.sessionmaker, ctx.services["senders"], ctx.now())
+    return await outbox.send_due(ctx.services.sessionmaker, ctx.services.senders, ctx.now())
 
 
 async def detect_early_warnings(ctx: JobContext) -> int:
     """Look for clusters of similar complaints (early warnings for supervisors)."""
-    service: CaseService = ctx.services["cases"]
-    return await warnings.detect_early_warnings(ctx.sessionmaker, service.triage_rules, ctx.now())
+    services = ctx.services
+    return await warnings.detect_early_warnings(
+        services.sessionmaker, services.cases.triage_rules, ctx.now()
+    )
 
 
 async def record_daily_digest(ctx: JobContext) -> str:
     """Keep yesterday's digest of every case's chain head (idempotent)."""
-    zone = ZoneInfo(ctx.settings.timezone)
+    services = ctx.services
+    zone = ZoneInfo(services.settings.timezone)
     yesterday = ctx.now().astimezone(zone).date() - timedelta(days=1)
     return await digests.record_digest(
-        ctx.sessionmaker, yesterday, ctx.settings.timezone, ctx.now()
+        services.sessionmaker, yesterday, services.settings.timezone, ctx.now()
     )
 
 
 async def apply_retention(ctx: JobContext) -> int:
     """Delete evidence bytes of cases closed longer ago than the retention period."""
-    service: EvidenceService = ctx.services["evidence"]
-    return await service.apply_retention(ctx.now(), ctx.settings.retention_years)
+    services = ctx.services
+    return await services.evidence.apply_retention(ctx.now(), services.settings.retention_years)
+
+
+async def purge_stale_uploads(ctx: JobContext) -> int:
+    """Remove temporary files and abandoned resumable uploads that crashed work left."""
+    return await ctx.services.evidence.purge_stale_uploads(ctx.now())
 
 
 #: Jobs that can be enqueued by name.
@@ -94,6 +85,7 @@ JOBS: dict[str, JobFunction] = {
     "detect_early_warnings": detect_early_warnings,
     "record_daily_digest": record_daily_digest,
     "apply_retention": apply_retention,
+    "purge_stale_uploads": purge_stale_uploads,
 }
 
 #: Jobs the runners start on their own.
@@ -106,4 +98,5 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic(detect_early_warnings, minutes=10),
     Periodic(record_daily_digest, minutes=30),
     Periodic(apply_retention, minutes=60),
+    Periodic(purge_stale_uploads, minutes=15, at_start=True),
 )

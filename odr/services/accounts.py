@@ -13,6 +13,7 @@ from odr.domain.accounts import (
     OrganisationKind,
     Role,
     check_badge_number,
+    check_birth_date,
     check_display_name,
     check_password_policy,
     normalise_login,
@@ -20,6 +21,7 @@ from odr.domain.accounts import (
 )
 from odr.domain.authz import Action, authorize
 from odr.domain.errors import Conflict, NotFound, RateLimited, Unauthenticated, ValidationFailed
+from odr.domain.login_throttle import Scope, ThrottlePolicy, device_of, device_token, scopes
 from odr.services.passwords import Passwords, new_totp_secret, verify_totp
 from odr.services.ratelimit import RateLimiter
 from odr.storage import accounts as repo
@@ -100,6 +102,7 @@ async def create_user(
     kind, login = normalise_login(new.login)
     check_password_policy(new.password)
     name = check_display_name(new.display_name)
+    check_birth_date(new.birth_date, today)
     if new.role is Role.CHANNEL:
         raise ValidationFailed("A channel is not a user.", details={"field": "role"})
     user = User(
@@ -239,55 +242,123 @@ async def create_organisation(
 
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
-    max_failures: int
+    """The login service's settings: the failure rules (`odr.domain.login_throttle`) and the
+    key that signs device tokens."""
+
+    max_failures: int  # per account and address, or per known device
     window: int  # seconds
+    device_secret: str = ""  # empty: no device is ever known
+    account_failures: int = 50
+    address_failures: int = 20
+    first_delay: int = 60
+
+    def throttle(self) -> ThrottlePolicy:
+        return ThrottlePolicy(
+            pair_failures=self.max_failures,
+            account_failures=self.account_failures,
+            address_failures=self.address_failures,
+            window=self.window,
+            first_delay=min(self.first_delay, self.window),
+            max_delay=self.window,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LoginClient:
+    """Who is trying: the client's address and the device token its browser presented."""
+
+    address: str | None = None  # None: not known (a re-authentication inside the app)
+    device_token: str | None = None
+
+
+UNKNOWN_CLIENT = LoginClient()
 
 
 class Logins:
-    """Password check, second factor and the failure limit, as one service."""
+    """Password check, second factor and the failure limits, as one service."""
 
     def __init__(self, passwords: Passwords, limiter: RateLimiter, policy: LoginPolicy) -> None:
         self.passwords = passwords
         self.limiter = limiter
         self.policy = policy
+        self.throttle = policy.throttle()
 
-    def _key(self, login: str) -> str:
-        return f"login:{login}"
+    def _keys(self, login: str, client: LoginClient) -> list[tuple[Scope, str]]:
+        device = (
+            device_of(self.policy.device_secret, client.device_token, login)
+            if self.policy.device_secret
+            else None
+        )
+        names = {
+            Scope.PAIR: f"{login}|{client.address or '-'}",
+            Scope.DEVICE: f"{login}|{device}",
+            Scope.ACCOUNT: login,
+            Scope.ADDRESS: client.address or "",
+        }
+        return [
+            (scope, f"login:{scope}:{names[scope]}")
+            for scope in scopes(device is not None)
+            if names[scope]
+        ]
 
-    async def _refuse_when_locked(self, key: str) -> None:
-        window = await self.limiter.peek(key)
-        if window.count >= self.policy.max_failures:
-            raise RateLimited(
-                "Too many failed attempts. Please wait and try again.",
-                retry_after=window.retry_after,
-                code="too_many_attempts",
-            )
+    def _too_many(self, retry_after: int) -> RateLimited:
+        return RateLimited(
+            "Too many failed attempts. Please wait and try again.",
+            retry_after=retry_after,
+            code="too_many_attempts",
+        )
 
-    async def _failed(self, key: str, error: Unauthenticated) -> Unauthenticated | RateLimited:
-        window = await self.limiter.hit(key, self.policy.window)
-        if window.count >= self.policy.max_failures:
-            return RateLimited(
-                "Too many failed attempts. Please wait and try again.",
-                retry_after=window.retry_after,
-                code="too_many_attempts",
-            )
-        return error
+    async def _refuse_when_delayed(self, login: str, client: LoginClient) -> None:
+        waits = [(await self.limiter.peek(f"{key}:wait")) for _, key in self._keys(login, client)]
+        longest = max((w.retry_after for w in waits if w.count), default=0)
+        if longest:
+            raise self._too_many(longest)
+
+    async def _failed(
+        self, login: str, client: LoginClient, error: Unauthenticated
+    ) -> Unauthenticated | RateLimited:
+        longest = 0
+        for scope, key in self._keys(login, client):
+            window = await self.limiter.hit(key, self.throttle.window)
+            delay = self.throttle.delay(scope, window.count)
+            if delay:
+                await self.limiter.reset(f"{key}:wait")
+                await self.limiter.hit(f"{key}:wait", delay)
+                longest = max(longest, delay)
+        return self._too_many(longest) if longest else error
+
+    async def succeeded(self, login: str, client: LoginClient = UNKNOWN_CLIENT) -> None:
+        """The owner got in: their own failures (this address or device) are forgotten; the
+        account's and the address's wider counts stay."""
+        for scope, key in self._keys(login, client):
+            if scope in (Scope.PAIR, Scope.DEVICE):
+                await self.limiter.reset(key)
+                await self.limiter.reset(f"{key}:wait")
+
+    def new_device_token(self, login: str) -> str | None:
+        """A token to keep in the browser that just logged in (None without a secret)."""
+        return device_token(self.policy.device_secret, login) if self.policy.device_secret else None
 
     async def check_password(
-        self, uow: UnitOfWork, login: str, password: str, today: date
+        self,
+        uow: UnitOfWork,
+        login: str,
+        password: str,
+        today: date,
+        client: LoginClient = UNKNOWN_CLIENT,
     ) -> UserInfo:
         """First step: the password. Staff still need `check_second_factor`."""
         try:
             kind, value = normalise_login(login)
         except ValidationFailed:
             kind, value = "email", login.strip().lower()
-        key = self._key(value)
-        await self._refuse_when_locked(key)
+        await self._refuse_when_delayed(value, client)
         user = await repo.user_by_login(uow.session, kind, value)
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None or not user.active:
             raise await self._failed(
-                key,
+                value,
+                client,
                 Unauthenticated("The login or the password is wrong.", code="invalid_credentials"),
             )
         if self.passwords.needs_rehash(user.password_hash):
@@ -302,6 +373,7 @@ class Logins:
         code: str | None,
         today: date,
         at: datetime | None = None,
+        client: LoginClient = UNKNOWN_CLIENT,
     ) -> UserInfo:
         user = await repo.user_by_id(uow.session, user_id)
         if user is None or not user.active:
@@ -312,8 +384,8 @@ class Logins:
                     "This staff account has no second factor set up.", code="otp_not_enrolled"
                 )
             return user_info(user, today)
-        key = self._key(user.email or user.mobile or str(user.id))
-        await self._refuse_when_locked(key)
+        login = user.email or user.mobile or str(user.id)
+        await self._refuse_when_delayed(login, client)
         if not code:
             raise Unauthenticated(
                 "Enter the 6-digit code from your authenticator app.", code="otp_required"
@@ -323,21 +395,29 @@ class Logins:
         )
         if step is None:
             raise await self._failed(
-                key, Unauthenticated("The code is wrong or has expired.", code="otp_invalid")
+                login,
+                client,
+                Unauthenticated("The code is wrong or has expired.", code="otp_invalid"),
             )
         user.totp_last_step = step
         await uow.commit()
-        await self.limiter.reset(key)
+        await self.succeeded(login, client)
         return user_info(user, today)
 
     async def login(
-        self, uow: UnitOfWork, login: str, password: str, otp: str | None, today: date
+        self,
+        uow: UnitOfWork,
+        login: str,
+        password: str,
+        otp: str | None,
+        today: date,
+        client: LoginClient = UNKNOWN_CLIENT,
     ) -> UserInfo:
         """Both steps at once (the JSON API)."""
-        info = await self.check_password(uow, login, password, today)
+        info = await self.check_password(uow, login, password, today, client)
         if info.has_second_factor or requires_second_factor(info.role):
-            return await self.check_second_factor(uow, info.id, otp, today)
-        await self.limiter.reset(self._key(info.login))
+            return await self.check_second_factor(uow, info.id, otp, today, client=client)
+        await self.succeeded(info.login, client)
         return info
 
 

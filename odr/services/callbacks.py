@@ -34,16 +34,8 @@ MAX_NOTE = 200
 #: The notification kinds: about a case, and about none.
 KINDS = ("callback_requested", "callback_requested_general")
 
-#: When the consumer would like the call, in both languages (the outbox texts name it).
-TIMES: dict[str, dict[str, str]] = {
-    "any": {"zh-CN": "任何时间", "en": "any time"},
-    "morning": {"zh-CN": "上午 9:00–12:00", "en": "in the morning, 9:00–12:00"},
-    "afternoon": {"zh-CN": "下午 14:00–17:00", "en": "in the afternoon, 14:00–17:00"},
-    "evening": {"zh-CN": "傍晚 18:00–20:00", "en": "in the evening, 18:00–20:00"},
-}
-
-_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
-_LANDLINE = re.compile(r"^0\d{9,11}$")
+_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$", re.ASCII)
+_LANDLINE = re.compile(r"^0\d{9,11}$", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +80,7 @@ def mask_phone(phone: str) -> str:
 
 def check_form(form: CallbackForm, account_mobile: str | None) -> tuple[str, str]:
     """The number to call and the note, checked."""
-    if form.time not in TIMES:
+    if form.time not in notify.CALLBACK_TIMES:
         raise ValidationFailed(
             "Choose when we should call.", code="invalid_callback_time", details={"field": "time"}
         )
@@ -115,7 +107,8 @@ async def request_callback(
     now: datetime,
 ) -> CallbackSent:
     """Ask staff to call the consumer back; the caller's ``uow`` is committed here."""
-    if actor.role is not Role.CONSUMER or actor.user_id is None:
+    authorize(actor, Action.REQUEST_CALLBACK)
+    if actor.user_id is None:
         raise Forbidden("Only consumers ask to be called back.", code="forbidden")
     s = uow.session
     consumer = await accounts_repo.user_by_id(s, actor.user_id)
@@ -143,9 +136,7 @@ async def request_callback(
         "name": consumer.display_name,
         "phone": phone,
         "phone_masked": masked,
-        "time": form.time,
-        "time_zh": TIMES[form.time]["zh-CN"],
-        "time_en": TIMES[form.time]["en"],
+        "time": form.time,  # named in the reader's language when the text is rendered
         "note": note,
     }
     notify.notify(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,11 @@ from odr.domain.authz import (
 )
 from odr.domain.case_snapshot import restore
 from odr.domain.cases import Case, EventKind
-from odr.domain.errors import ValidationFailed
+from odr.domain.commands import COMMANDS
+from odr.domain.errors import DomainError, ValidationFailed
+from odr.domain.ledger import verify_chain
+from odr.domain.numbers import MAX_ID
+from odr.services.case_commands import apply
 from odr.storage import cases as repo
 from odr.storage.models import CaseEventRow, CaseRow, Organisation, User
 
@@ -84,7 +89,7 @@ async def list_cases(s: AsyncSession, actor: Actor, f: CaseFilter) -> list[dict[
     if f.state:
         stmt = stmt.where(CaseRow.state == f.state)
     if f.insurer_id is not None:
-        if not 0 < f.insurer_id <= repo.MAX_ID:
+        if not 0 < f.insurer_id <= MAX_ID:
             raise ValidationFailed(
                 "No such insurer.", code="invalid_field", details={"field": "insurer_id"}
             )
@@ -265,39 +270,20 @@ async def _user_names(s: AsyncSession, ids: set[int]) -> dict[int, str]:
     return {i: n for i, n in (await s.execute(stmt)).all()}
 
 
-#: Operations offered on pages, with harmless arguments to try them on a copy of the case.
-_TRIAL_ARGS: dict[str, dict[str, Any]] = {
-    "withdraw": {"reason": ""},
-    "answer": {"kind": "accept", "text": "-"},
-    "accept_answer": {},
-    "reject_answer": {"centre_id": 0},
-    "request_mediation": {"centre_id": 0},
-    "request_extension": {"reason": "-"},
-    "approve_extension": {},
-    "refuse_extension": {},
-    "refer_to_mediation": {"centre_id": 0},
-    "return_to_insurer": {},
-    "send_message": {"text": "-"},
-    "close": {},
-    "accept_assignment": {},
-    "decline_assignment": {"reason": ""},
-}
+#: Harmless parameters to try each command on a copy of the case. A command they cannot fill
+#: (the mediator to assign, chosen on the centre's own page) is not offered here.
+_TRIAL_PARAMS: dict[str, Any] = {"kind": "accept", "text": "-", "reason": "-", "centre_id": 0}
 
 
 def allowed_operations(case: Case, actor: Actor) -> list[str]:
     """The operations the actor could do now: each is tried on a copy of the case, so the
     answer is exactly the aggregate's own rules."""
-    from copy import deepcopy
-
-    from odr.domain.errors import DomainError
-    from odr.services.cases import OPERATIONS
-
     now = datetime.now(case.received_at.tzinfo)
     allowed = []
-    for name, args in _TRIAL_ARGS.items():
+    for name, command in COMMANDS.items():
         trial = deepcopy(case)
         try:
-            OPERATIONS[name](trial, actor, now, dict(args))
+            apply(trial, actor, now, command.from_mapping(_TRIAL_PARAMS))
         except DomainError:
             continue
         allowed.append(name)
@@ -306,8 +292,6 @@ def allowed_operations(case: Case, actor: Actor) -> list[str]:
 
 async def chain_check(s: AsyncSession, actor: Actor, case_id: int) -> dict[str, Any]:
     """Verify the case's hash chain from its first entry to its head."""
-    from odr.domain.ledger import verify_chain
-
     row = await repo.row_of(s, case_id)
     authorize(actor, Action.VIEW_CASE, restore(row.snapshot).scope())
     entries = await repo.chain(s, case_id)

@@ -8,8 +8,8 @@ transaction, commit, then tell live pages over the bus.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,11 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from odr.config import Settings
-from odr.domain.accounts import Actor, OrganisationKind, Role
+from odr.domain.accounts import Actor, OrganisationKind, Role, check_birth_date
 from odr.domain.authz import Action, authorize
 from odr.domain.cases import (
     CLOCK_STATES,
-    AnswerKind,
+    MAX_DESCRIPTION,
+    MAX_DESIRED_OUTCOME,
+    OPEN_STATES,
     Case,
     CaseEvent,
     CaseState,
@@ -29,6 +31,7 @@ from odr.domain.cases import (
     EventKind,
 )
 from odr.domain.categories import Category
+from odr.domain.commands import COMMANDS, CaseCommand, ToMediation
 from odr.domain.deadlines import DeadlineRules, DueKind
 from odr.domain.duplicates import (
     CaseRef,
@@ -50,6 +53,14 @@ from odr.domain.similarity import (
 from odr.domain.triage import TriageInput, TriageResult, TriageRules, triage
 from odr.services import notifications as notify
 from odr.services.bus import Bus
+from odr.services.case_commands import handler_of
+from odr.services.consumers import (
+    ConsumerCreatedMeanwhile,
+    ConsumerIdentity,
+    find_or_create_consumer,
+)
+from odr.services.passwords import Passwords
+from odr.services.triage_rules import load_rules
 from odr.storage import cases as repo
 from odr.storage.db import UnitOfWork
 from odr.storage.models import CaseRow, IdempotencyKey, Organisation, User
@@ -58,8 +69,6 @@ log = logging.getLogger("odr.cases")
 
 TERMS_VERSION = "2026-11"
 CONTACT_PREFERENCES = ("in_app", "sms", "phone", "email")
-MAX_DESCRIPTION = 5000
-MAX_DESIRED_OUTCOME = 1000
 MAX_POLICIES = 10
 CANDIDATE_MARGIN = 0.1  # how far below the threshold an estimate still gets an exact look
 #: The case events that are notified, and the notification each becomes.
@@ -69,13 +78,6 @@ NOTICES: dict[EventKind, str] = {
     EventKind.REMINDER: "reminder",
     EventKind.ESCALATED: "escalated",
     EventKind.MESSAGE_SENT: "message_received",
-}
-OPEN_STATES = frozenset(s.value for s in CaseState) - {
-    CaseState.RESOLVED,
-    CaseState.WITHDRAWN,
-    CaseState.FULFILLED,
-    CaseState.NOT_SETTLED,
-    CaseState.CLOSED,
 }
 
 
@@ -143,9 +145,23 @@ def check_form(form: ComplaintForm, *, accepting_terms: bool = True) -> None:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ActionResult:
+    """What a case action gives back: the case as changed and the action's own result."""
+
     case: Case
     value: Any  # what the operation returned (a message's masking result)
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """A committed change of a case: the case as changed and the events it recorded."""
+
+    case: Case
+    events: tuple[CaseEvent, ...]
+
+
+#: Runs after a committed change (`CaseService.subscribe`).
+Subscriber = Callable[[CaseChange], Awaitable[None]]
 
 
 async def default_centre(s: AsyncSession) -> int:
@@ -189,8 +205,6 @@ def deadline_rules(settings: Settings) -> DeadlineRules:
 def case_service(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], bus: Bus
 ) -> CaseService:
-    from odr.services.triage_rules import load_rules
-
     return CaseService(
         sessionmaker,
         bus,
@@ -211,6 +225,7 @@ class CaseService:
     triage_rules: TriageRules
     clock: Callable[[], datetime] = now_utc
     fingerprint: Fingerprinter = field(init=False)
+    subscribers: list[Subscriber] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.fingerprint = Fingerprinter(self.triage_rules.similarity)
@@ -233,140 +248,202 @@ class CaseService:
         """File and triage a complaint. With ``idempotency`` (key, body hash) from a channel,
         the key is stored in the same transaction as the case, so two concurrent retries
         cannot both create one."""
-        check_form(form, accepting_terms=accepting_terms)
-        now = self.clock()
         async with self.uow() as uow:
-            s = uow.session
-            insurer = await s.get(Organisation, form.insurer_id)
-            if insurer is None or insurer.kind != OrganisationKind.INSURER.value:
-                raise ValidationFailed(
-                    "Choose an insurer from the list.",
-                    code="invalid_insurer",
-                    details={"field": "insurer_id"},
-                )
-            consumer = await s.get(User, consumer_id)
-            if consumer is None or consumer.role != Role.CONSUMER.value:
-                raise NotFound("No such consumer.", code="consumer_not_found")
-            received = form.received_at or now
-            local_day = received.astimezone(self.deadlines_zone()).date()
-            number = await repo.next_number(s, local_day.year)
-            row = CaseRow(
-                number=number,
-                consumer_id=consumer_id,
-                insurer_id=insurer.id,
-                channel_id=actor.channel_id,
-                channel_kind=channel_kind.value,
-                category=form.category,
-                state=CaseState.SUBMITTED.value,
-                received_at=received,
-                amount_fen=form.amount_fen,
-                description=form.description.strip(),
-                desired_outcome=form.desired_outcome.strip(),
-                contact_preference=form.contact_preference,
-                terms_version=form.terms_version,
-                regulator_reference=form.regulator_reference,
-                snapshot={},
-                version=0,
-                care_priority=False,
-            )
-            case_id = await repo.reserve_id(s, row)
-            case = Case.file(
+            intake, case, events = await self._file(
+                uow.session,
                 actor,
-                now,
-                case_id=case_id,
-                number=number,
+                form,
                 consumer_id=consumer_id,
-                insurer_id=insurer.id,
-                policy_numbers=form.policy_numbers,
-                category=form.category,
-                deadlines=self.deadlines,
-                amount_fen=form.amount_fen,
                 channel_kind=channel_kind,
-                received_at=received,
-                care_requested=form.care_requested or consumer.care_mode,
-            )
-            birth = form.birth_date or consumer.birth_date
-            earlier = await repo.count_by_consumer(s, consumer_id) - 1
-            result = triage(
-                TriageInput(
-                    text=form.description,
-                    received_on=local_day,
-                    form_category=Category(form.category),
-                    amount_cny=form.amount_fen // 100,
-                    birth_date=birth,
-                    care_requested=case.care_priority,
-                    insurer=insurer.name,
-                    policy_numbers=case.policy_numbers,
-                    earlier_complaints=max(0, earlier),
-                    channel=channel_kind.value,
-                ),
-                self.triage_rules,
-            )
-            fp = self.fingerprint(form.description)
-            links = await self._duplicates(s, case, insurer.name, fp)
-            repo.add_policies(s, case_id, [normalise_policy_no(p) for p in case.policy_numbers])
-            case.triage(
-                Actor.system(),
-                now,
-                category=form.category,
-                risk_score=result.risk_score,
-                deadlines=self.deadlines,
-                risk_reasons=[r.signal for r in result.reasons],
-                care_priority=result.care_priority,
-            )
-            summary = _triage_summary(result, links)
-            duplicate_number = None
-            if links:
-                original = await s.get(CaseRow, int(links[0].of))
-                row.duplicate_of_id = int(links[0].of)
-                duplicate_number = original.number if original else None
-            row.triage = summary
-            if consumer.birth_date is None and form.birth_date is not None:
-                consumer.birth_date = form.birth_date
-            await repo.save(s, case, 0, now)
-            if fp.indexable:
-                await repo.index_fingerprint(
-                    s, case_id, signature_to_bytes(fp.signature), list(fp.band_keys)
-                )
-            if idempotency is not None and actor.channel_id is not None:
-                s.add(
-                    IdempotencyKey(
-                        channel_id=actor.channel_id,
-                        key=idempotency[0],
-                        body_sha256=idempotency[1],
-                        case_id=case_id,
-                    )
-                )
-            params = {"number": number, "due": self.format_due(case)}
-            notify.notify(
-                s,
-                [notify.recipient(consumer)],
-                kind="case_received",
-                key=f"case:{case_id}:received",
-                case_id=case_id,
-                params=params,
-                now=now,
-            )
-            reps = await notify.staff_of(s, insurer.id, Role.INSURER_REP.value)
-            notify.notify(
-                s,
-                reps,
-                kind="case_new",
-                key=f"case:{case_id}:new",
-                case_id=case_id,
-                params=params,
-                now=now,
+                accepting_terms=accepting_terms,
+                idempotency=idempotency,
             )
             await uow.commit()
-        await self.publish(case_id, case.version)
-        return Intake(case_id, number, case.state.value, summary, duplicate_number)
+        await self.publish(intake.case_id, case.version)
+        await self._tell_subscribers(case, events)
+        return intake
+
+    async def file_for(
+        self,
+        actor: Actor,
+        form: ComplaintForm,
+        who: ConsumerIdentity,
+        *,
+        passwords: Passwords,
+        channel_kind: ChannelKind,
+        accepting_terms: bool = True,
+        idempotency: tuple[str, str] | None = None,
+    ) -> Intake:
+        """File a complaint for a consumer someone else names (a partner channel, a
+        regulator referral): the consumer is found by mobile number or created, in the same
+        transaction as the case, so a refused complaint leaves no account behind."""
+        for attempt in (1, 2):
+            try:
+                async with self.uow() as uow:
+                    consumer_id = await find_or_create_consumer(uow.session, passwords, who)
+                    intake, case, events = await self._file(
+                        uow.session,
+                        actor,
+                        form,
+                        consumer_id=consumer_id,
+                        channel_kind=channel_kind,
+                        accepting_terms=accepting_terms,
+                        idempotency=idempotency,
+                    )
+                    await uow.commit()
+            except ConsumerCreatedMeanwhile:
+                if attempt == 2:
+                    raise
+                continue  # the next attempt finds the consumer created meanwhile
+            await self.publish(intake.case_id, case.version)
+            await self._tell_subscribers(case, events)
+            return intake
+        raise AssertionError("unreachable")
+
+    async def _file(
+        self,
+        s: AsyncSession,
+        actor: Actor,
+        form: ComplaintForm,
+        *,
+        consumer_id: int,
+        channel_kind: ChannelKind,
+        accepting_terms: bool,
+        idempotency: tuple[str, str] | None,
+    ) -> tuple[Intake, Case, list[CaseEvent]]:
+        check_form(form, accepting_terms=accepting_terms)
+        now = self.clock()
+        check_birth_date(form.birth_date, now.astimezone(self.deadlines_zone()).date())
+        insurer = await s.get(Organisation, form.insurer_id)
+        if insurer is None or insurer.kind != OrganisationKind.INSURER.value:
+            raise ValidationFailed(
+                "Choose an insurer from the list.",
+                code="invalid_insurer",
+                details={"field": "insurer_id"},
+            )
+        consumer = await s.get(User, consumer_id)
+        if consumer is None or consumer.role != Role.CONSUMER.value:
+            raise NotFound("No such consumer.", code="consumer_not_found")
+        received = form.received_at or now
+        local_day = received.astimezone(self.deadlines_zone()).date()
+        number = await repo.next_number(s, local_day.year)
+        row = CaseRow(
+            number=number,
+            consumer_id=consumer_id,
+            insurer_id=insurer.id,
+            channel_id=actor.channel_id,
+            channel_kind=channel_kind.value,
+            category=form.category,
+            state=CaseState.SUBMITTED.value,
+            received_at=received,
+            amount_fen=form.amount_fen,
+            description=form.description.strip(),
+            desired_outcome=form.desired_outcome.strip(),
+            contact_preference=form.contact_preference,
+            terms_version=form.terms_version,
+            regulator_reference=form.regulator_reference,
+            snapshot={},
+            version=0,
+            care_priority=False,
+        )
+        case_id = await repo.reserve_id(s, row)
+        case = Case.file(
+            actor,
+            now,
+            case_id=case_id,
+            number=number,
+            consumer_id=consumer_id,
+            insurer_id=insurer.id,
+            policy_numbers=form.policy_numbers,
+            category=form.category,
+            deadlines=self.deadlines,
+            amount_fen=form.amount_fen,
+            channel_kind=channel_kind,
+            received_at=received,
+            care_requested=form.care_requested or consumer.care_mode,
+        )
+        birth = form.birth_date or consumer.birth_date
+        earlier = await repo.count_by_consumer(s, consumer_id) - 1
+        result = triage(
+            TriageInput(
+                text=form.description,
+                received_on=local_day,
+                form_category=Category(form.category),
+                amount_cny=form.amount_fen // 100,
+                birth_date=birth,
+                care_requested=case.care_priority,
+                insurer=insurer.name,
+                policy_numbers=case.policy_numbers,
+                earlier_complaints=max(0, earlier),
+                channel=channel_kind.value,
+            ),
+            self.triage_rules,
+        )
+        fp = self.fingerprint(form.description)
+        links = await self._duplicates(s, case, insurer.name, fp)
+        repo.add_policies(s, case_id, [normalise_policy_no(p) for p in case.policy_numbers])
+        case.triage(
+            Actor.system(),
+            now,
+            category=form.category,
+            risk_score=result.risk_score,
+            deadlines=self.deadlines,
+            risk_reasons=[r.signal for r in result.reasons],
+            care_priority=result.care_priority,
+        )
+        summary = _triage_summary(result, links)
+        duplicate_number = None
+        if links:
+            original = await s.get(CaseRow, int(links[0].of))
+            row.duplicate_of_id = int(links[0].of)
+            duplicate_number = original.number if original else None
+        row.triage = summary
+        if consumer.birth_date is None and form.birth_date is not None:
+            consumer.birth_date = form.birth_date
+        events = list(case.events)
+        await repo.save(s, case, 0, now)
+        if fp.indexable:
+            await repo.index_fingerprint(
+                s, case_id, signature_to_bytes(fp.signature), list(fp.band_keys)
+            )
+        if idempotency is not None and actor.channel_id is not None:
+            s.add(
+                IdempotencyKey(
+                    channel_id=actor.channel_id,
+                    key=idempotency[0],
+                    body_sha256=idempotency[1],
+                    case_id=case_id,
+                )
+            )
+        params = {"number": number, "due": self.format_due(case)}
+        notify.notify(
+            s,
+            [notify.recipient(consumer)],
+            kind="case_received",
+            key=f"case:{case_id}:received",
+            case_id=case_id,
+            params=params,
+            now=now,
+        )
+        reps = await notify.staff_of(s, insurer.id, Role.INSURER_REP.value)
+        notify.notify(
+            s,
+            reps,
+            kind="case_new",
+            key=f"case:{case_id}:new",
+            case_id=case_id,
+            params=params,
+            now=now,
+        )
+        intake = Intake(case_id, number, case.state.value, summary, duplicate_number)
+        return intake, case, events
 
     async def _duplicates(
         self, s: AsyncSession, case: Case, insurer_name: str, fp: Fingerprint
     ) -> tuple[DuplicateLink, ...]:
         policies = [normalise_policy_no(p) for p in case.policy_numbers]
         earlier = await repo.open_cases_about(
-            s, case.consumer_id, case.insurer_id, policies, OPEN_STATES
+            s, case.consumer_id, case.insurer_id, policies, [st.value for st in OPEN_STATES]
         )
         refs = [
             CaseRef(cid, case.consumer_id, insurer_name, frozenset(numbers))
@@ -402,29 +479,58 @@ class CaseService:
 
     async def act(
         self, actor: Actor, case_id: int, operation: str, params: Mapping[str, Any] | None = None
-    ) -> Outcome:
-        """Apply one named operation (see `OPERATIONS`) for ``actor``."""
-        spec = OPERATIONS.get(operation)
-        if spec is None:
+    ) -> ActionResult:
+        """Apply the command named ``operation`` (`odr.domain.commands.COMMANDS`) read from
+        ``params`` for ``actor``."""
+        command = COMMANDS.get(operation)
+        if command is None:
             raise NotFound("No such operation.", code="unknown_operation")
+        values = dict(params or {})
+        return await self._issue(actor, case_id, lambda: command.from_mapping(values))
+
+    async def issue(self, actor: Actor, case_id: int, command: CaseCommand) -> ActionResult:
+        """Apply ``command`` for ``actor``."""
+        return await self._issue(actor, case_id, lambda: command)
+
+    async def _issue(
+        self, actor: Actor, case_id: int, read: Callable[[], CaseCommand]
+    ) -> ActionResult:
         now = self.clock()
-        args = dict(params or {})
         async with self.uow() as uow:
             s = uow.session
             row, case = await repo.load(s, case_id)
+            # a stranger learns nothing, not even that the parameters were wrong
             authorize(actor, Action.VIEW_CASE_STATUS, case.scope())
-            if operation in NEEDS_CENTRE and "centre_id" not in args:
-                args["centre_id"] = await default_centre(s)
+            command = read()
+            if isinstance(command, ToMediation) and command.centre_id is None:
+                command = replace(command, centre_id=await default_centre(s))
+            handler = handler_of(command)
             before = case.version
-            value = spec(case, actor, now, args)
-            if operation == "assign_mediator" and case.mediator_id is not None:
-                await _check_recusal(s, case, case.mediator_id, now, self.deadlines_zone())
+            value = handler.apply(case, actor, now, command)
+            if handler.check is not None:
+                await handler.check(s, case, now.astimezone(self.deadlines_zone()).date())
             new_events = list(case.events)
             await repo.save(s, case, before, now)
             await self._notify_events(s, row, case, new_events, now)
             await uow.commit()
         await self.publish(case_id, case.version)
-        return Outcome(case, value)
+        await self._tell_subscribers(case, new_events)
+        return ActionResult(case, value)
+
+    # --- what follows a committed change ------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Run ``subscriber`` after every committed change of a case by this service, with the
+        case as changed and its new events (in the order subscribed). A subscriber's error
+        reaches the caller; the change stays saved."""
+        self.subscribers.append(subscriber)
+
+    async def _tell_subscribers(self, case: Case, events: Sequence[CaseEvent]) -> None:
+        if not events:
+            return
+        change = CaseChange(case, tuple(events))
+        for subscriber in self.subscribers:
+            await subscriber(change)
 
     async def _notify_events(
         self, s: AsyncSession, row: CaseRow, case: Case, events: Sequence[CaseEvent], now: datetime
@@ -526,6 +632,7 @@ class CaseService:
             await uow.commit()
         if count:
             await self.publish(case_id, case.version)
+            await self._tell_subscribers(case, events)
         return count
 
     # --- helpers ------------------------------------------------------------------------------
@@ -561,90 +668,3 @@ def _triage_summary(result: TriageResult, links: Sequence[DuplicateLink]) -> dic
             for link in links
         ],
     }
-
-
-async def _check_recusal(
-    s: AsyncSession, case: Case, mediator_id: int, now: datetime, zone: Any
-) -> None:
-    """A mediator of the case's centre who need not recuse themself (回避), or the refusal:
-    `Conflict` ``mediator_recused`` with the reasons (`odr.services.scheduling`)."""
-    from odr.services.scheduling import check_assignable
-
-    await check_assignable(s, case, mediator_id, now.astimezone(zone).date())
-
-
-# --- the operations a person can ask for, by name ------------------------------------------------
-
-Operation = Callable[[Case, Actor, datetime, dict[str, Any]], Any]
-NEEDS_CENTRE = frozenset({"reject_answer", "request_mediation", "refer_to_mediation"})
-
-
-def _text(params: Mapping[str, Any], key: str, default: str | None = None) -> str:
-    value = params.get(key, default)
-    if not isinstance(value, str):
-        raise ValidationFailed(f"{key} is required.", code="invalid_field", details={"field": key})
-    return value
-
-
-def _int(params: Mapping[str, Any], key: str) -> int:
-    value = params.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationFailed(
-            f"{key} must be a number.", code="invalid_field", details={"field": key}
-        )
-    return value
-
-
-def _optional_int(params: Mapping[str, Any], key: str) -> int | None:
-    return None if params.get(key) is None else _int(params, key)
-
-
-def _answer_kind(params: Mapping[str, Any]) -> AnswerKind:
-    try:
-        return AnswerKind(_text(params, "kind"))
-    except ValueError:
-        raise ValidationFailed(
-            "Choose accept, propose or reject.", code="invalid_field", details={"field": "kind"}
-        ) from None
-
-
-OPERATIONS: dict[str, Operation] = {
-    "withdraw": lambda c, a, now, p: c.withdraw(a, now, reason=_text(p, "reason", "")),
-    "answer": lambda c, a, now, p: c.answer_complaint(
-        a,
-        now,
-        kind=_answer_kind(p),
-        text=_text(p, "text"),
-        offered_amount_fen=_optional_int(p, "offered_amount_fen"),
-    ),
-    "accept_answer": lambda c, a, now, p: c.accept_answer(a, now),
-    "reject_answer": lambda c, a, now, p: c.reject_answer(
-        a, now, centre_id=_int(p, "centre_id"), reason=_text(p, "reason", "")
-    ),
-    "request_mediation": lambda c, a, now, p: c.request_mediation(
-        a, now, centre_id=_int(p, "centre_id")
-    ),
-    "request_extension": lambda c, a, now, p: c.request_extension(
-        a, now, reason=_text(p, "reason")
-    ),
-    "approve_extension": lambda c, a, now, p: c.approve_extension(a, now),
-    "refuse_extension": lambda c, a, now, p: c.refuse_extension(
-        a, now, reason=_text(p, "reason", "")
-    ),
-    "refer_to_mediation": lambda c, a, now, p: c.refer_to_mediation(
-        a, now, centre_id=_int(p, "centre_id")
-    ),
-    "return_to_insurer": lambda c, a, now, p: c.return_to_insurer(
-        a, now, note=_text(p, "note", "")
-    ),
-    "send_message": lambda c, a, now, p: c.send_message(a, now, text=_text(p, "text")),
-    "close": lambda c, a, now, p: c.close(a, now),
-    # the centre's lead; the recusal check runs in `CaseService.act` before saving
-    "assign_mediator": lambda c, a, now, p: c.assign_mediator(
-        a, now, mediator_id=_int(p, "mediator_id")
-    ),
-    "accept_assignment": lambda c, a, now, p: c.accept_assignment(a, now),
-    "decline_assignment": lambda c, a, now, p: c.decline_assignment(
-        a, now, reason=_text(p, "reason", "")
-    ),
-}

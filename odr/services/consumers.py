@@ -3,30 +3,45 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from odr.domain.accounts import Role, check_display_name, normalise_login
 from odr.domain.errors import ValidationFailed
 from odr.services.passwords import Passwords
 from odr.storage import accounts as repo
-from odr.storage.db import UnitOfWork
 from odr.storage.models import User
 
 
+@dataclass(frozen=True)
+class ConsumerIdentity:
+    """Who the complaint is for, as the one filing it knows them."""
+
+    name: str
+    mobile: str
+
+
+class ConsumerCreatedMeanwhile(Exception):
+    """A concurrent request created the same consumer first: the transaction is spoilt;
+    the whole unit of work is to be tried again (it will find the consumer)."""
+
+
 async def find_or_create_consumer(
-    uow: UnitOfWork, passwords: Passwords, name: str, mobile: str
+    session: AsyncSession, passwords: Passwords, who: ConsumerIdentity
 ) -> int:
-    """The consumer with this mobile number, created when new. A created account has an
-    unusable random password: the consumer sets their own when they first log in by SMS."""
-    kind, value = normalise_login(mobile)
+    """The consumer with this mobile number, added to ``session`` when new (the caller
+    commits). A created account has an unusable random password: the consumer sets their own
+    when they first log in by SMS."""
+    kind, value = normalise_login(who.mobile)
     if kind != "mobile":
         raise ValidationFailed(
             "Give the consumer's mobile number.",
             code="invalid_login",
             details={"field": "consumer.mobile"},
         )
-    user = await repo.user_by_login(uow.session, kind, value)
+    user = await repo.user_by_login(session, kind, value)
     if user is not None:
         if user.role != Role.CONSUMER.value:
             raise ValidationFailed(
@@ -37,7 +52,7 @@ async def find_or_create_consumer(
         return user.id
     user = User(
         mobile=value,
-        display_name=check_display_name(name),
+        display_name=check_display_name(who.name),
         password_hash=await passwords.hash(secrets.token_urlsafe(32)),
         role=Role.CONSUMER.value,
         is_admin=False,
@@ -45,15 +60,9 @@ async def find_or_create_consumer(
         active=True,
         birth_date=None,
     )
-    uow.session.add(user)
+    session.add(user)
     try:
-        await uow.session.flush()
-    except IntegrityError:  # created by a concurrent request a moment ago
-        await uow.session.rollback()
-        again = await repo.user_by_login(uow.session, kind, value)
-        if again is None:
-            raise
-        return again.id
-    user_id = user.id
-    await uow.commit()
-    return user_id
+        await session.flush()
+    except IntegrityError:
+        raise ConsumerCreatedMeanwhile(value) from None
+    return user.id

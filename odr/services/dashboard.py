@@ -1,6 +1,7 @@
-"""The supervisor's figures (DESIGN.md §7): counts, deadline compliance, durations, mediation,
+"""The supervisor's figures for oversight: counts, deadline compliance, durations, mediation,
 fulfilment, a time series, early warnings and each insurer's figures against thresholds.
-Read-only.
+Read-only: the reads (SQL) are `odr.storage.dashboard`'s; this module composes the figures
+and applies the thresholds.
 
 The per-case figures (answers, escalations, decisions, payments, agreements' due dates) are
 read from the read model `DashboardCaseFacts` (one row per case, kept by a database
@@ -91,46 +92,20 @@ from __future__ import annotations
 
 import csv
 import io
-import statistics
 import time as clock
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    Date,
-    Integer,
-    and_,
-    case,
-    cast,
-    false,
-    func,
-    or_,
-    select,
-    text,
-    true,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
-from odr.domain.accounts import Actor, OrganisationKind
+from odr.domain.accounts import Actor
 from odr.domain.authz import Action, authorize
-from odr.domain.cases import OPEN_STATES, CaseState, EventKind
+from odr.domain.periods import Period, buckets, series_unit
 from odr.domain.thresholds import LIMITS, InsurerThresholds, ThresholdRules
-from odr.storage.models import (
-    CaseEventRow,
-    CaseRow,
-    DashboardCaseFacts,
-    DashboardDaily,
-    DashboardDuration,
-    EarlyWarningRow,
-    Organisation,
-    SatisfactionRating,
-)
+from odr.storage.dashboard import HIGH_RISK_SCORE, DashboardReads, Insurer, RatingCount
 
 __all__ = [
     "DEFAULT",
@@ -141,107 +116,14 @@ __all__ = [
     "ThresholdRules",
     "figures",
     "figures_csv",
-    "satisfaction_figures",
     "series_unit",
 ]
 
 MAX_PERIOD_DAYS = 3 * 366
-HIGH_RISK_SCORE = 70
-LIST_LIMIT = 20
-HIGH_RISK_LIST = LIST_LIMIT
-DAILY_UP_TO_DAYS = 62  # longer periods are shown per week
 
 DEFAULT = InsurerThresholds()
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole local days, both ends included."""
-
-    start: date
-    end: date
-
-    def bounds(self, zone: str) -> tuple[datetime, datetime]:
-        """The half-open UTC interval ``[start 00:00, end + 1 day 00:00)`` of local time."""
-        tz = ZoneInfo(zone)
-        lo = datetime.combine(self.start, time(0), tz).astimezone(UTC)
-        hi = datetime.combine(self.end + timedelta(days=1), time(0), tz).astimezone(UTC)
-        return lo, hi
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-
-def series_unit(period: Period) -> str:
-    """``day`` for periods up to `DAILY_UP_TO_DAYS` days, else ``week``."""
-    return "day" if period.days <= DAILY_UP_TO_DAYS else "week"
-
-
-def _bucket_of(day: date, unit: str) -> date:
-    return day if unit == "day" else day - timedelta(days=day.weekday())
-
-
-def _buckets(period: Period, unit: str) -> list[date]:
-    step = timedelta(days=1 if unit == "day" else 7)
-    out, at = [], _bucket_of(period.start, unit)
-    while at <= period.end:
-        out.append(at)
-        at += step
-    return out
-
-
-_E = CaseEventRow
-_F = DashboardCaseFacts
-_D = DashboardDaily
-_U = DashboardDuration
-
-
-@dataclass
-class _Query:
-    """What every query of one dashboard answer shares."""
-
-    s: AsyncSession
-    period: Period
-    zone: str
-    now: datetime
-    timings: dict[str, float] | None
-    lo: datetime = field(init=False)
-    hi: datetime = field(init=False)
-    today: date = field(init=False)
-    pg: bool = field(init=False)
-    #: the whole UTC days ``[first_day, end_day)`` inside the period (read from `DashboardDaily`)
-    #: and the partial days at its edges (read from the rows themselves)
-    first_day: date = field(init=False)
-    end_day: date = field(init=False)
-    edges: list[tuple[datetime, datetime]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.lo, self.hi = self.period.bounds(self.zone)
-        lo, hi = self.lo.astimezone(UTC), self.hi.astimezone(UTC)
-        self.first_day = lo.date() if lo.time() == time(0) else lo.date() + timedelta(days=1)
-        self.end_day = hi.date()
-        if self.first_day >= self.end_day:
-            self.end_day = self.first_day
-            self.edges = [(self.lo, self.hi)]
-        else:
-            cut_lo = datetime.combine(self.first_day, time(0), UTC)
-            cut_hi = datetime.combine(self.end_day, time(0), UTC)
-            self.edges = [(a, b) for a, b in ((self.lo, cut_lo), (cut_hi, self.hi)) if a < b]
-        self.today = self.now.astimezone(ZoneInfo(self.zone)).date()
-        self.pg = self.s.get_bind().dialect.name == "postgresql"
-
-    async def timed(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
-        started = clock.perf_counter()
-        result = await work()
-        if self.timings is not None:
-            self.timings[name] = round((clock.perf_counter() - started) * 1000, 2)
-        return result
-
-    def local_day(self, column: Any) -> Any:
-        """PostgreSQL only: the local calendar day of an instant."""
-        return cast(func.timezone(self.zone, column), Date)
+NO_INSURER = Insurer("", None, None)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -252,6 +134,20 @@ def _rules(thresholds: InsurerThresholds | ThresholdRules) -> ThresholdRules:
     if isinstance(thresholds, ThresholdRules):
         return thresholds
     return ThresholdRules(defaults=thresholds)
+
+
+class _Timer:
+    """Fills ``timings`` (when given) with the milliseconds each named read took."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+
+    async def __call__(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
+        started = clock.perf_counter()
+        result = await work()
+        if self.timings is not None:
+            self.timings[name] = round((clock.perf_counter() - started) * 1000, 2)
+        return result
 
 
 async def figures(
@@ -267,94 +163,65 @@ async def figures(
 ) -> dict[str, Any]:
     """The dashboard's figures for ``period`` (see the module's definitions), JSON-ready."""
     authorize(actor, Action.VIEW_DASHBOARD)
-    q = _Query(s, period, zone, now or datetime.now(UTC), timings)
-    if q.pg:
-        # for this transaction only: the period's aggregates hash and sort in memory, and
-        # short analytical queries are not worth compiling (JIT costs more than it saves)
-        await s.execute(text("SET LOCAL work_mem = '64MB'"))
-        await s.execute(text("SET LOCAL jit = off"))
+    q = DashboardReads(s, period, zone, now or datetime.now(UTC))
+    timed = _Timer(timings)
+    await q.prepare()
     rules = _rules(thresholds)
-    lo, hi = q.lo, q.hi
-    received = and_(CaseRow.received_at >= lo, CaseRow.received_at < hi)
 
-    async def organisations() -> dict[int, tuple[str, str | None, int | None]]:
-        rows = await s.execute(
-            select(
-                Organisation.id, Organisation.name, Organisation.name_en, Organisation.policy_count
-            ).where(Organisation.kind == OrganisationKind.INSURER.value)
-        )
-        return {i: (n, en, p) for i, n, en, p in rows.all()}
-
-    insurers = await q.timed("insurers", organisations)
-
-    async def grouped(column: Any, *where: Any) -> dict[Any, int]:
-        stmt = select(column, func.count()).where(*where).group_by(column)
-        return {k: int(n) for k, n in (await s.execute(stmt)).all()}
-
-    counted = await q.timed(
-        "cases_by_category_insurer_channel_state_day",
-        lambda: _case_counts(q, received, high_risk_score),
+    insurers = await timed("insurers", q.insurers)
+    counted = await timed(
+        "cases_by_category_insurer_channel_state_day", lambda: q.case_counts(high_risk_score)
     )
-    by_category, by_insurer, by_channel, by_state = counted.by
-    total = sum(by_state.values())
+    by_insurer = counted.by_insurer
+    total = sum(counted.by_state.values())
 
-    open_states = [st.value for st in OPEN_STATES]
-    overdue_now = and_(CaseRow.state.in_(open_states), CaseRow.due_at < q.now)
-    overdue = await q.timed("overdue_by_insurer", lambda: grouped(CaseRow.insurer_id, overdue_now))
-    escalations = await q.timed("escalations_by_insurer", lambda: _escalations(q))
-    answer_by_insurer = await q.timed("answer_compliance", lambda: _answer_compliance(q))
-    answer_total = [sum(v[i] for v in answer_by_insurer.values()) for i in (0, 1)]
+    overdue = await timed("overdue_by_insurer", q.overdue_by_insurer)
+    escalations = await timed("escalations_by_insurer", q.escalations_by_insurer)
+    answer_by_insurer = await timed("answer_compliance", q.answer_compliance)
+    answer_cases = sum(c.cases for c in answer_by_insurer.values())
+    answer_in_time = sum(c.in_time for c in answer_by_insurer.values())
 
-    answer_hours = await q.timed(
-        "median_first_answer", lambda: _median_hours(q, _F.answered_at, "answer")
-    )
-    decision_hours = await q.timed(
-        "median_decision", lambda: _median_hours(q, _F.decided_at, "decision")
-    )
-    decided, decided_in_time = await q.timed("decision_compliance", lambda: _decisions(q))
+    answer_hours = await timed("median_first_answer", lambda: q.median_hours("answer"))
+    decision_hours = await timed("median_decision", lambda: q.median_hours("decision"))
+    decided = await timed("decision_compliance", q.decisions)
 
-    mediation = await q.timed("mediation", lambda: _mediation(q))
-    settled = mediation.get(EventKind.AGREEMENT_SIGNED.value, 0)
-    not_settled = mediation.get(EventKind.NOT_SETTLED.value, 0)
+    mediation = await timed("mediation", q.mediations_ended)
+    settled, not_settled = mediation.settled, mediation.not_settled
 
-    fulfilment = await q.timed("fulfilment", lambda: _fulfilment(q))
-    unpaid = await q.timed("unpaid_agreements", lambda: _unpaid_agreements(q))
-    satisfaction = await q.timed("satisfaction", lambda: satisfaction_figures(s, lo, hi))
-    series = await q.timed("series", lambda: _series(q, counted.days))
+    paid = await timed("fulfilment", q.fulfilment)
+    unpaid = await timed("unpaid_agreements", q.unpaid_agreements)
+    ratings = await timed("satisfaction", q.ratings)
+    received, escalated = await timed("series", q.series_counts)
 
     def name(insurer_id: int) -> str:
-        return insurers.get(insurer_id, ("", None, None))[0]
+        return insurers.get(insurer_id, NO_INSURER).name
 
-    high_risk = await q.timed(
-        "high_risk",
-        lambda: _high_risk(q, received, high_risk_score, counted.high_risk, open_states),
-    )
-    clusters = await q.timed("duplicate_clusters", lambda: _clusters(q, counted.duplicates))
-    overdue_cases = await q.timed("overdue_cases", lambda: _overdue_cases(q, overdue_now))
-    for listed in [*high_risk["open_cases"], *clusters["clusters"], *overdue_cases]:
-        listed["insurer"] = name(listed["insurer_id"])
-    for listed in unpaid["cases"]:
-        listed["insurer"] = name(listed["insurer_id"])
+    def listed(row: Any) -> dict[str, Any]:
+        return {**asdict(row), "insurer": name(row.insurer_id)}
+
+    high_risk = await timed("high_risk", lambda: q.high_risk_open(high_risk_score))
+    clusters = await timed("duplicate_clusters", q.clusters)
+    overdue_cases = await timed("overdue_cases", q.overdue_cases)
 
     per_insurer = []
     for insurer_id in sorted(set(insurers) | set(by_insurer)):
-        org_name, name_en, org_policies = insurers.get(insurer_id, ("", None, None))
-        limits = rules.for_insurer(insurer_id, org_name)
-        policies = org_policies or limits.policy_count
+        org = insurers.get(insurer_id, NO_INSURER)
+        limits = rules.for_insurer(insurer_id, org.name)
+        policies = org.policy_count or limits.policy_count
         n = by_insurer.get(insurer_id, 0)
-        cohort, in_time = answer_by_insurer.get(insurer_id, (0, 0))
+        cohort = answer_by_insurer.get(insurer_id)
         item: dict[str, Any] = {
             "insurer_id": insurer_id,
-            "name": org_name,
-            "name_en": name_en,
+            "name": org.name,
+            "name_en": org.name_en,
             "policy_count": policies,
             "cases": n,
             "per_10k_policies": round(n * 10_000 / policies, 4) if policies else None,
             "overdue_now": overdue.get(insurer_id, 0),
             "escalations": escalations.get(insurer_id, 0),
             "escalation_share": _share(escalations.get(insurer_id, 0), n),
-            "answer_cases": cohort,
-            "answer_share_in_time": _share(in_time, cohort),
+            "answer_cases": cohort.cases if cohort else 0,
+            "answer_share_in_time": _share(cohort.in_time, cohort.cases) if cohort else None,
         }
         reasons = limits.breaches(item, period.days)
         item["warning"] = bool(reasons)
@@ -362,6 +229,7 @@ async def figures(
         item["thresholds"] = {k: limits.limit(k, period.days) for k in LIMITS}
         per_insurer.append(item)
 
+    unpaid_cases = [listed(c) for c in unpaid.rows]
     return {
         "period": {
             "from": period.start.isoformat(),
@@ -372,34 +240,38 @@ async def figures(
         },
         "cases": {
             "total": total,
-            "by_category": [{"category": k, "count": v} for k, v in sorted(by_category.items())],
+            "by_category": [
+                {"category": k, "count": v} for k, v in sorted(counted.by_category.items())
+            ],
             "by_insurer": [
                 {"insurer_id": k, "name": name(k), "count": v}
                 for k, v in sorted(by_insurer.items())
             ],
-            "by_channel": [{"channel_kind": k, "count": v} for k, v in sorted(by_channel.items())],
-            "by_state": [{"state": k, "count": v} for k, v in sorted(by_state.items())],
+            "by_channel": [
+                {"channel_kind": k, "count": v} for k, v in sorted(counted.by_channel.items())
+            ],
+            "by_state": [{"state": k, "count": v} for k, v in sorted(counted.by_state.items())],
         },
-        "series": series,
+        "series": _series(period, received, escalated),
         "deadlines": {
             "answer": {
-                "cases": answer_total[0],
-                "in_time": answer_total[1],
-                "missed": answer_total[0] - answer_total[1],
-                "share_in_time": _share(answer_total[1], answer_total[0]),
+                "cases": answer_cases,
+                "in_time": answer_in_time,
+                "missed": answer_cases - answer_in_time,
+                "share_in_time": _share(answer_in_time, answer_cases),
             },
             "decision": {
-                "cases": decided,
-                "in_time": decided_in_time,
-                "missed": decided - decided_in_time,
-                "share_in_time": _share(decided_in_time, decided),
+                "cases": decided.cases,
+                "in_time": decided.in_time,
+                "missed": decided.cases - decided.in_time,
+                "share_in_time": _share(decided.in_time, decided.cases),
             },
         },
         "durations": {
-            "answers": answer_hours[0],
-            "median_hours_to_first_answer": answer_hours[1],
-            "decisions": decision_hours[0],
-            "median_hours_to_decision": decision_hours[1],
+            "answers": answer_hours.count,
+            "median_hours_to_first_answer": answer_hours.hours,
+            "decisions": decision_hours.count,
+            "median_hours_to_decision": decision_hours.hours,
         },
         "mediation": {
             "ended": settled + not_settled,
@@ -407,14 +279,46 @@ async def figures(
             "not_settled": not_settled,
             "success_rate": _share(settled, settled + not_settled),
         },
-        "fulfilment": fulfilment,
-        "satisfaction": satisfaction,
+        "fulfilment": {
+            "confirmed": paid.confirmed,
+            "with_due_date": paid.with_due_date,
+            "without_due_date": paid.confirmed - paid.with_due_date,
+            "on_time": paid.on_time,
+            "share_on_time": _share(paid.on_time, paid.with_due_date),
+        },
+        "satisfaction": _satisfaction(ratings),
         "warnings": {
-            "high_risk": high_risk,
-            "duplicate_clusters": clusters,
+            "high_risk": {
+                "threshold": high_risk_score,
+                "count": counted.high_risk,
+                "open_cases": [listed(c) for c in high_risk],
+            },
+            "duplicate_clusters": {
+                "count": clusters.count,
+                "unacknowledged": clusters.unacknowledged,
+                "duplicates_filed": counted.duplicates,
+                "clusters": [
+                    {
+                        "id": c.id,
+                        "insurer_id": c.insurer_id,
+                        "category": c.category,
+                        "created_at": c.created_at.isoformat(),
+                        "acknowledged": c.acknowledged,
+                        "cases": [{"id": i, "number": number} for i, number in c.cases],
+                        "insurer": name(c.insurer_id),
+                    }
+                    for c in clusters.rows
+                ],
+            },
             "overdue_now": sum(overdue.values()),
-            "overdue_cases": overdue_cases,
-            "unpaid_agreements": unpaid,
+            "overdue_cases": [
+                {**listed(c), "due_at": c.due_at and c.due_at.isoformat()} for c in overdue_cases
+            ],
+            "unpaid_agreements": {
+                "count": unpaid.count,
+                "case_ids": [c["id"] for c in unpaid_cases],
+                "cases": unpaid_cases,
+            },
             "insurers_over_threshold": sum(1 for i in per_insurer if i["warning"]),
         },
         "insurers": per_insurer,
@@ -422,24 +326,14 @@ async def figures(
     }
 
 
-async def satisfaction_figures(
-    s: AsyncSession, lo: datetime, hi: datetime
-) -> dict[str, Any] | None:
-    """The satisfaction ratings given in ``[lo, hi)`` (1 to 5 stars, by the parties once a
-    case is closed): ``responses``, ``average`` (null without ratings), ``by_score`` and
-    ``by_role`` (consumer, insurer_rep: responses and average)."""
-    rows = (
-        await s.execute(
-            select(SatisfactionRating.role, SatisfactionRating.score, func.count())
-            .where(SatisfactionRating.rated_at >= lo, SatisfactionRating.rated_at < hi)
-            .group_by(SatisfactionRating.role, SatisfactionRating.score)
-        )
-    ).all()
+def _satisfaction(rows: list[RatingCount]) -> dict[str, Any]:
+    """``responses``, ``average`` (null without ratings), ``by_score`` and ``by_role``
+    (consumer, insurer_rep: responses and average)."""
     by_score: Counter[int] = Counter()
     roles: dict[str, Counter[int]] = {}
-    for role, score, n in rows:
-        by_score[int(score)] += int(n)
-        roles.setdefault(role, Counter())[int(score)] += int(n)
+    for row in rows:
+        by_score[row.score] += row.n
+        roles.setdefault(row.role, Counter())[row.score] += row.n
 
     def summary(counts: Counter[int]) -> dict[str, Any]:
         total = sum(counts.values())
@@ -453,440 +347,19 @@ async def satisfaction_figures(
     }
 
 
-@dataclass
-class _Received:
-    """What one pass over the period's cases gives."""
-
-    by: list[dict[Any, int]]  # by category, insurer, channel kind, state
-    days: Counter[date] | None  # by bucket of the series (PostgreSQL only)
-    high_risk: int
-    duplicates: int
-
-
-def _bucket(q: _Query, column: Any) -> Any:
-    """PostgreSQL only: the series' bucket (local day, or the Monday of its week)."""
-    local = func.timezone(q.zone, column)
-    return cast(local if series_unit(q.period) == "day" else func.date_trunc("week", local), Date)
-
-
-async def _case_counts(q: _Query, received: ColumnElement[bool], score: int) -> _Received:
-    """Cases received in the period by category, insurer, channel kind and state (and, on
-    PostgreSQL in the same pass, by bucket of the series), how many are high-risk and how
-    many triage linked to an earlier case."""
-    columns = (CaseRow.category, CaseRow.insurer_id, CaseRow.channel_kind, CaseRow.state)
-    risky = func.count(case((CaseRow.risk_score >= score, 1)))
-    duplicate = func.count(CaseRow.duplicate_of_id)
-    out: list[dict[Any, int]] = [{}, {}, {}, {}]
-    if q.pg:  # the whole UTC days from the daily counts, the partial ones from the cases
-        edge = _edges(q, CaseRow.received_at)
-        for i, column in enumerate(columns):
-            stmt = select(column, func.count()).where(edge).group_by(column)
-            out[i] = {k: int(n) for k, n in (await q.s.execute(stmt)).all()}
-        high, dup = (await q.s.execute(select(risky, duplicate).where(edge))).one()
-        daily = await _daily(q, [*_CASE_DIMENSIONS, "high_risk", "duplicate"])
-        for i, dimension in enumerate(_CASE_DIMENSIONS):
-            for key, n in daily[dimension].items():
-                k: Any = int(key) if dimension == "insurer" else key
-                out[i][k] = out[i].get(k, 0) + n
-            out[i] = {k: n for k, n in out[i].items() if n}
-        if score == HIGH_RISK_SCORE:
-            high = int(high) + daily["high_risk"][""]
-        else:
-            high = (await q.s.execute(select(risky).where(received))).scalar_one()
-        return _Received(out, None, int(high), int(dup) + daily["duplicate"][""])
-    for i, column in enumerate(columns):
-        stmt = select(column, func.count()).where(received).group_by(column)
-        out[i] = {k: int(n) for k, n in (await q.s.execute(stmt)).all()}
-    high_risk, duplicates = (await q.s.execute(select(risky, duplicate).where(received))).one()
-    return _Received(out, None, int(high_risk), int(duplicates))
-
-
-async def _daily(q: _Query, dimensions: list[str]) -> dict[str, Counter[str]]:
-    """The `DashboardDaily` counts of the period's whole UTC days, per dimension and key."""
-    out: dict[str, Counter[str]] = {d: Counter() for d in dimensions}
-    if q.first_day >= q.end_day:
-        return out
-    rows = await q.s.execute(
-        select(_D.dimension, _D.key, func.sum(_D.n))
-        .where(_D.day >= q.first_day, _D.day < q.end_day, _D.dimension.in_(dimensions))
-        .group_by(_D.dimension, _D.key)
-    )
-    for dimension, key, n in rows.all():
-        if n:
-            out[dimension][key] += int(n)
-    return out
-
-
-def _edges(q: _Query, column: Any) -> ColumnElement[bool]:
-    return or_(*(and_(column >= lo, column < hi) for lo, hi in q.edges))
-
-
-async def _escalations(q: _Query) -> dict[int, int]:
-    where = _edges(q, _F.escalated_at) if q.pg else _in(_F.escalated_at, q)
-    rows = await q.s.execute(
-        select(_F.insurer_id, func.count()).where(where).group_by(_F.insurer_id)
-    )
-    out = Counter({k: int(n) for k, n in rows.all()})
-    if q.pg:
-        out.update({int(k): n for k, n in (await _daily(q, ["escalation"]))["escalation"].items()})
-    return {k: n for k, n in out.items() if n}
-
-
-_CASE_DIMENSIONS = ("category", "insurer", "channel", "state")
-
-
-_SLOT_EPOCH = date(2000, 1, 1)
-
-
-def _slot_number(at: datetime) -> int | None:
-    """The quarter hour of ``at`` counted from `_SLOT_EPOCH` (UTC); None when ``at`` is not
-    on a quarter hour."""
-    at = at.astimezone(UTC)
-    if at.minute % 15 or at.second or at.microsecond:
-        return None
-    return (at.date() - _SLOT_EPOCH).days * 96 + at.hour * 4 + at.minute // 15
-
-
-async def _slots(q: _Query, dimension: str) -> Counter[date] | None:
-    """PostgreSQL: a quarter-hour dimension of `DashboardDaily` summed per bucket of the
-    series; None when a bucket does not start on a quarter hour (then the rows are read)."""
-    starts = _buckets(q.period, series_unit(q.period))
-    tz = ZoneInfo(q.zone)
-    moments = [max(q.lo, datetime.combine(b, time(0), tz)) for b in starts] + [q.hi]
-    bounds = [_slot_number(m) for m in moments]
-    if any(b is None for b in bounds):
-        return None
-    slot = cast(_D.day - _SLOT_EPOCH, Integer) * 96 + cast(_D.key, Integer)
-    which = func.width_bucket(slot, cast(bounds, ARRAY(Integer)))
-    rows = await q.s.execute(
-        select(which, func.sum(_D.n))
-        .where(
-            _D.dimension == dimension,
-            _D.day >= q.lo.astimezone(UTC).date(),
-            _D.day <= q.hi.astimezone(UTC).date(),
-            slot >= bounds[0],
-            slot < bounds[-1],
-        )
-        .group_by(which)
-    )
-    return Counter({starts[int(i) - 1]: int(n) for i, n in rows.all() if n})
-
-
-def _in(column: Any, q: _Query) -> ColumnElement[bool]:
-    return and_(column >= q.lo, column < q.hi)
-
-
-async def _answer_compliance(q: _Query) -> dict[int, tuple[int, int]]:
-    """Per insurer: (cases in the answer cohort, of which in time). See the module."""
-    good = and_(
-        _F.answered_in_time == true(),
-        _F.answered_late == false(),
-        _F.answer_escalated_at.is_(None),
-    )
-    rows = await q.s.execute(
-        select(_F.insurer_id, func.count(), func.count(case((good, 1))))
-        .where(or_(_in(_F.answered_at, q), _in(_F.answer_escalated_at, q)))
-        .group_by(_F.insurer_id)
-    )
-    return {k: (int(n), int(ok)) for k, n, ok in rows.all()}
-
-
-async def _median_hours(q: _Query, column: Any, measure: str) -> tuple[int, float | None]:
-    """(how many, median hours from receipt) over the cases whose ``column`` (a first event)
-    is in the period.
-
-    PostgreSQL: the histogram of whole days from receipt (``<measure>_days`` of
-    `DashboardDaily`, plus the period's partial UTC days read from `DashboardDuration`) names
-    the day-bucket holding each middle value and its rank there; only that bucket's cases are
-    then sorted (`DashboardDuration`). The result is the exact median, interpolated as
-    ``percentile_cont(0.5)`` does."""
-    where = _in(column, q)
-    if q.pg:
-        dimension = f"{measure}_days"
-        histogram: Counter[int] = Counter(
-            {int(k): v for k, v in (await _daily(q, [dimension]))[dimension].items()}
-        )
-        rows = await q.s.execute(
-            select(_U.days, func.count())
-            .where(_U.measure == measure, _edges(q, _U.at))
-            .group_by(_U.days)
-        )
-        histogram.update({int(k): int(v) for k, v in rows.all()})
-        histogram = Counter({k: v for k, v in histogram.items() if v > 0})
-        n = sum(histogram.values())
-        if n == 0:
-            return 0, None
-        ranks = sorted({(n - 1) // 2, n // 2})
-        found: dict[int, float] = {}
-        below = 0
-        for bucket in sorted(histogram):
-            inside = [r - below for r in ranks if below <= r < below + histogram[bucket]]
-            if inside:
-                middle = (
-                    await q.s.execute(
-                        select(_U.hours)
-                        .where(_U.measure == measure, _U.days == bucket, _in(_U.at, q))
-                        .order_by(_U.hours)
-                        .offset(inside[0])
-                        .limit(inside[-1] - inside[0] + 1)
-                    )
-                ).scalars()
-                for r, v in zip(range(inside[0], inside[-1] + 1), middle, strict=False):
-                    found[r + below] = float(v)
-            below += histogram[bucket]
-        first, second = found[ranks[0]], found[ranks[-1]]
-        median = first + (second - first) * ((n - 1) / 2 - ranks[0])
-        return n, round(median, 2)
-    hours = (func.julianday(column) - func.julianday(_F.received_at)) * 24.0
-    values = [float(v) for v in (await q.s.execute(select(hours).where(where))).scalars()]
-    return len(values), round(statistics.median(values), 2) if values else None
-
-
-def _mediation_ended(q: _Query, lo: datetime, hi: datetime) -> Any:
-    return (
-        select(_E.kind, func.count())
-        .where(
-            _E.at >= lo,
-            _E.at < hi,
-            or_(
-                and_(
-                    _E.kind == EventKind.AGREEMENT_SIGNED.value,
-                    _E.to_state == CaseState.SETTLED.value,
-                ),
-                _E.kind == EventKind.NOT_SETTLED.value,
-            ),
-        )
-        .group_by(_E.kind)
-    )
-
-
-async def _mediation(q: _Query) -> Counter[str]:
-    """Mediations ended in the period, by the kind of the event that ended them."""
-    out: Counter[str] = Counter()
-    spans = q.edges if q.pg else [(q.lo, q.hi)]
-    for lo, hi in spans:
-        out.update({k: int(n) for k, n in (await q.s.execute(_mediation_ended(q, lo, hi))).all()})
-    if q.pg:
-        out.update((await _daily(q, ["mediation"]))["mediation"])
-    return out
-
-
-async def _decisions(q: _Query) -> tuple[int, int]:
-    if q.pg:  # whole UTC days from the daily counts, partial ones from the facts
-        daily = await _daily(q, ["decision_days", "decided_in_time"])
-        n, ok = (
-            await q.s.execute(
-                select(func.count(), func.count(case((_F.decided_in_time == true(), 1)))).where(
-                    _edges(q, _F.decided_at)
-                )
-            )
-        ).one()
-        return (
-            int(n) + sum(daily["decision_days"].values()),
-            int(ok) + daily["decided_in_time"][""],
-        )
-    n, ok = (
-        await q.s.execute(
-            select(func.count(), func.count(case((_F.decided_in_time == true(), 1)))).where(
-                _in(_F.decided_at, q)
-            )
-        )
-    ).one()
-    return int(n), int(ok)
-
-
-async def _fulfilment(q: _Query) -> dict[str, Any]:
-    paid = _in(_F.paid_at, q)
-    dated = and_(_F.due_on.is_not(None), _F.due_on != "")
-    if q.pg:
-        on_time_row = and_(dated, q.local_day(_F.paid_at) <= cast(_F.due_on, Date))
-        totals = select(
-            func.count(), func.count(case((dated, 1))), func.count(case((on_time_row, 1)))
-        ).where(paid)
-        confirmed, with_due, on_time = (await q.s.execute(totals)).one()
-        confirmed, with_due, on_time = int(confirmed), int(with_due), int(on_time)
-    else:
-        tz = ZoneInfo(q.zone)
-        rows = (await q.s.execute(select(_F.paid_at, _F.due_on).where(paid))).all()
-        confirmed = len(rows)
-        dated_rows = [(at, date.fromisoformat(d)) for at, d in rows if at and d]
-        with_due = len(dated_rows)
-        on_time = sum(1 for at, d in dated_rows if at.astimezone(tz).date() <= d)
-    return {
-        "confirmed": confirmed,
-        "with_due_date": with_due,
-        "without_due_date": confirmed - with_due,
-        "on_time": on_time,
-        "share_on_time": _share(on_time, with_due),
-    }
-
-
-def _aware(at: datetime | str) -> datetime:
-    """Aggregates (``min``) bypass the column type: SQLite hands back naive UTC."""
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-async def _unpaid_agreements(q: _Query) -> dict[str, Any]:
-    late = and_(
-        _F.due_on < q.today.isoformat(),
-        _F.due_on != "",
-        _F.paid_at.is_(None),
-        CaseRow.state == CaseState.SETTLED.value,
-    )
-    listed: Any = select(CaseRow.id, CaseRow.number, CaseRow.insurer_id, _F.due_on)
-    count: Any = 0
-    if q.pg:  # the count from `DashboardDaily` (``settled_due``), the list stops at its limit
-        count = (
-            await q.s.execute(
-                select(func.coalesce(func.sum(_D.n), 0)).where(
-                    _D.dimension == "settled_due",
-                    _D.key < q.today.isoformat(),
-                    _D.key != "",
-                )
-            )
-        ).scalar_one()
-    else:
-        listed = listed.add_columns(func.count().over())
-    rows = (
-        await q.s.execute(
-            listed.select_from(_F)
-            .join(CaseRow, CaseRow.id == _F.case_id)
-            .where(late)
-            .order_by(_F.due_on, CaseRow.id)
-            .limit(LIST_LIMIT)
-        )
-    ).all()
-    cases = [{"id": r[0], "number": r[1], "insurer_id": r[2], "due_on": r[3]} for r in rows]
-    if not q.pg:
-        count = rows[0][4] if rows else 0
-    return {
-        "count": int(count),
-        "case_ids": [c["id"] for c in cases],
-        "cases": cases,
-    }
-
-
-async def _high_risk(
-    q: _Query, received: ColumnElement[bool], score: int, count: int, open_states: list[str]
-) -> dict[str, Any]:
-    rows = (
-        await q.s.execute(
-            select(
-                CaseRow.id, CaseRow.number, CaseRow.insurer_id, CaseRow.risk_score, CaseRow.state
-            )
-            .where(received, CaseRow.risk_score >= score, CaseRow.state.in_(open_states))
-            .order_by(CaseRow.risk_score.desc(), CaseRow.id)
-            .limit(LIST_LIMIT)
-        )
-    ).all()
-    return {
-        "threshold": score,
-        "count": count,
-        "open_cases": [
-            {"id": i, "number": num, "insurer_id": ins, "risk_score": sc, "state": st}
-            for i, num, ins, sc, st in rows
-        ],
-    }
-
-
-async def _clusters(q: _Query, duplicates_filed: int) -> dict[str, Any]:
-    in_period = and_(EarlyWarningRow.created_at >= q.lo, EarlyWarningRow.created_at < q.hi)
-    count, unacknowledged = (
-        await q.s.execute(
-            select(
-                func.count(),
-                func.count(case((EarlyWarningRow.acknowledged_at.is_(None), 1))),
-            ).where(in_period)
-        )
-    ).one()
-    rows = list(
-        (
-            await q.s.execute(
-                select(EarlyWarningRow)
-                .where(in_period)
-                .order_by(EarlyWarningRow.created_at.desc(), EarlyWarningRow.id.desc())
-                .limit(LIST_LIMIT)
-            )
-        ).scalars()
-    )
-    ids = {i for r in rows for i in r.case_ids}
-    numbers = (
-        dict(
-            (await q.s.execute(select(CaseRow.id, CaseRow.number).where(CaseRow.id.in_(ids)))).all()
-        )
-        if ids
-        else {}
-    )
-    return {
-        "count": int(count),
-        "unacknowledged": int(unacknowledged),
-        "duplicates_filed": int(duplicates_filed),
-        "clusters": [
-            {
-                "id": r.id,
-                "insurer_id": r.insurer_id,
-                "category": r.category,
-                "created_at": r.created_at.isoformat(),
-                "acknowledged": r.acknowledged_at is not None,
-                "cases": [{"id": i, "number": numbers.get(i)} for i in r.case_ids],
-            }
-            for r in rows
-        ],
-    }
-
-
-async def _overdue_cases(q: _Query, overdue_now: ColumnElement[bool]) -> list[dict[str, Any]]:
-    rows = (
-        await q.s.execute(
-            select(CaseRow.id, CaseRow.number, CaseRow.insurer_id, CaseRow.state, CaseRow.due_at)
-            .where(overdue_now)
-            .order_by(CaseRow.due_at, CaseRow.id)
-            .limit(LIST_LIMIT)
-        )
-    ).all()
-    return [
-        {"id": i, "number": num, "insurer_id": ins, "state": st, "due_at": due and due.isoformat()}
-        for i, num, ins, st, due in rows
-    ]
-
-
-async def _series(q: _Query, days: Counter[date] | None) -> dict[str, Any]:
-    """Cases received (``days``: counted already on PostgreSQL) and cases escalated (first
-    escalation), per local day or week of the period."""
-    unit = series_unit(q.period)
-    received = and_(CaseRow.received_at >= q.lo, CaseRow.received_at < q.hi)
-    counts: list[Counter[date]] = []
-    if q.pg and days is None:
-        days = await _slots(q, "received_q")
-    escalated = await _slots(q, "escalated_q") if q.pg else None
-    for column, where, done in (
-        (CaseRow.received_at, received, days),
-        (_F.escalated_at, _in(_F.escalated_at, q), escalated),
-    ):
-        if done is not None:
-            counts.append(done)
-        elif q.pg:
-            bucket = _bucket(q, column)
-            rows = await q.s.execute(select(bucket, func.count()).where(where).group_by(bucket))
-            counts.append(Counter({d: int(n) for d, n in rows.all()}))
-        else:
-            tz = ZoneInfo(q.zone)
-            moments = (await q.s.execute(select(column).where(where))).scalars()
-            counts.append(
-                Counter(_bucket_of(_aware(m).astimezone(tz).date(), unit) for m in moments if m)
-            )
-    cases, escalations = counts
+def _series(period: Period, received: Counter[Any], escalated: Counter[Any]) -> dict[str, Any]:
+    """Cases received and cases escalated (first escalation), per local day or week of the
+    period; every bucket listed, the first and last cut to the period."""
+    unit = series_unit(period)
     points = []
-    for start in _buckets(q.period, unit):
+    for start in buckets(period, unit):
         end = start + timedelta(days=0 if unit == "day" else 6)
         points.append(
             {
-                "start": max(start, q.period.start).isoformat(),
-                "end": min(end, q.period.end).isoformat(),
-                "cases": cases.get(start, 0),
-                "escalations": escalations.get(start, 0),
+                "start": max(start, period.start).isoformat(),
+                "end": min(end, period.end).isoformat(),
+                "cases": received.get(start, 0),
+                "escalations": escalated.get(start, 0),
             }
         )
     return {"unit": unit, "points": points}

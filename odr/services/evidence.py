@@ -81,6 +81,7 @@ class UnsupportedMediaType(DomainError):
 def blob_store(settings: Settings) -> BlobStore:
     """The configured store: S3 when ``ODR_S3_ENDPOINT`` is set, else the local directory."""
     if settings.s3_endpoint:
+        # aiobotocore is heavy and only needed with S3: imported when configured
         from odr.storage.blobs.s3 import S3BlobStore
 
         return S3BlobStore(
@@ -123,6 +124,12 @@ class Item:
 
 def _item(row: CaseEventRow) -> Item:
     return _item_of_event(repo.event_of(row))
+
+
+#: A one-shot upload writes all the time: a temporary file idle this long was left by a
+#: process that died. A resumable upload may pause (a phone on a bad network) for days.
+TEMP_IDLE = timedelta(minutes=15)
+UPLOAD_IDLE = timedelta(days=7)
 
 
 @dataclass
@@ -413,6 +420,29 @@ class EvidenceService:
             await repo.save(uow.session, case, before, now)
             await uow.commit()
         await self.bus.publish(f"case:{case_id}", {"case_id": case_id, "version": case.version})
+
+    async def purge_stale_uploads(self, now: datetime) -> int:
+        """Remove what crashed or abandoned uploads left: temporary files idle for
+        `TEMP_IDLE`, resumable uploads idle for `UPLOAD_IDLE` (and their records). Returns
+        how many were removed from the store."""
+        removed = await self.store.purge_stale(
+            now.timestamp(),
+            temp_idle=TEMP_IDLE.total_seconds(),
+            upload_idle=UPLOAD_IDLE.total_seconds(),
+        )
+        async with UnitOfWork(self.sessionmaker) as uow:
+            old = (
+                await uow.session.scalars(
+                    select(EvidenceUpload).where(EvidenceUpload.created_at < now - UPLOAD_IDLE)
+                )
+            ).all()
+            for upload in old:
+                try:
+                    await self.store.upload_offset(upload.id)
+                except UploadNotFound:
+                    await uow.session.delete(upload)
+            await uow.commit()
+        return removed
 
     async def apply_retention(self, now: datetime, years: int) -> int:
         """Delete the bytes of every item of cases closed more than ``years`` ago, and log the

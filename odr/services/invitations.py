@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, vCalAddress, vText
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from odr.i18n import NC_, translate_in
 from odr.services import notifications
-from odr.services.notifications import Recipient
+from odr.services.notifications import CONTEXT, Recipient
 
 PRODID = "-//ODR//Hearing invitations//EN"
 FILENAME = "invitation.ics"
@@ -40,15 +41,13 @@ def uid_of(hearing_id: int, domain: str = "odr.invalid") -> str:
     return f"hearing-{hearing_id}@{domain}"
 
 
-_SUMMARY = {
-    "zh-CN": "调解听证会 {number}",
-    "en": "Mediation hearing {number}",
-}
-_DESCRIPTION = {
-    "zh-CN": "案件 {number} 的视频调解听证会。开始前 30 分钟起可进入：{url}",
-    "en": "Video mediation hearing of case {number}. You can come in from 30 minutes "
-    "before the start: {url}",
-}
+#: The calendar entry's title and description (catalogue context ``notification``).
+_SUMMARY = NC_("notification", "Mediation hearing %(number)s")
+_DESCRIPTION = NC_(
+    "notification",
+    "Video mediation hearing of case %(number)s. You can come in from 30 minutes "
+    "before the start: %(url)s",
+)
 
 
 def calendar_file(
@@ -60,7 +59,6 @@ def calendar_file(
     now: datetime | None = None,
 ) -> str:
     """The ``.ics`` text: METHOD:REQUEST, or METHOD:CANCEL when ``cancel``."""
-    lang = language if language in _SUMMARY else "zh-CN"
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -73,11 +71,9 @@ def calendar_file(
     start = invitation.starts_at.astimezone(zone)
     event.add("dtstart", start)
     event.add("dtend", start + timedelta(minutes=invitation.duration_minutes))
-    event.add("summary", _SUMMARY[lang].format(number=invitation.case_number))
-    event.add(
-        "description",
-        _DESCRIPTION[lang].format(number=invitation.case_number, url=invitation.url),
-    )
+    number, url = invitation.case_number, invitation.url
+    event.add("summary", translate_in(language, CONTEXT, _SUMMARY, number=number))
+    event.add("description", translate_in(language, CONTEXT, _DESCRIPTION, number=number, url=url))
     event.add("url", invitation.url)
     event.add("location", invitation.url)
     organiser = vCalAddress(f"mailto:no-reply@{invitation.domain}")
@@ -91,8 +87,6 @@ def calendar_file(
 
 
 # --- the notices of a hearing: inbox entries and e-mail (with the .ics) or SMS ---------------
-
-#: kind -> language -> (subject, body), str.format templates over the params.
 
 
 def notify(

@@ -1,8 +1,8 @@
 """Notifications: the in-app inbox, and e-mail and SMS through the outbox.
 
-Texts exist in both languages; each recipient gets theirs (the language saved on the account,
-else Chinese). The outbox row is written in the same transaction as the change it reports, so a
-message is never lost; `odr.services.outbox` sends it.
+Texts come from the catalogue (`odr.i18n`); each recipient gets their language (the one saved on
+the account, else Chinese). The outbox row is written in the same transaction as the change it
+reports, so a message is never lost; `odr.services.outbox` sends it.
 """
 
 from __future__ import annotations
@@ -15,195 +15,164 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from odr.i18n import NC_, translate_in
 from odr.storage.models import Membership, Notification, OutboxMessage, User
 
-DEFAULT_LANGUAGE = "zh-CN"
+#: The catalogue context of the texts below: e-mails and SMS say some things differently from
+#: the inbox sentences of the pages.
+CONTEXT = "notification"
 
-#: kind -> language -> (subject, body); bodies are str.format templates over the params.
-TEXTS: dict[str, dict[str, tuple[str, str]]] = {
-    "case_received": {
-        "zh-CN": (
-            "已收到您的投诉 {number}",
-            "您的投诉已登记，案件编号 {number}。保险公司须在 {due} 前答复，我们会及时通知您进展。",
-        ),
-        "en": (
-            "Complaint {number} received",
-            "Your complaint is registered as {number}. The insurer must answer by {due}; "
+#: kind -> (subject, body), in English; the catalogue translates them. Placeholders are
+#: ``%(name)s`` over the params.
+TEXTS: dict[str, tuple[str, str]] = {
+    "case_received": (
+        NC_("notification", "Complaint %(number)s received"),
+        NC_(
+            "notification",
+            "Your complaint is registered as %(number)s. The insurer must answer by %(due)s; "
             "we will tell you as soon as anything happens.",
         ),
-    },
-    "case_new": {
-        "zh-CN": ("新投诉待答复 {number}", "投诉 {number} 已分配给贵公司，请在 {due} 前答复。"),
-        "en": (
-            "New complaint to answer: {number}",
-            "Complaint {number} is waiting for your answer, due by {due}.",
-        ),
-    },
-    "case_answered": {
-        "zh-CN": (
-            "保险公司已答复 {number}",
-            "保险公司已答复您的投诉 {number}。请登录查看，并选择接受、不接受或申请调解。",
-        ),
-        "en": (
-            "The insurer answered {number}",
-            "The insurer answered complaint {number}. Log in to read it and accept it, "
+    ),
+    "case_new": (
+        NC_("notification", "New complaint to answer: %(number)s"),
+        NC_("notification", "Complaint %(number)s is waiting for your answer, due by %(due)s."),
+    ),
+    "case_answered": (
+        NC_("notification", "The insurer answered %(number)s"),
+        NC_(
+            "notification",
+            "The insurer answered complaint %(number)s. Log in to read it and accept it, "
             "reject it or ask for mediation.",
         ),
-    },
-    "extension_approved": {
-        "zh-CN": (
-            "处理期限已延长 {number}",
-            "投诉 {number} 的处理期限已延长至 {due}。原因：{reason}",
+    ),
+    "extension_approved": (
+        NC_("notification", "Deadline extended for %(number)s"),
+        NC_(
+            "notification",
+            "The deadline for complaint %(number)s is now %(due)s. Reason: %(reason)s",
         ),
-        "en": (
-            "Deadline extended for {number}",
-            "The deadline for complaint {number} is now {due}. Reason: {reason}",
+    ),
+    "reminder": (
+        NC_("notification", "Reminder: %(number)s is due soon"),
+        NC_("notification", "Complaint %(number)s is due by %(due)s."),
+    ),
+    "escalated": (
+        NC_("notification", "Complaint %(number)s escalated"),
+        NC_(
+            "notification",
+            "Complaint %(number)s passed its deadline (%(due)s) and was escalated to supervisors.",
         ),
-    },
-    "reminder": {
-        "zh-CN": ("催办：{number} 即将到期", "投诉 {number} 将于 {due} 到期，请尽快处理。"),
-        "en": ("Reminder: {number} is due soon", "Complaint {number} is due by {due}."),
-    },
-    "escalated": {
-        "zh-CN": (
-            "投诉已升级 {number}",
-            "投诉 {number} 已超过处理期限（{due}），已升级至监管人员。",
+    ),
+    "message_received": (
+        NC_("notification", "New message on %(number)s"),
+        NC_("notification", "There is a new message on case %(number)s."),
+    ),
+    "cluster_warning": (
+        NC_("notification", "Early warning: similar complaints against %(insurer)s"),
+        NC_(
+            "notification",
+            "%(count)s similar complaints against %(insurer)s (%(category)s) arrived recently.",
         ),
-        "en": (
-            "Complaint {number} escalated",
-            "Complaint {number} passed its deadline ({due}) and was escalated to supervisors.",
-        ),
-    },
-    "message_received": {
-        "zh-CN": ("新消息 {number}", "案件 {number} 有一条新消息，请登录查看。"),
-        "en": ("New message on {number}", "There is a new message on case {number}."),
-    },
-    "cluster_warning": {
-        "zh-CN": (
-            "风险预警：{insurer} 相似投诉聚集",
-            "近期针对 {insurer} 的相似投诉已达 {count} 件（类别：{category}），请关注。",
-        ),
-        "en": (
-            "Early warning: similar complaints against {insurer}",
-            "{count} similar complaints against {insurer} ({category}) arrived recently.",
-        ),
-    },
-    "state_changed": {
-        "zh-CN": ("案件进展 {number}", "案件 {number} 有新进展，请登录查看。"),
-        "en": ("Update on {number}", "Case {number} has moved on. Log in to see what changed."),
-    },
-    # `odr.services.callbacks`: the number is masked here, shown whole in the inbox
-    "callback_requested": {
-        "zh-CN": (
-            "回电请求 {number}",
-            "{name}（案件 {number}）请求回电，时间：{time_zh}，电话 {phone_masked}。"
-            "请登录查看完整号码并尽快联系。",
-        ),
-        "en": (
-            "Call-back request on {number}",
-            "{name} (case {number}) asks to be called back {time_en} on {phone_masked}. "
+    ),
+    "state_changed": (
+        NC_("notification", "Update on %(number)s"),
+        NC_("notification", "Case %(number)s has moved on. Log in to see what changed."),
+    ),
+    "callback_requested": (
+        NC_("notification", "Call-back request on %(number)s"),
+        NC_(
+            "notification",
+            "%(name)s (case %(number)s) asks to be called back %(time)s on %(phone_masked)s. "
             "Log in to see the whole number.",
         ),
-    },
-    "callback_requested_general": {
-        "zh-CN": (
-            "回电请求",
-            "{name} 请求回电，时间：{time_zh}，电话 {phone_masked}。请登录查看完整号码并尽快联系。",
+    ),
+    "callback_requested_general": (
+        NC_("notification", "Call-back request"),
+        NC_(
+            "notification",
+            "%(name)s asks to be called back %(time)s on %(phone_masked)s. Log in to see the "
+            "whole number.",
         ),
-        "en": (
-            "Call-back request",
-            "{name} asks to be called back {time_en} on {phone_masked}. "
-            "Log in to see the whole number.",
+    ),
+    "hearing_proposed": (
+        NC_("notification", "Choose your hearing times for %(number)s"),
+        NC_(
+            "notification",
+            "The mediator proposed times for the hearing of case %(number)s. Log in and tick "
+            "the times you can attend: %(url)s",
         ),
-    },
-    # hearings (odr.services.invitations)
-    "hearing_proposed": {
-        "zh-CN": (
-            "请选择听证会时间 {number}",
-            "调解员为案件 {number} 提出了听证会时间，请登录选择您能参加的时间：{url}",
+    ),
+    "hearing_invitation": (
+        NC_("notification", "Hearing invitation %(number)s: %(when)s"),
+        NC_(
+            "notification",
+            "The video hearing of case %(number)s is set for %(when)s (%(zone)s) and lasts "
+            "about %(minutes)s minutes. You can come in from 30 minutes before. The calendar "
+            "invitation is attached. Please check your camera and microphone beforehand: "
+            "%(url)s",
         ),
-        "en": (
-            "Choose your hearing times for {number}",
-            "The mediator proposed times for the hearing of case {number}. "
-            "Log in and tick the times you can attend: {url}",
+    ),
+    "hearing_rescheduled": (
+        NC_("notification", "Hearing of %(number)s to be rescheduled"),
+        NC_(
+            "notification",
+            "The hearing of case %(number)s is being rescheduled; the earlier time no longer "
+            "holds. Reason: %(reason)s. Log in and tick the new times you can attend: %(url)s",
         ),
-    },
-    "hearing_invitation": {
-        "zh-CN": (
-            "听证会邀请 {number}：{when}",
-            "案件 {number} 的视频听证会定于 {when}（{zone}），时长约 {minutes} 分钟。"
-            "开始前 30 分钟起可进入。附件为日历邀请。请提前检查摄像头和麦克风：{url}",
+    ),
+    "hearing_cancelled": (
+        NC_("notification", "Hearing of %(number)s cancelled"),
+        NC_(
+            "notification",
+            "The hearing of case %(number)s was cancelled. Reason: %(reason)s. %(url)s",
         ),
-        "en": (
-            "Hearing invitation {number}: {when}",
-            "The video hearing of case {number} is set for {when} ({zone}) and lasts about "
-            "{minutes} minutes. You can come in from 30 minutes before. The calendar "
-            "invitation is attached. Please check your camera and microphone beforehand: {url}",
+    ),
+    "hearing_reminder_24h": (
+        NC_("notification", "Hearing tomorrow, %(number)s: %(when)s"),
+        NC_(
+            "notification",
+            "The video hearing of case %(number)s starts at %(when)s (%(zone)s). Please "
+            "check your camera and microphone beforehand: %(url)s",
         ),
-    },
-    "hearing_rescheduled": {
-        "zh-CN": (
-            "听证会改期 {number}",
-            "案件 {number} 的听证会需要改期，原定时间不再有效。原因：{reason}。"
-            "请登录选择新的时间：{url}",
+    ),
+    "hearing_reminder_15m": (
+        NC_("notification", "Your hearing starts soon, %(number)s"),
+        NC_(
+            "notification",
+            "The video hearing of case %(number)s starts at %(when)s (%(zone)s). You can "
+            "come in now: %(url)s",
         ),
-        "en": (
-            "Hearing of {number} to be rescheduled",
-            "The hearing of case {number} is being rescheduled; the earlier time no longer "
-            "holds. Reason: {reason}. Log in and tick the new times you can attend: {url}",
+    ),
+    "mediator_assigned_by_choice": (
+        NC_("notification", "Mediator agreed for %(number)s"),
+        NC_(
+            "notification",
+            "Both sides chose the same mediator (%(mediator)s); case %(number)s is now "
+            "assigned to them. %(url)s",
         ),
-    },
-    "hearing_cancelled": {
-        "zh-CN": (
-            "听证会已取消 {number}",
-            "案件 {number} 的听证会已取消。原因：{reason}。{url}",
-        ),
-        "en": (
-            "Hearing of {number} cancelled",
-            "The hearing of case {number} was cancelled. Reason: {reason}. {url}",
-        ),
-    },
-    "hearing_reminder_24h": {
-        "zh-CN": (
-            "明天听证会提醒 {number}：{when}",
-            "案件 {number} 的视频听证会将于 {when}（{zone}）开始。请提前检查摄像头和麦克风：{url}",
-        ),
-        "en": (
-            "Hearing tomorrow, {number}: {when}",
-            "The video hearing of case {number} starts at {when} ({zone}). "
-            "Please check your camera and microphone beforehand: {url}",
-        ),
-    },
-    "hearing_reminder_15m": {
-        "zh-CN": (
-            "听证会即将开始 {number}",
-            "案件 {number} 的视频听证会将于 {when}（{zone}）开始，现在即可进入：{url}",
-        ),
-        "en": (
-            "Your hearing starts soon, {number}",
-            "The video hearing of case {number} starts at {when} ({zone}). "
-            "You can come in now: {url}",
-        ),
-    },
-    "mediator_assigned_by_choice": {
-        "zh-CN": (
-            "调解员已确定 {number}",
-            "双方选择了同一位调解员（{mediator}），案件 {number} 已分配给该调解员。{url}",
-        ),
-        "en": (
-            "Mediator agreed for {number}",
-            "Both sides chose the same mediator ({mediator}); case {number} is now "
-            "assigned to them. {url}",
-        ),
-    },
+    ),
+}
+
+
+#: When a consumer would like to be called back (the ``time`` of a call-back request).
+CALLBACK_TIMES: dict[str, str] = {
+    "any": NC_("notification", "any time"),
+    "morning": NC_("notification", "in the morning, 9:00–12:00"),
+    "afternoon": NC_("notification", "in the afternoon, 14:00–17:00"),
+    "evening": NC_("notification", "in the evening, 18:00–20:00"),
 }
 
 
 def render(kind: str, language: str | None, params: Mapping[str, Any]) -> tuple[str, str]:
-    texts = TEXTS[kind]
-    subject, body = texts.get(language or DEFAULT_LANGUAGE, texts[DEFAULT_LANGUAGE])
+    """The subject and body of a ``kind`` of notification in ``language`` (else Chinese)."""
+    subject, body = TEXTS[kind]
     values = {k: ("" if v is None else v) for k, v in params.items()}
-    return subject.format(**values), body.format(**values)
+    if isinstance(time := values.get("time"), str) and time in CALLBACK_TIMES:
+        values["time"] = translate_in(language, CONTEXT, CALLBACK_TIMES[time])
+    return (
+        translate_in(language, CONTEXT, subject) % values,
+        translate_in(language, CONTEXT, body) % values,
+    )
 
 
 @dataclass(frozen=True, slots=True)

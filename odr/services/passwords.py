@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import unicodedata
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from odr.domain.numbers import is_ascii_number
 
 TOTP_ISSUER = "ODR"
 TOTP_WINDOW = 1  # accept the previous and the next 30-second step too
@@ -58,8 +61,8 @@ def verify_totp(
 ) -> int | None:
     """Return the time step the code belongs to, or None. A step at or before
     ``last_step`` is refused, so a code seen once cannot be replayed."""
-    code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    code = unicodedata.normalize("NFKC", code).strip().replace(" ", "")  # full-width digits too
+    if not (is_ascii_number(code) and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     now = at if at is not None else time.time()

@@ -2,7 +2,7 @@
 parties, timeline, deadlines met or missed, evidence with hashes, hearings with durations and
 recordings, outcome and agreement hash — and laid out as a PDF in a language.
 
-`gather` reads; `report_blocks` lays out (pure); `OutcomeService` enters the PDF as evidence.
+`gather` reads; `report_blocks` lays out (pure); `ClosingService` enters the PDF as evidence.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from odr.domain.agreements import yuan
+from odr.case_names import EVENTS, STATES
 from odr.domain.case_snapshot import restore
 from odr.domain.cases import EventKind
+from odr.domain.money import yuan
+from odr.i18n import NC_, translate, translate_in
 from odr.storage import cases as repo
 from odr.storage.models import (
     CaseRow,
@@ -299,172 +301,87 @@ def _outcome(row: CaseRow, case: Any, events: list[Any]) -> dict[str, Any]:
 
 # --- layout ---------------------------------------------------------------------------------
 
-LABELS: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "title": "结案报告",
-        "subtitle": "案件 {number}",
-        "case": "一、案件概况",
-        "number": "案件编号",
-        "category": "类别",
-        "received": "受理时间",
-        "amount": "争议金额",
-        "policies": "保单号",
-        "parties": "二、当事人",
-        "consumer": "消费者",
-        "insurer": "保险机构",
-        "mediator": "调解员",
-        "centre": "调解中心",
-        "timeline": "三、案件经过",
-        "seq": "序号",
-        "at": "时间",
-        "event": "事项",
-        "by": "操作人",
-        "deadlines": "四、期限",
-        "deadline": "期限",
-        "due": "截止",
-        "done": "完成",
-        "status": "结果",
-        "met": "按期",
-        "missed": "逾期",
-        "pending": "未完成",
-        "answer": "保险机构答复",
-        "mediation": "调解",
-        "payment": "协议履行",
-        "evidence": "五、证据（SHA-256）",
-        "name": "名称",
-        "kind": "类型",
-        "size": "大小（字节）",
-        "hearings": "六、调解会议",
-        "hearing": "会议",
-        "scheduled": "预定时间",
-        "duration": "时长（分钟）",
-        "recordings": "录像",
-        "none": "无",
-        "outcome": "七、结果",
-        "result": "结果",
-        "closed_at": "结案时间",
-        "agreement_hash": "协议文本 SHA-256",
-        "agreement_amount": "协议金额",
-        "agreement_due": "履行期限",
-        "payments": "付款记录",
-        "confirmed": "消费者已确认收款",
-        "blind": "盲拍报价成交金额",
-        "reason": "未达成协议原因",
-        "chain": "案件哈希链头",
-        "yuan": "{amount} 元",
-        "footer": "{number} · 结案报告",
-    },
-    "en": {
-        "title": "Closing report",
-        "subtitle": "Case {number}",
-        "case": "1. The case",
-        "number": "Case number",
-        "category": "Category",
-        "received": "Received",
-        "amount": "Amount in dispute",
-        "policies": "Policies",
-        "parties": "2. Parties",
-        "consumer": "Consumer",
-        "insurer": "Insurer",
-        "mediator": "Mediator",
-        "centre": "Mediation centre",
-        "timeline": "3. Timeline",
-        "seq": "No.",
-        "at": "Time",
-        "event": "Event",
-        "by": "By",
-        "deadlines": "4. Deadlines",
-        "deadline": "Deadline",
-        "due": "Due",
-        "done": "Done",
-        "status": "Result",
-        "met": "met",
-        "missed": "missed",
-        "pending": "open",
-        "answer": "Insurer's answer",
-        "mediation": "Mediation",
-        "payment": "Payment under the agreement",
-        "evidence": "5. Evidence (SHA-256)",
-        "name": "Name",
-        "kind": "Kind",
-        "size": "Size (bytes)",
-        "hearings": "6. Hearings",
-        "hearing": "Hearing",
-        "scheduled": "Scheduled",
-        "duration": "Minutes",
-        "recordings": "Recordings",
-        "none": "None",
-        "outcome": "7. Outcome",
-        "result": "Result",
-        "closed_at": "Closed",
-        "agreement_hash": "Agreement text SHA-256",
-        "agreement_amount": "Amount agreed",
-        "agreement_due": "Due by",
-        "payments": "Payments",
-        "confirmed": "The consumer confirmed the payment",
-        "blind": "Blind-offer settlement",
-        "reason": "Why no agreement",
-        "chain": "Head of the case's hash chain",
-        "yuan": "CNY {amount}",
-        "footer": "{number} · closing report",
-    },
-}
-
-#: Event and state names for the report, in both languages (the PDF has no gettext).
-NAMES: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "filed": "提交投诉",
-        "triaged": "分派",
-        "answered": "保险机构答复",
-        "answer_accepted": "接受答复",
-        "answer_rejected": "不接受答复",
-        "mediation_requested": "申请调解",
-        "reminder": "催办",
-        "escalated": "升级",
-        "mediator_assigned": "指派调解员",
-        "assignment_accepted": "调解员接受指派",
-        "hearing_scheduled": "安排调解会议",
-        "hearing_started": "调解会议开始",
-        "hearing_ended": "调解会议结束",
-        "agreement_proposed": "起草调解协议",
-        "agreement_signed": "签署调解协议",
-        "payment_recorded": "登记付款",
-        "payment_confirmed": "确认收款",
-        "payment_disputed": "对付款提出异议",
-        "payment_reminder": "付款催办",
-        "payment_escalated": "逾期付款升级",
-        "confirmation_reminder": "司法确认期限提醒",
-        "not_settled": "调解未成",
-        "withdrawn": "撤回",
-        "closed": "结案",
-        "message_sent": "留言",
-        "evidence_added": "提交证据",
-        "evidence_withdrawn": "撤回证据",
-        "offer_made": "报价",
-        "offer_answered": "回应报价",
-        "blind_round_ended": "盲拍报价一轮结束",
-        "settled": "已达成协议",
-        "fulfilled": "已履行",
-        "resolved": "已解决",
-        "closed_state": "已结案",
-    },
-    "en": {},
+#: The report's words, in English; the catalogue (context ``closing report``) translates them.
+LABELS: dict[str, str] = {
+    "title": NC_("closing report", "Closing report"),
+    "subtitle": NC_("closing report", "Case %(number)s"),
+    "case": NC_("closing report", "1. The case"),
+    "number": NC_("closing report", "Case number"),
+    "category": NC_("closing report", "Category"),
+    "received": NC_("closing report", "Received"),
+    "amount": NC_("closing report", "Amount in dispute"),
+    "policies": NC_("closing report", "Policies"),
+    "parties": NC_("closing report", "2. Parties"),
+    "consumer": NC_("closing report", "Consumer"),
+    "insurer": NC_("closing report", "Insurer"),
+    "mediator": NC_("closing report", "Mediator"),
+    "centre": NC_("closing report", "Mediation centre"),
+    "timeline": NC_("closing report", "3. Timeline"),
+    "seq": NC_("closing report", "No."),
+    "at": NC_("closing report", "Time"),
+    "event": NC_("closing report", "Event"),
+    "by": NC_("closing report", "By"),
+    "deadlines": NC_("closing report", "4. Deadlines"),
+    "deadline": NC_("closing report", "Deadline"),
+    "due": NC_("closing report", "Due"),
+    "done": NC_("closing report", "Done"),
+    "status": NC_("closing report", "Result"),
+    "met": NC_("closing report", "met"),
+    "missed": NC_("closing report", "missed"),
+    "pending": NC_("closing report", "open"),
+    "answer": NC_("closing report", "Insurer's answer"),
+    "mediation": NC_("closing report", "Mediation"),
+    "payment": NC_("closing report", "Payment under the agreement"),
+    "evidence": NC_("closing report", "5. Evidence (SHA-256)"),
+    "name": NC_("closing report", "Name"),
+    "kind": NC_("closing report", "Kind"),
+    "size": NC_("closing report", "Size (bytes)"),
+    "hearings": NC_("closing report", "6. Hearings"),
+    "hearing": NC_("closing report", "Hearing"),
+    "scheduled": NC_("closing report", "Scheduled"),
+    "duration": NC_("closing report", "Minutes"),
+    "recordings": NC_("closing report", "Recordings"),
+    "none": NC_("closing report", "None"),
+    "outcome": NC_("closing report", "7. Outcome"),
+    "result": NC_("closing report", "Result"),
+    "closed_at": NC_("closing report", "Closed"),
+    "agreement_hash": NC_("closing report", "Agreement text SHA-256"),
+    "agreement_amount": NC_("closing report", "Amount agreed"),
+    "agreement_due": NC_("closing report", "Due by"),
+    "payments": NC_("closing report", "Payments"),
+    "confirmed": NC_("closing report", "The consumer confirmed the payment"),
+    "blind": NC_("closing report", "Blind-offer settlement"),
+    "reason": NC_("closing report", "Why no agreement"),
+    "chain": NC_("closing report", "Head of the case's hash chain"),
+    "yuan": NC_("closing report", "CNY %(amount)s"),
+    "footer": NC_("closing report", "%(number)s · closing report"),
+    "yes": NC_("closing report", "yes"),
 }
 
 
-def _name(kind: str, lang: str) -> str:
-    return NAMES.get(lang, {}).get(kind, kind.replace("_", " "))
+#: The catalogue context of `LABELS`.
+CONTEXT = "closing report"
+
+
+def _labels(lang: str) -> dict[str, str]:
+    return {key: translate_in(lang, CONTEXT, text) for key, text in LABELS.items()}
+
+
+def _name(names: dict[str, str], code: str, lang: str) -> str:
+    """The name of an event or a state (`odr.case_names`); a code without one as it is."""
+    text = names.get(code)
+    return code.replace("_", " ") if text is None else translate(lang, text)
 
 
 def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str, str, list[Any]]:
     """The report's title, subtitle and blocks (`odr.services.pdf`)."""
-    from odr.services.pdf import Heading, Table, Text
+    from odr.services.pdf import Heading, Table, Text  # reportlab: loaded for PDFs only
 
-    t = LABELS.get(lang, LABELS["zh-CN"])
+    t = _labels(lang)
     c, p, o = data["case"], data["parties"], data["outcome"]
 
     def money(fen: int | None) -> str:
-        return t["yuan"].format(amount=yuan(fen)) if fen else t["none"]
+        return t["yuan"] % {"amount": yuan(fen)} if fen else t["none"]
 
     blocks: list[Any] = [
         Heading(t["case"]),
@@ -489,7 +406,12 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
         Table(
             [[t["seq"], t["at"], t["event"], t["by"]]]
             + [
-                [str(e["sequence"]), _local(e["at"], zone), _name(e["kind"], lang), e["actor"]]
+                [
+                    str(e["sequence"]),
+                    _local(e["at"], zone),
+                    _name(EVENTS, e["kind"], lang),
+                    e["actor"],
+                ]
                 for e in data["timeline"]
             ],
             widths=(0.08, 0.22, 0.45, 0.25),
@@ -548,7 +470,7 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
         blocks.append(Text(t["none"]))
     blocks.append(Heading(t["outcome"]))
     outcome_rows = [
-        [t["result"], _name(o["result"], lang)],
+        [t["result"], _name(STATES, o["result"], lang)],
         [t["closed_at"], _local(o["closed_at"], zone) or t["none"]],
     ]
     if o["agreement_sha256"]:
@@ -562,21 +484,19 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
             [t["payments"], f"{money(pay['amount_fen'])} {pay['paid_on'] or ''} {pay['reference']}"]
         )
     if o["payment_confirmed"]:
-        outcome_rows.append([t["confirmed"], "yes" if lang == "en" else "是"])
+        outcome_rows.append([t["confirmed"], t["yes"]])
     if o["blind_offer_settlement_fen"]:
         outcome_rows.append([t["blind"], money(o["blind_offer_settlement_fen"])])
     if o["not_settled_reason"]:
         outcome_rows.append([t["reason"], o["not_settled_reason"]])
     outcome_rows.append([t["chain"], data["chain_head"] or t["none"]])
     blocks.append(Table(outcome_rows, header=False, widths=(0.3, 0.7)))
-    return t["title"], t["subtitle"].format(number=c["number"]), blocks
+    return t["title"], t["subtitle"] % {"number": c["number"]}, blocks
 
 
 def report_pdf(data: dict[str, Any], lang: str, zone: ZoneInfo) -> bytes:
-    from odr.services.pdf import render_pdf
+    from odr.services.pdf import render_pdf  # reportlab: loaded for PDFs only
 
     title, subtitle, blocks = report_blocks(data, lang, zone)
-    t = LABELS.get(lang, LABELS["zh-CN"])
-    return render_pdf(
-        title, blocks, subtitle=subtitle, footer=t["footer"].format(number=data["case"]["number"])
-    )
+    footer = translate_in(lang, CONTEXT, LABELS["footer"], number=data["case"]["number"])
+    return render_pdf(title, blocks, subtitle=subtitle, footer=footer)

@@ -27,26 +27,25 @@ from odr.domain.accounts import Actor, Role
 from odr.domain.authz import Action, HearingScope, Relation, authorize, is_allowed, relations
 from odr.domain.cases import Case, CaseState
 from odr.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from odr.domain.hearings import REMINDERS, Hearing, HearingState
-from odr.domain.recusal import (
-    PARTY_ROLES,
-    EarlierCase,
-    Employment,
-    Finding,
-    recusal_findings,
+from odr.domain.hearings import (
+    CONFIRMED_STATES,
+    OPEN_STATES,
+    RECORDED_STATES,
+    REMINDERS,
+    Hearing,
+    HearingState,
 )
 from odr.services import invitations
 from odr.services import notifications as notify
 from odr.services.cases import CaseService
+from odr.services.mediator_eligibility import MediatorOption, check_assignable, mediator_options
 from odr.storage import cases as case_repo
 from odr.storage import hearings as repo
 from odr.storage.db import UnitOfWork
 from odr.storage.models import (
-    CaseEventRow,
     CaseRow,
     HearingLogEntry,
     MediatorChoice,
-    Membership,
     User,
 )
 
@@ -55,7 +54,6 @@ log = logging.getLogger("odr.scheduling")
 #: Case states in which a hearing can be proposed (a first one, or another after one ended).
 HEARING_CASE_STATES = frozenset({CaseState.MEDIATOR_ASSIGNED, CaseState.HEARING_SCHEDULED})
 #: Roles of a centre who can mediate (a lead may take cases too).
-MEDIATING_ROLES = (Role.MEDIATOR.value, Role.CENTRE_LEAD.value)
 NO_SHOW = "no_show"
 #: How far ahead the reminder job looks (the earliest reminder's lead).
 REMINDER_HORIZON = max(lead for _, lead in REMINDERS)
@@ -95,6 +93,20 @@ class HearingView:
     started_at: datetime | None = None
     ended_at: datetime | None = None
 
+    @property
+    def is_open(self) -> bool:
+        """Still ahead or running."""
+        return self.state in OPEN_STATES
+
+    @property
+    def confirmed(self) -> bool:
+        """Its time is set: it has an invitation and a room."""
+        return self.state in CONFIRMED_STATES
+
+    @property
+    def may_have_recordings(self) -> bool:
+        return self.state in RECORDED_STATES
+
     def as_dict(self) -> dict[str, Any]:
         def iso(moment: datetime | None) -> str | None:
             return moment.isoformat() if moment else None
@@ -127,22 +139,6 @@ class HearingView:
 
 
 @dataclass(frozen=True)
-class MediatorOption:
-    """A mediator of the case's centre, eligible or not (with the reasons)."""
-
-    user_id: int
-    name: str
-    eligible: bool
-    reasons: tuple[Finding, ...] = ()
-
-    def as_dict(self, *, with_reasons: bool = True) -> dict[str, Any]:
-        item: dict[str, Any] = {"id": self.user_id, "name": self.name, "eligible": self.eligible}
-        if with_reasons:
-            item["reasons"] = [f.as_dict() for f in self.reasons]
-        return item
-
-
-@dataclass(frozen=True)
 class MediatorChoices:
     """Where the parties' choice of mediator stands: each side's pick, and the assigned
     mediator once both sides picked the same."""
@@ -172,104 +168,6 @@ class NoShow:
 
 
 # --- mediators: recusal and eligibility ----------------------------------------------------------
-
-
-async def _case_centre_members(s: AsyncSession, centre_id: int, today: date) -> list[User]:
-    stmt = (
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(
-            Membership.organisation_id == centre_id,
-            Membership.role.in_(MEDIATING_ROLES),
-            (Membership.ended_on.is_(None)) | (Membership.ended_on >= today),
-            Membership.started_on <= today,
-            User.active.is_(True),
-        )
-        .order_by(User.id)
-    )
-    return list((await s.execute(stmt)).scalars().unique())
-
-
-async def _party_actors(s: AsyncSession, case_id: int) -> set[int]:
-    stmt = select(CaseEventRow.actor_user_id).where(
-        CaseEventRow.case_id == case_id,
-        CaseEventRow.actor_role.in_(sorted(PARTY_ROLES)),
-        CaseEventRow.actor_user_id.is_not(None),
-    )
-    return {int(uid) for uid in (await s.execute(stmt)).scalars() if uid is not None}
-
-
-async def _earlier_cases(s: AsyncSession, case: Case, mediator_id: int) -> list[EarlierCase]:
-    stmt = select(CaseRow.id, CaseRow.number).where(
-        CaseRow.consumer_id == case.consumer_id,
-        CaseRow.insurer_id == case.insurer_id,
-        CaseRow.mediator_id == mediator_id,
-        CaseRow.id != case.id,
-    )
-    rows = (await s.execute(stmt)).all()
-    if not rows:
-        return []
-    failed = set(
-        (
-            await s.execute(
-                select(CaseEventRow.case_id).where(
-                    CaseEventRow.case_id.in_([r[0] for r in rows]),
-                    CaseEventRow.kind == "not_settled",
-                )
-            )
-        ).scalars()
-    )
-    return [EarlierCase(cid, number, cid in failed) for cid, number in rows]
-
-
-async def findings_for(s: AsyncSession, case: Case, user: User, today: date) -> list[Finding]:
-    """Why ``user`` may not mediate ``case`` (empty: they may)."""
-    employments = [
-        Employment(m.organisation_id, m.started_on, m.ended_on) for m in user.memberships
-    ]
-    return recusal_findings(
-        mediator_id=user.id,
-        insurer_id=case.insurer_id,
-        today=today,
-        employments=employments,
-        party_actors=await _party_actors(s, case.id),
-        earlier_cases=await _earlier_cases(s, case, user.id),
-    )
-
-
-async def mediator_options(s: AsyncSession, case: Case, today: date) -> list[MediatorOption]:
-    """Every mediator of the case's centre, eligible first, with the reasons of the rest."""
-    if case.centre_id is None:
-        return []
-    options = []
-    for user in await _case_centre_members(s, case.centre_id, today):
-        found = await findings_for(s, case, user, today)
-        options.append(MediatorOption(user.id, user.display_name, not found, tuple(found)))
-    return sorted(options, key=lambda o: (not o.eligible, o.user_id))
-
-
-async def check_assignable(s: AsyncSession, case: Case, mediator_id: int, today: date) -> None:
-    """Refuse a mediator who is not one of the case's centre (`ValidationFailed`
-    ``mediator_not_in_centre``) or who must recuse themself (`Conflict` ``mediator_recused``
-    with the reasons in ``details['reasons']``)."""
-    options = {o.user_id: o for o in await mediator_options(s, case, today)}
-    option = options.get(mediator_id)
-    if option is None:
-        raise ValidationFailed(
-            "Choose a mediator of the case's mediation centre.",
-            code="mediator_not_in_centre",
-            details={"field": "mediator_id"},
-        )
-    if not option.eligible:
-        raise Conflict(
-            "This mediator may not take the case (recusal).",
-            code="mediator_recused",
-            details={
-                "field": "mediator_id",
-                "mediator_id": mediator_id,
-                "reasons": [f.as_dict() for f in option.reasons],
-            },
-        )
 
 
 def _side(actor: Actor, case: Case) -> str:

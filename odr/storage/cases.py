@@ -24,6 +24,7 @@ from odr.domain.cases import (
 from odr.domain.deadlines import next_action_at
 from odr.domain.errors import Conflict, NotFound
 from odr.domain.ledger import GENESIS, ChainEntry, EntryKind, append
+from odr.domain.numbers import MAX_ID
 from odr.storage.models import (
     CaseEventRow,
     CasePolicy,
@@ -185,9 +186,6 @@ async def chain(session: AsyncSession, case_id: int) -> list[ChainEntry]:
         )
         for r in (await session.execute(stmt)).scalars()
     ]
-
-
-MAX_ID = 2**63 - 1  # ids are 64-bit; a larger number names no case
 
 
 async def row_of(session: AsyncSession, case_id: int) -> CaseRow:

@@ -14,9 +14,27 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+#: Seconds to connect or to get a connection from the pool before failing (then the
+#: request gets 503 instead of waiting for ever on a database that stalls).
+CONNECT_DEADLINE = 2.0
+#: Seconds one statement may take in the server (a request); the worker allows more.
+STATEMENT_DEADLINE = 3.0
+WORKER_STATEMENT_DEADLINE = 120.0
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+
+def make_engine(
+    url: str,
+    *,
+    connect_deadline: float | None = None,
+    statement_deadline: float | None = None,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """An engine for SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+    With deadlines (PostgreSQL), connecting and checking a connection out of the pool fail
+    after ``connect_deadline`` seconds and a statement after ``statement_deadline``, instead
+    of waiting for ever on a database that stalls; a broken connection is noticed by the
+    pre-ping and replaced. Migrations and one-off tools run without deadlines."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -33,6 +51,14 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    if connect_deadline is not None:
+        connect_args.setdefault("timeout", connect_deadline)
+        kwargs.setdefault("pool_timeout", connect_deadline)
+    if statement_deadline is not None:
+        connect_args.setdefault("command_timeout", statement_deadline)
+    if connect_args:
+        kwargs["connect_args"] = connect_args
     return create_async_engine(url, **kwargs)
 
 

@@ -12,9 +12,8 @@ from odr.domain.authz import CaseScope
 from odr.domain.case_snapshot import restore
 from odr.domain.errors import Conflict, NotFound
 from odr.domain.hearings import OPEN_STATES, Hearing, HearingState
+from odr.domain.numbers import MAX_ID
 from odr.storage.models import CaseRow, HearingRow
-
-MAX_ID = 2**63 - 1
 
 
 def _moment(raw: str) -> datetime:

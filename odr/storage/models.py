@@ -455,7 +455,7 @@ class HearingRecording(Base):
     evidence_sequence: Mapped[int | None] = mapped_column(Integer)
 
 
-# --- outcomes (issue #7) ---------------------------------------------------------------------
+# --- outcomes: offers, agreements, payments -------------------------------------------------------
 
 
 class BlindOffer(Base):

@@ -18,7 +18,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,15 @@ import aiohttp
 import pytest
 
 from odr.services import demo
-from odr.services.cases import TERMS_VERSION
 from odr.services.passwords import current_totp
+from tests.builders import ANKANG_REP as ANKANG_REP
+from tests.builders import CONSUMER as CONSUMER
+from tests.builders import LEAD as LEAD
+from tests.builders import MEDIATOR as MEDIATOR
+from tests.builders import OTHER_CONSUMER as OTHER_CONSUMER
+from tests.builders import SUPERVISOR as SUPERVISOR
+from tests.builders import USERS as USERS
+from tests.builders import Caller, hearing_ahead
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,13 +47,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
 ]
-USERS = {u.login: u for u in demo.USERS}
-CONSUMER = "13800000001"
-OTHER_CONSUMER = "13800000002"
-ANKANG_REP = "rep@ankang.demo"
-MEDIATOR = "mediator@binjiang.demo"
-LEAD = "lead@binjiang.demo"
-SUPERVISOR = "supervisor@odr.demo"
 
 
 def require_chromium() -> None:
@@ -198,31 +197,5 @@ async def case_to_hearing(people: dict[str, Api], minutes: int = 10) -> tuple[in
     """A new case brought to a hearing ``minutes`` ahead (see `open_hearing`) by the API
     sessions of the consumer, the Ankang rep, the mediator and the lead in ``people``.
     Returns (hearing id, case id)."""
-    consumer, rep, mediator, lead = (people[k] for k in (CONSUMER, ANKANG_REP, MEDIATOR, LEAD))
-    insurers = (await consumer.get("/api/v1/insurers"))["items"]
-    insurer = next(i["id"] for i in insurers if i["name"] == "安康人寿")
-    complaint = {
-        "insurer_id": insurer,
-        "policy_numbers": ["AK2023100188"],
-        "category": "claims",
-        "amount_yuan": 3200,
-        "description": "我因急性阑尾炎住院手术，按医疗险提交了全部材料，保险公司一直说在审核，"
-        "已经过去40天了还没有结果。",
-        "desired_outcome": "尽快赔付",
-        "contact_preference": "sms",
-        "terms_version": TERMS_VERSION,
-    }
-    case = await consumer.post("/api/v1/cases", complaint, status=201)
-    act = f"/api/v1/cases/{case['id']}/actions"
-    await rep.post(f"{act}/answer", {"kind": "reject", "text": "不予赔付"})
-    await consumer.post(f"{act}/request_mediation")
-    await lead.post(f"{act}/assign_mediator", {"mediator_id": mediator.user_id})
-    await mediator.post(f"{act}/accept_assignment")
-    slot = (datetime.now(UTC) + timedelta(minutes=minutes)).replace(microsecond=0).isoformat()
-    hearing = await mediator.post(
-        f"/api/v1/cases/{case['id']}/hearings", {"slots": [slot]}, status=201
-    )
-    for party in (consumer, rep):
-        await party.post(f"/api/v1/hearings/{hearing['id']}/choose", {"slots": [slot]})
-    await mediator.post(f"/api/v1/hearings/{hearing['id']}/confirm", {"starts_at": slot})
-    return hearing["id"], case["id"]
+    callers: dict[str, Caller] = dict(people)
+    return await hearing_ahead(callers, people[MEDIATOR].user_id, minutes)

@@ -33,7 +33,7 @@ from tests.browser.conftest import (
 )
 from tests.browser.pages import inbound, until
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]  # Chromium start-up and whole walks
 
 NOTES = Path("/work/notes/screenshots")
 

@@ -34,7 +34,7 @@ from tests.browser.conftest import (
 )
 from tests.browser.pages import Person, Watch, launch, new_person, shot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]  # Chromium start-up and whole walks
 
 LANGUAGES = ("zh-CN", "en")
 

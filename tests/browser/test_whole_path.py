@@ -32,7 +32,7 @@ from tests.browser.conftest import (
 )
 from tests.browser.pages import Person, inbound, launch, new_person, shot, submit, until
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]  # Chromium start-up and whole walks
 
 ZONE = ZoneInfo("Asia/Shanghai")  # the server's default ODR_TIMEZONE: datetime-local inputs
 POLICY = "AK2023100188"

@@ -1,4 +1,5 @@
-"""Helpers for HTTP tests: logging in demo users, filing complaints, signing channel calls."""
+"""Helpers for HTTP tests: logging in demo users, signing channel calls (the demo people and
+the complaint come from `tests.builders`)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,17 @@ from aiohttp.test_utils import TestClient
 
 from odr.domain.signing import sign
 from odr.services import demo
-from odr.services.cases import TERMS_VERSION
 from odr.services.passwords import current_totp
-
-USERS = {u.login: u for u in demo.USERS}
-CONSUMER = "13800000001"
-OTHER_CONSUMER = "13800000002"
-ANKANG_REP = "rep@ankang.demo"
-HUAXIN_REP = "rep@huaxin.demo"
-MEDIATOR = "mediator@binjiang.demo"
-LEAD = "lead@binjiang.demo"
-SUPERVISOR = "supervisor@odr.demo"
+from tests.builders import ANKANG_REP as ANKANG_REP
+from tests.builders import CONSUMER as CONSUMER
+from tests.builders import HUAXIN_REP as HUAXIN_REP
+from tests.builders import LEAD as LEAD
+from tests.builders import MEDIATOR as MEDIATOR
+from tests.builders import OTHER_CONSUMER as OTHER_CONSUMER
+from tests.builders import SUPERVISOR as SUPERVISOR
+from tests.builders import USERS as USERS
+from tests.builders import Caller, checked, insurer_of
+from tests.builders import complaint as complaint
 
 
 class Session:
@@ -49,25 +50,13 @@ async def login(make: Any, login_name: str) -> Session:
     return Session(client, (await resp.json())["csrf_token"])
 
 
+def callers(people: dict[str, Session]) -> dict[str, Caller]:
+    """The sessions of ``people`` as the builders' callers."""
+    return {name: checked(session) for name, session in people.items()}
+
+
 async def insurer_id(session: Session, name: str = "安康人寿") -> int:
-    items = (await (await session.get("/api/v1/insurers")).json())["items"]
-    return next(i["id"] for i in items if i["name"] == name)
-
-
-def complaint(insurer: int, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "insurer_id": insurer,
-        "policy_numbers": ["AK2023100188"],
-        "category": "claims",
-        "amount_yuan": 3200,
-        "description": "我因急性阑尾炎住院手术，按医疗险提交了全部材料，保险公司一直说在审核，"
-        "已经过去40天了还没有结果。",
-        "desired_outcome": "尽快赔付",
-        "contact_preference": "sms",
-        "terms_version": TERMS_VERSION,
-    }
-    body.update(changes)
-    return body
+    return await insurer_of(checked(session), name)
 
 
 def signed_headers(

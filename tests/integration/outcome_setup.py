@@ -16,7 +16,9 @@ from odr.services import demo
 from odr.services.passwords import current_totp
 from odr.storage import cases as repo
 from odr.storage.db import UnitOfWork
-from odr.storage.models import Membership, User
+from odr.storage.models import Membership
+from tests import builders
+from tests.builders import user_id
 from tests.integration.helpers import (
     ANKANG_REP,
     CONSUMER,
@@ -24,8 +26,7 @@ from tests.integration.helpers import (
     MEDIATOR,
     USERS,
     Session,
-    complaint,
-    insurer_id,
+    callers,
     login,
 )
 
@@ -35,34 +36,15 @@ PEOPLE = (CONSUMER, ANKANG_REP, MEDIATOR, LEAD)
 async def answered_case(new_client: Any) -> tuple[int, dict[str, Session]]:
     """A case against Ankang that the insurer answered (rejected), everyone logged in."""
     people = {name: await login(new_client, name) for name in PEOPLE}
-    consumer, rep = people[CONSUMER], people[ANKANG_REP]
-    resp = await consumer.post("/api/v1/cases", complaint(await insurer_id(consumer)))
-    assert resp.status == 201, await resp.text()
-    case_id = (await resp.json())["id"]
-    resp = await rep.post(
-        f"/api/v1/cases/{case_id}/actions/answer", {"kind": "reject", "text": "不予赔付"}
-    )
-    assert resp.status == 200, await resp.text()
-    return case_id, people
-
-
-async def user_id(app: Any, login_name: str) -> int:
-    async with app[SESSIONMAKER]() as s:
-        stmt = select(User.id).where((User.email == login_name) | (User.mobile == login_name))
-        return int((await s.execute(stmt)).scalar_one())
+    return await builders.answered_case(callers(people)), people
 
 
 async def hearing_case(new_client: Any) -> tuple[int, dict[str, Session], Any]:
     """A case in ``hearing_scheduled`` with the demo mediator."""
-    case_id, people = await answered_case(new_client)
-    resp = await people[CONSUMER].post(f"/api/v1/cases/{case_id}/actions/request_mediation")
-    assert resp.status == 200, await resp.text()
+    people = {name: await login(new_client, name) for name in PEOPLE}
     app = people[LEAD].client.app
     mediator = await user_id(app, MEDIATOR)
-    resp = await people[LEAD].post(
-        f"/api/v1/cases/{case_id}/actions/assign_mediator", {"mediator_id": mediator}
-    )
-    assert resp.status == 200, await resp.text()
+    case_id = await builders.assigned_case(callers(people), mediator)
     async with app[SESSIONMAKER]() as s:
         centre = (
             await s.execute(

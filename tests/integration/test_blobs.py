@@ -12,6 +12,7 @@ import random
 import stat
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing, asynccontextmanager
@@ -557,3 +558,53 @@ def test_local_put_stream_memory_stays_flat(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["ok"]
     assert report["growth_kib"] < 64 * 1024, report
+
+
+# -- leftovers of crashed work ----------------------------------------------------------------
+
+DAY = 24 * 3600.0
+PURGE = {"temp_idle": 900.0, "upload_idle": 7 * DAY}
+
+
+async def dead_put(backend: Backend) -> None:
+    """What a process killed during ``put_stream`` leaves: a temporary file or multipart."""
+    if isinstance(backend, LocalBackend):
+        (backend.root / "tmp").mkdir(parents=True, exist_ok=True)
+        (backend.root / "tmp" / "put-dead1234").write_bytes(b"x" * 1000)
+    else:
+        assert isinstance(backend, S3Backend)
+        key = f"tmp/{int(time.time())}-dead1234"
+        await backend.client.create_multipart_upload(Bucket=backend.bucket, Key=key)
+
+
+async def test_stale_leftovers_are_purged_and_live_work_is_kept(backend: Backend) -> None:
+    store = backend.store()
+    kept = await store.put_stream(stream(content(1000, 7)), max_bytes=10_000)
+    await dead_put(backend)
+    stale = await store.begin_upload(10_000)
+    await store.append(stale, 0, stream(content(100)))
+    busy = await store.begin_upload(10_000)
+    now = time.time()
+    assert await store.purge_stale(now, **PURGE) == 0  # nothing is old yet
+    # a week later: the dead temporary and the idle upload go; the one in use stays
+    release = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield b"a" * 10
+        await release.wait()
+        yield b"b" * 10
+
+    appending = asyncio.create_task(store.append(busy, 0, slow()))
+    await asyncio.sleep(0.2)
+    removed = await store.purge_stale(now + 8 * DAY, **PURGE)
+    assert removed == 2
+    release.set()
+    assert await appending == 20
+    finished = await store.finish(busy)
+    assert finished.sha256 == sha256(b"a" * 10 + b"b" * 10)
+    with pytest.raises(UploadNotFound):
+        await store.upload_offset(stale)
+    assert await read_all(store, kept.sha256) == content(1000, 7)
+    left = await backend.leftovers()
+    assert not [k for k in left if "tmp" in k or "uploads" in k], left
+    assert await backend.store().purge_stale(now + 8 * DAY, **PURGE) == 0

@@ -15,20 +15,21 @@ from odr.http.keys import SESSIONMAKER
 from odr.services import demo
 from odr.services.callbacks import DAILY_LIMIT
 from odr.storage.models import Notification, OutboxMessage, User
+from tests.builders import assign_mediator, user_id
 from tests.integration.helpers import (
     ANKANG_REP,
     CONSUMER,
     HUAXIN_REP,
-    LEAD,
     MEDIATOR,
     OTHER_CONSUMER,
     SUPERVISOR,
     Session,
+    callers,
     complaint,
     insurer_id,
     login,
 )
-from tests.integration.outcome_setup import answered_case, user_id
+from tests.integration.outcome_setup import answered_case
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 BODY = re.compile(r"<body([^>]*)>")
@@ -209,10 +210,7 @@ async def test_call_me_back_reaches_the_mediator_once_assigned(
     consumer = people[CONSUMER]
     await consumer.post(f"/api/v1/cases/{case_id}/actions/request_mediation")
     mediator = await user_id(consumer.client.app, MEDIATOR)
-    resp = await people[LEAD].post(
-        f"/api/v1/cases/{case_id}/actions/assign_mediator", {"mediator_id": mediator}
-    )
-    assert resp.status == 200, await resp.text()
+    await assign_mediator(callers(people), case_id, mediator)
     resp = await ask(consumer, case_id=str(case_id), time="morning", phone="010-6512 3456")
     assert resp.status == 200, await resp.text()
     assert "010-****3456" in await resp.text()

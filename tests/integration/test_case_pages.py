@@ -381,8 +381,9 @@ def test_every_code_a_page_shows_has_a_name() -> None:
     """A new event kind, state, category or operation in the core needs words on the pages."""
     from odr.domain.cases import CaseState, EventKind
     from odr.domain.categories import Category
+    from odr.domain.commands import COMMANDS as OPERATIONS
     from odr.services.case_views import NEXT_STEP
-    from odr.services.cases import CONTACT_PREFERENCES, OPERATIONS
+    from odr.services.cases import CONTACT_PREFERENCES
     from web import forms, labels
 
     assert set(EventKind) <= set(labels.EVENTS)

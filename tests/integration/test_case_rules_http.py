@@ -44,7 +44,7 @@ ARGS: dict[str, dict[str, Any]] = {
 }
 HIDDEN = None  # the case is not visible: 404 everywhere
 
-# state -> role -> the operations offered (hand-written from DESIGN.md §3 and the issue)
+# state -> role -> the operations offered (hand-written from the product rules)
 EXPECTED: dict[str, dict[str, set[str] | None]] = {
     "awaiting_insurer": {
         CONSUMER: {"withdraw", "send_message"},

@@ -313,3 +313,22 @@ async def test_every_event_is_chained_and_tampering_shows(new_client: Any) -> No
     assert not check["ok"] and check["first_bad_sequence"] == 3
     stranger = await login(new_client, OTHER_CONSUMER)
     assert (await stranger.get(f"/api/v1/cases/{case['id']}/chain")).status == 404
+
+
+async def test_subscribers_hear_of_every_committed_change(new_client: Any) -> None:
+    """`CaseService.subscribe`: after the commit, with the case and its new events; nothing
+    for a refused operation."""
+    from odr.http.keys import CASES
+    from odr.services.cases import CaseChange
+
+    consumer, case = await file(new_client)
+    heard: list[tuple[int, list[str]]] = []
+
+    async def listen(change: CaseChange) -> None:
+        heard.append((change.case.id, [e.kind.value for e in change.events]))
+
+    consumer.client.app[CASES].subscribe(listen)
+    url = f"/api/v1/cases/{case['id']}/actions"
+    assert (await consumer.post(f"{url}/answer", {"kind": "accept", "text": "x"})).status == 403
+    assert (await consumer.post(f"{url}/withdraw", {"reason": "已解决"})).status == 200
+    assert heard == [(case["id"], ["withdrawn"])]

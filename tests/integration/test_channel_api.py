@@ -128,3 +128,30 @@ async def test_supervisor_registers_a_regulator_referral(new_client: Any) -> Non
     assert detail["regulator_reference"] == "12378-2026-000451"
     consumer = await login(new_client, "13800000001")
     assert (await consumer.post("/api/v1/referrals", data)).status == 403
+
+
+async def test_a_refused_complaint_leaves_no_consumer_account(new_client: Any) -> None:
+    """Finding or creating the consumer and filing are one transaction: a complaint refused
+    for its own content creates no account, through the channel or a referral."""
+    from odr.storage.models import User
+
+    async def accounts(client: Any, mobile: str) -> int:
+        async with client.app[SESSIONMAKER]() as s:
+            stmt = select(func.count()).select_from(User).where(User.mobile == mobile)
+            return int((await s.execute(stmt)).scalar_one())
+
+    client, body = await body_for(new_client, category="no_such_category")
+    resp = await client.post(PATH, data=body, headers=signed_headers(PATH, body))
+    assert resp.status == 422 and (await resp.json())["error"]["code"] == "invalid_category"
+    assert await accounts(client, "13700000009") == 0
+    supervisor = await login(new_client, SUPERVISOR)
+    data = complaint(
+        await insurer_id(supervisor),
+        regulator_reference="12378-2026-000452",
+        consumer={"name": "钱七", "mobile": "13600000002"},
+        category="no_such_category",
+    )
+    data.pop("terms_version")
+    resp = await supervisor.post("/api/v1/referrals", data)
+    assert resp.status == 422 and (await resp.json())["error"]["code"] == "invalid_category"
+    assert await accounts(supervisor.client, "13600000002") == 0

@@ -7,7 +7,9 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -116,6 +118,10 @@ async def test_serve_answers_and_every_demo_login_works(env: dict[str, str]) -> 
                         assert resp.status == 200, (u.login, await resp.text())
                     async with user_http.get(f"{base}/home") as resp:
                         assert resp.status == 200
+            # a 100,000-character query string gets the error shape, not the parser's text
+            async with http.get(f"{base}/api/v1/insurers?q=" + "x" * 100_000) as resp:
+                assert resp.status == 414
+                assert (await resp.json())["error"]["code"] == "query_too_long"
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=10)
@@ -158,3 +164,92 @@ def test_verify_bundle_command(tmp_path: Path, env: dict[str, str]) -> None:
             dst.writestr(info, data)
     bad = run(["verify-bundle", str(tampered)], env, check=False)
     assert bad.returncode == 1 and "files/" in bad.stdout + bad.stderr
+
+
+async def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [*ODR, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    if resp.status == 200:
+                        return proc
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+    proc.kill()
+    pytest.fail("server did not start")
+
+
+async def test_a_killed_upload_leaves_nothing_behind_after_a_restart(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """kill -9 during a one-shot upload leaves its temporary file; the server removes it by
+    itself once it is stale (at start, and every 15 minutes)."""
+    from tests.integration.helpers import complaint
+
+    run(["migrate"], env)
+    run(["demo"], env)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    temps = tmp_path / "var" / "evidence" / "tmp"
+    proc = await start_serve(env, port)
+    try:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            body = {"login": "13800000001", "password": demo.DEMO_PASSWORD}
+            async with http.post(f"{base}/api/v1/auth/login", json=body) as resp:
+                token = (await resp.json())["csrf_token"]
+            headers = {"X-CSRF-Token": token}
+            async with http.get(f"{base}/api/v1/insurers") as resp:
+                insurer = (await resp.json())["items"][0]["id"]
+            async with http.post(
+                f"{base}/api/v1/cases", json=complaint(insurer), headers=headers
+            ) as resp:
+                case_id = (await resp.json())["id"]
+            sent = asyncio.Event()
+
+            async def slow_body() -> Any:
+                yield b"%PDF-1.4\n" + b"0" * (4 * 1024 * 1024)
+                sent.set()
+                await asyncio.sleep(60)
+
+            upload = asyncio.create_task(
+                http.post(
+                    f"{base}/api/v1/cases/{case_id}/evidence?name=a.pdf",
+                    data=slow_body(),
+                    headers={**headers, "Content-Type": "application/octet-stream"},
+                )
+            )
+            await sent.wait()
+            for _ in range(100):
+                if list(temps.glob("put-*")):
+                    break
+                await asyncio.sleep(0.05)
+            left = list(temps.glob("put-*"))
+            assert left, "the upload in progress has a temporary file"
+            proc.kill()  # kill -9 mid-upload
+            proc.wait(timeout=10)
+            upload.cancel()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert all(p.exists() for p in left)
+    stale = time.time() - 20 * 60  # as if the server had stayed down for 20 minutes
+    for path in left:
+        os.utime(path, (stale, stale))
+    proc = await start_serve(env, port)
+    try:
+        for _ in range(100):
+            if not any(p.exists() for p in left):
+                break
+            await asyncio.sleep(0.1)
+        assert not any(p.exists() for p in left), "a stale temporary file was kept"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

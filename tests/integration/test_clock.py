@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from odr.bootstrap import build_services
 from odr.config import Settings
 from odr.domain.accounts import Actor, Role
 from odr.jobs import JobContext
@@ -116,13 +117,8 @@ async def test_two_arq_workers_on_redis(scaled: Settings) -> None:
     from arq.connections import RedisSettings
 
     case_id, due = await file_case(seeded)
-    engines = [make_engine(seeded.database_url) for _ in range(2)]
-    contexts = []
-    for engine in engines:
-        maker = make_sessionmaker(engine)
-        ctx = JobContext(settings=seeded, sessionmaker=maker)
-        ctx.services["cases"] = case_service(seeded, maker, MemoryBus())
-        contexts.append(ctx)
+    services = [build_services(seeded) for _ in range(2)]  # each worker on its own engine
+    contexts = [JobContext(s) for s in services]
     pool = await create_pool(RedisSettings.from_dsn(seeded.redis_url))
     try:
         for moment in moments(due):
@@ -141,8 +137,8 @@ async def test_two_arq_workers_on_redis(scaled: Settings) -> None:
             assert sum(w.jobs_failed for w in workers) == 0
     finally:
         await pool.aclose()
-        for e in engines:
-            await e.dispose()
+        for s in services:
+            await s.aclose()
     kinds = [kind for kind, _ in await clock_events(seeded, case_id)]
     assert kinds == ["reminder", "reminder", "escalated"]
     assert await notification_count(seeded, "reminder") == 2

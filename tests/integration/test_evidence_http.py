@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,28 @@ async def test_export_bundle_verifies_offline(new_client: Any, tmp_path: Path, w
     report = verify_bundle(bundle)
     assert report.ok, report.problem
     assert report.items == (2 if who == CONSUMER else 1)
+
+
+async def test_an_export_and_a_client_leaving_mid_download_log_no_error(
+    new_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    consumer, case_id = await new_case(new_client)
+    for n in range(3):  # enough bytes that the export cannot be sent in one go
+        await put(consumer, case_id, video_bytes(900 * 1024 + n), name=f"录像{n}.mp4", kind="video")
+    items = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
+    first = f"/api/v1/cases/{case_id}/evidence/{items[0]['sequence']}/content"
+    with caplog.at_level(logging.INFO):
+        resp = await consumer.get(f"/api/v1/cases/{case_id}/export")
+        assert resp.status == 200
+        whole = await resp.read()
+        assert int(resp.headers["Content-Length"]) == len(whole) > 2 * 1024 * 1024
+        for path in (f"/api/v1/cases/{case_id}/export", first):
+            resp = await consumer.get(path)
+            assert resp.status == 200
+            await resp.content.read(1024)
+            resp.close()  # the client goes away with most of the body unread
+        await asyncio.sleep(0.5)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 def video_bytes(size: int) -> bytes:

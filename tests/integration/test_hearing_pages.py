@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.builders import user_id
 from tests.integration.helpers import ANKANG_REP, CONSUMER, LEAD, MEDIATOR
-from tests.integration.test_scheduling import scheduled_case, to_mediation, user_id
+from tests.integration.test_scheduling import scheduled_case, to_mediation
 
 ZONE = ZoneInfo("Asia/Shanghai")
 

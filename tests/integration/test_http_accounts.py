@@ -197,6 +197,15 @@ async def test_security_headers_and_request_id(client: TestClient) -> None:
     assert "<script>" not in page and " on" + "click=" not in page
 
 
+async def test_hsts_only_when_served_over_https(make_client: Any, seeded: Any) -> None:
+    plain = await make_client(seeded)
+    assert "Strict-Transport-Security" not in (await plain.get("/")).headers
+    secure = await make_client(seeded.with_overrides(public_url="https://odr.example"))
+    for path in ("/", "/api/v1/openapi.json", "/static/no-such-file.css"):
+        resp = await secure.get(path)
+        assert resp.headers["Strict-Transport-Security"].startswith("max-age=31536000"), path
+
+
 async def test_health_and_readiness(client: TestClient) -> None:
     assert (await client.get("/healthz")).status == 200
     resp = await client.get("/readyz")

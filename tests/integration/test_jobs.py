@@ -9,22 +9,19 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from odr.bootstrap import open_services
 from odr.config import Settings
 from odr.jobs import JobContext, Periodic, claim_once
 from odr.jobs.runners import InProcessRunner, arq_worker
 from odr.jobs.tasks import JOBS, purge_expired_sessions
-from odr.storage.db import UnitOfWork, make_engine, make_sessionmaker
+from odr.storage.db import UnitOfWork
 from odr.storage.models import JobRun, WebSession
 
 
 @pytest.fixture
 async def ctx(database_url: str) -> Any:
-    engine = make_engine(database_url)
-    yield JobContext(
-        settings=Settings(database_url=database_url, secret_key="x" * 40),
-        sessionmaker=make_sessionmaker(engine),
-    )
-    await engine.dispose()
+    async with open_services(Settings(database_url=database_url, secret_key="x" * 40)) as s:
+        yield JobContext(s)
 
 
 async def add_sessions(ctx: JobContext) -> None:
@@ -87,7 +84,7 @@ async def test_claim_once_under_concurrency(ctx: JobContext) -> None:
         *(claim_once(ctx, "reminder:case-1:0.5", "remind") for _ in range(8))
     )
     assert results.count(True) == 1
-    async with UnitOfWork(ctx.sessionmaker) as uow:
+    async with UnitOfWork(ctx.services.sessionmaker) as uow:
         count = (await uow.session.execute(select(func.count()).select_from(JobRun))).scalar()
     assert count == 1
 

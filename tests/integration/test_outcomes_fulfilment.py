@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from odr.config import Settings
 from odr.http.keys import SESSIONMAKER
 from odr.services.bus import MemoryBus
+from odr.services.case_changes import CaseChanges, load_rules
 from odr.services.cases import case_service
-from odr.services.evidence import EvidenceService, blob_store
-from odr.services.outcomes import OutcomeService, load_rules
+from odr.services.outcome_clock import OutcomeClock
 from odr.storage.db import make_engine, make_sessionmaker
 from odr.storage.models import CaseEventRow, Notification
 from tests.integration.helpers import ANKANG_REP, CONSUMER
@@ -52,18 +52,8 @@ async def race(settings: Settings, moments: list[datetime]) -> None:
     engines = [make_engine(settings.database_url) for _ in range(2)]
     workers = []
     for engine in engines:
-        maker = make_sessionmaker(engine)
-        bus = MemoryBus()
-        evidence = EvidenceService(
-            maker,
-            blob_store(settings),
-            bus,
-            max_file_bytes=settings.max_file_bytes,
-            max_case_bytes=settings.max_case_bytes,
-        )
-        workers.append(
-            OutcomeService(case_service(settings, maker, bus), evidence, None, load_rules())
-        )
+        cases = case_service(settings, make_sessionmaker(engine), MemoryBus())
+        workers.append(OutcomeClock(CaseChanges(cases), load_rules()))
     try:
         for moment in moments:
             for _ in range(3):

@@ -9,7 +9,7 @@ from typing import Any
 
 from odr.bundle import verify_bundle
 from odr.http.keys import SESSIONMAKER
-from odr.services.outcomes import satisfaction_summary
+from odr.services.ratings import satisfaction_summary
 from tests.integration.helpers import ANKANG_REP, CONSUMER, MEDIATOR, SUPERVISOR, login
 from tests.integration.outcome_setup import hearing_case, settled_case
 from tests.integration.test_outcomes_agreement import pdf_text

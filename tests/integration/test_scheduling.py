@@ -23,6 +23,7 @@ from odr.storage.models import (
     OutboxMessage,
     User,
 )
+from tests.builders import assign_mediator, mediation_case, user_id
 from tests.conftest import FAST_PASSWORDS
 from tests.integration.helpers import (
     ANKANG_REP,
@@ -32,6 +33,7 @@ from tests.integration.helpers import (
     MEDIATOR,
     OTHER_CONSUMER,
     Session,
+    callers,
     complaint,
     insurer_id,
     login,
@@ -46,23 +48,7 @@ async def to_mediation(new_client: Any) -> tuple[int, dict[str, Session]]:
         name: await login(new_client, name)
         for name in (CONSUMER, ANKANG_REP, MEDIATOR, LEAD, HUAXIN_REP, OTHER_CONSUMER)
     }
-    consumer, rep = people[CONSUMER], people[ANKANG_REP]
-    resp = await consumer.post("/api/v1/cases", complaint(await insurer_id(consumer)))
-    assert resp.status == 201, await resp.text()
-    case_id = (await resp.json())["id"]
-    resp = await rep.post(
-        f"/api/v1/cases/{case_id}/actions/answer", {"kind": "reject", "text": "不予赔付"}
-    )
-    assert resp.status == 200, await resp.text()
-    resp = await consumer.post(f"/api/v1/cases/{case_id}/actions/request_mediation")
-    assert resp.status == 200, await resp.text()
-    return case_id, people
-
-
-async def user_id(app: Any, login_name: str) -> int:
-    async with app[SESSIONMAKER]() as s:
-        stmt = select(User.id).where((User.email == login_name) | (User.mobile == login_name))
-        return int((await s.execute(stmt)).scalar_one())
+    return await mediation_case(callers(people)), people
 
 
 async def assign(people: dict[str, Session], case_id: int, mediator_id: int) -> Any:
@@ -74,8 +60,7 @@ async def assign(people: dict[str, Session], case_id: int, mediator_id: int) -> 
 async def scheduled_case(new_client: Any) -> tuple[int, dict[str, Session], Any]:
     case_id, people = await to_mediation(new_client)
     app = people[LEAD].client.app
-    resp = await assign(people, case_id, await user_id(app, MEDIATOR))
-    assert resp.status == 200, await resp.text()
+    await assign_mediator(callers(people), case_id, await user_id(app, MEDIATOR))
     return case_id, people, app
 
 

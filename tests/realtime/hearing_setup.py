@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.builders import hearing_ahead
 from tests.integration.helpers import (
     ANKANG_REP,
     CONSUMER,
     LEAD,
     MEDIATOR,
     Session,
-    complaint,
-    insurer_id,
+    callers,
     login,
 )
 
@@ -26,25 +25,9 @@ async def open_hearing(make: Any) -> tuple[int, int, dict[str, Session]]:
     """(hearing id, case id, {login: session}) for a hearing starting in ten minutes (its
     join window is open), with the consumer, the insurer's rep and the mediator logged in."""
     people = {name: await login(make, name) for name in (CONSUMER, ANKANG_REP, MEDIATOR, LEAD)}
-    consumer, rep = people[CONSUMER], people[ANKANG_REP]
-    mediator, lead = people[MEDIATOR], people[LEAD]
-    case = await ok(
-        await consumer.post("/api/v1/cases", complaint(await insurer_id(consumer))), 201
-    )
-    act = f"/api/v1/cases/{case['id']}/actions"
-    await ok(await rep.post(f"{act}/answer", {"kind": "reject", "text": "不予赔付"}))
-    await ok(await consumer.post(f"{act}/request_mediation"))
-    me = await ok(await mediator.get("/api/v1/me"))
-    await ok(await lead.post(f"{act}/assign_mediator", {"mediator_id": me["user"]["id"]}))
-    await ok(await mediator.post(f"{act}/accept_assignment"))
-    slot = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0).isoformat()
-    hearing = await ok(
-        await mediator.post(f"/api/v1/cases/{case['id']}/hearings", {"slots": [slot]}), 201
-    )
-    for party in (consumer, rep):
-        await ok(await party.post(f"/api/v1/hearings/{hearing['id']}/choose", {"slots": [slot]}))
-    await ok(await mediator.post(f"/api/v1/hearings/{hearing['id']}/confirm", {"starts_at": slot}))
-    return hearing["id"], case["id"], people
+    me = await ok(await people[MEDIATOR].get("/api/v1/me"))
+    hearing_id, case_id = await hearing_ahead(callers(people), me["user"]["id"])
+    return hearing_id, case_id, people
 
 
 class RoomClient:

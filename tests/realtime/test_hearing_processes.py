@@ -27,6 +27,8 @@ from tests.realtime.peers import Peer, wait_for
 
 ODR = [sys.executable, "-m", "odr.cli"]
 
+pytestmark = pytest.mark.timeout(600)  # server processes started, migrated and killed
+
 
 def free_port() -> int:
     import socket

@@ -17,11 +17,11 @@ from odr.domain.agreements import (
     FulfilmentRules,
     confirmation_action,
     payment_action,
-    render_agreement,
     window_ends_on,
 )
 from odr.domain.cases import Agreement
 from odr.domain.errors import ValidationFailed
+from odr.services.agreement_text import render_agreement
 from odr.services.pdf import Heading, Table, Text, render_pdf
 
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -121,6 +121,12 @@ def test_only_the_submitter_withdraws_an_item() -> None:
         (Action.VIEW_INSURER_INBOX, {"insurer_rep", "other_insurer_rep"}),
         (Action.VIEW_CENTRE_QUEUE, {"centre_lead", "other_centre_lead"}),
         (Action.MANAGE_USERS, set()),  # no admin among them
+        (Action.REQUEST_CALLBACK, {"consumer", "other_consumer"}),
+        (
+            Action.VIEW_CALLBACKS,
+            {"insurer_rep", "other_insurer_rep", "mediator", "other_mediator", "centre_lead"}
+            | {"other_centre_lead", "supervisor"},  # staff still in their organisation
+        ),
     ],
 )
 def test_actions_on_no_case(action: Action, allowed: set[str]) -> None:

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from odr.domain.case_snapshot import SCHEMA, restore, snapshot
-from odr.domain.cases import Case, CaseState, Category, Party
+from odr.domain.cases import Case, CaseState, Category
 from odr.domain.deadlines import DeadlineRules, DueKind, Stage
 from odr.domain.errors import DomainError
+from odr.domain.sides import Party
 from tests.unit.test_cases import (
     ACTORS,
     CONSUMER,

@@ -23,12 +23,12 @@ from odr.domain.cases import (
     Category,
     ChannelKind,
     EventKind,
-    Party,
     format_case_number,
     parse_case_number,
 )
 from odr.domain.deadlines import DeadlineRules, DueKind, Stage
 from odr.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from odr.domain.sides import Party
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)

@@ -31,6 +31,18 @@ def test_a_token_reads_back_until_it_expires() -> None:
     assert info.value.code == "join_token_expired"
 
 
+@pytest.mark.parametrize("holder", [(8, 3, "consumer"), (7, 4, "consumer"), (7, 3, "insurer_rep")])
+@pytest.mark.parametrize("now", [999, 1_001])
+def test_a_token_held_by_anyone_else_reads_as_invalid(
+    holder: tuple[int, int, str], now: int
+) -> None:
+    token = issue_join_token(SECRET, JoinClaim(7, 3, "consumer", 1_000))
+    assert read_join_token(SECRET, token, 999, (7, 3, "consumer")).user_id == 7
+    with pytest.raises(Unauthenticated) as info:
+        read_join_token(SECRET, token, now, holder)
+    assert info.value.code == "invalid_join_token"  # not "expired", not "someone else's"
+
+
 @pytest.mark.parametrize(
     "tamper",
     [

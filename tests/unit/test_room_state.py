@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from odr.services.hearings import Attendee
+from odr.services.hearing_room import Attendee
 from signaling.room_state import RoomState
 
 MEDIATOR = Attendee(1, 9, 1, "调解员", "mediator", "mediator")

@@ -180,6 +180,12 @@ class BlobStore(Protocol):
         """Discard the upload and what it stored; False if there was no such upload."""
         ...
 
+    async def purge_stale(self, now: float, *, temp_idle: float, upload_idle: float) -> int:
+        """Remove what crashed work left behind: temporary files of one-shot stores idle
+        for ``temp_idle`` seconds, resumable uploads idle for ``upload_idle`` (``now`` is a
+        Unix time). An upload in use is never touched. Returns how many were removed."""
+        ...
+
     async def close(self) -> None:
         """Release connections (the store is not used after)."""
         ...

@@ -220,6 +220,16 @@ class LocalBlobStore:
         self._hashing.pop(upload_id, None)
         return True
 
+    async def purge_stale(self, now: float, *, temp_idle: float, upload_idle: float) -> int:
+        removed = await asyncio.to_thread(_purge_temps, self.root / "tmp", now - temp_idle)
+        uploads = self.root / "uploads"
+        names = await asyncio.to_thread(lambda: sorted(p.name for p in _children(uploads)))
+        for name in names:
+            if await asyncio.to_thread(_purge_upload, uploads / name, now - upload_idle):
+                self._hashing.pop(name, None)
+                removed += 1
+        return removed
+
     async def close(self) -> None:
         return None
 
@@ -382,6 +392,52 @@ def _upload_size(directory: Path) -> int:
         return (directory / "data").stat().st_size
     except FileNotFoundError:
         raise UploadNotFound() from None
+
+
+def _children(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def _purge_temps(directory: Path, before: float) -> int:
+    """Temporary ``put-*`` files last written before ``before``: a one-shot store in
+    progress writes all the time, so these were left by a process that died."""
+    removed = 0
+    for path in _children(directory):
+        try:
+            if path.name.startswith("put-") and path.stat().st_mtime < before:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+def _purge_upload(directory: Path, before: float) -> bool:
+    """Remove the resumable upload in ``directory`` if nothing touched it since ``before``
+    and no operation holds it now."""
+    if not directory.is_dir():
+        return False
+    try:
+        upload = _open_upload(directory)
+    except (UploadBusy, UploadNotFound):
+        # an upload that died before its meta file was written, or half removed
+        orphan = not (directory / "meta.json").exists()
+        last = max((p.stat().st_mtime for p in _children(directory)), default=0.0)
+        if orphan and last < before:
+            shutil.rmtree(directory, ignore_errors=True)
+            return True
+        return False
+    try:
+        last = max(os.fstat(upload.fd).st_mtime, (directory / "meta.json").stat().st_mtime)
+        if last >= before:
+            return False
+        _remove_upload(directory)
+        return True
+    finally:
+        _close_upload(upload)
 
 
 def _remove_upload(directory: Path) -> None:

@@ -45,6 +45,7 @@ import io
 import json
 import logging
 import secrets
+import time
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -234,7 +235,7 @@ class S3BlobStore:
                 buffer.write(chunk)
                 if buffer.tell() >= self.part_size:
                     if multipart is None:
-                        multipart = await self._create_multipart(f"tmp/{secrets.token_hex(16)}")
+                        multipart = await self._create_multipart(_temp_key())
                     await multipart.upload(buffer)
                     buffer = io.BytesIO()
             blob = StoredBlob(hasher.hexdigest(), size)
@@ -396,6 +397,38 @@ class S3BlobStore:
             return False
         return True
 
+    async def purge_stale(self, now: float, *, temp_idle: float, upload_idle: float) -> int:
+        """S3 does not say when a multipart upload was last used: one-shot temporaries
+        (``tmp/<unix time>-<random>``) are aborted once older than ``max(temp_idle,
+        upload_idle)``; a resumable upload once none of its objects changed for
+        ``upload_idle``."""
+        s3 = await self._s3()
+        removed = 0
+        temp_before = now - max(temp_idle, upload_idle)
+        async for uploads in s3.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix="tmp/"
+        ):
+            for upload in uploads.get("Uploads", []):
+                began = _temp_began(upload["Key"]) or upload["Initiated"].timestamp()
+                if began < temp_before:
+                    await _Multipart(s3, self.bucket, upload["Key"], upload["UploadId"]).abort()
+                    removed += 1
+        newest: dict[str, float] = {}
+        async for objects in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix="uploads/"
+        ):
+            for item in objects.get("Contents", []):
+                upload_id = item["Key"].split("/")[1]
+                stamp = item["LastModified"].timestamp()
+                newest[upload_id] = max(newest.get(upload_id, 0.0), stamp)
+        for upload_id, stamp in sorted(newest.items()):
+            if stamp < now - upload_idle and upload_id not in self._busy:
+                try:
+                    removed += await self.abort(upload_id)
+                except (UploadBusy, ValueError):
+                    continue
+        return removed
+
     # -- helpers -------------------------------------------------------------------------
 
     @contextmanager
@@ -536,6 +569,17 @@ class S3BlobStore:
         await s3.delete_object(Bucket=self.bucket, Key=_upload_key(upload_id, "meta"))
         self._metas.pop(upload_id, None)
         self._hashing.pop(upload_id, None)
+
+
+def _temp_key() -> str:
+    """Where a one-shot store assembles its parts; the key carries its start time (S3
+    compatible stores do not all report a multipart upload's start faithfully)."""
+    return f"tmp/{int(time.time())}-{secrets.token_hex(16)}"
+
+
+def _temp_began(key: str) -> float | None:
+    stamp, _, rest = key.removeprefix("tmp/").partition("-")
+    return float(stamp) if stamp.isascii() and stamp.isdigit() and rest else None
 
 
 def _upload_key(upload_id: str, name: str) -> str:

@@ -1,4 +1,4 @@
-"""Hearing pages: the hearings section of a case page (proposing, choosing, confirming,
+"""Scheduling pages: the hearings section of a case page (proposing, choosing, confirming,
 rescheduling, cancelling; choosing and assigning the mediator) and the readiness check.
 
 Handlers parse the form, call `odr.services.scheduling` and redirect back to the case page;
@@ -12,20 +12,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from aiohttp_session import get_session
 
 from odr.domain.cases import CaseState
 from odr.domain.errors import DomainError, NotFound, ValidationFailed
 from odr.domain.hearings import MAX_REASON_LENGTH, MAX_SLOTS
+from odr.domain.numbers import parse_int
 from odr.http.auth import require_user
 from odr.http.keys import CASES, SCHEDULING
+from odr.http.params import path_id
 from odr.services.accounts import UserInfo
 from odr.services.scheduling import parse_moment
+from web.flash import HEARING_NOTICE, flash, take_flash
 from web.i18n import N_, _
 from web.messages import message_for
 from web.rendering import render, use_language
-
-NOTICE = "hearing_notice"
 
 _REASONS: dict[str, str] = {
     "employed_by_insurer": N_("works for the insurer of this case"),
@@ -55,7 +55,8 @@ _ERRORS: dict[str, str] = {
     "mediator_already_assigned": N_("This mediator is already assigned."),
 }
 
-DONE: dict[str, str] = {
+#: What the page confirms after a scheduling step succeeded.
+SCHEDULING_DONE: dict[str, str] = {
     "propose": N_("The times were proposed. The parties have been told."),
     "choose": N_("Thank you. Your choice was saved."),
     "confirm": N_("The hearing is set. Everyone received an invitation."),
@@ -82,29 +83,8 @@ def reason_text(reason: Mapping[str, Any]) -> str:
     )
 
 
-def _id(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= 2**63 - 1:
-        raise web.HTTPNotFound()
-    return int(raw)
-
-
 def _case_url(request: web.Request, case_id: int, anchor: str = "hearings") -> str:
     return str(request.app.router["case"].url_for(case_id=str(case_id))) + f"#{anchor}"
-
-
-async def _notice(request: web.Request, case_id: int, **notice: Any) -> None:
-    session = await get_session(request)
-    session[NOTICE] = {"case_id": case_id, **notice}
-
-
-async def _take_notice(request: web.Request, case_id: int) -> dict[str, Any] | None:
-    session = await get_session(request)
-    notice = session.get(NOTICE)
-    if not isinstance(notice, dict) or notice.get("case_id") != case_id:
-        return None
-    del session[NOTICE]
-    return notice
 
 
 _STATES: dict[str, str] = {
@@ -167,12 +147,12 @@ async def section(
     service = request.app[SCHEDULING]
     case_id = int(detail["id"])
     hearings = await service.hearings_of_case(user.actor, case_id)
-    open_ones = [h for h in hearings if h.state in ("proposed", "scheduled", "in_progress")]
+    open_ones = [h for h in hearings if h.is_open]
     state = str(detail["state"])
-    notice = await _take_notice(request, case_id)
+    notice = await take_flash(request, HEARING_NOTICE, case_id)
     if notice is not None:
         kind = notice.get("kind")
-        done_text = DONE.get(str(notice.get("done")), "")
+        done_text = SCHEDULING_DONE.get(str(notice.get("done")), "")
         notice["text"] = (
             _(done_text)
             if kind == "done"
@@ -220,13 +200,14 @@ def _moments(request: web.Request, values: list[str], field: str = "slots") -> l
 
 
 async def _done(request: web.Request, case_id: int, done: str) -> web.StreamResponse:
-    await _notice(request, case_id, kind="done", done=done)
+    await flash(request, HEARING_NOTICE, case_id, kind="done", done=done)
     raise web.HTTPSeeOther(location=_case_url(request, case_id))
 
 
 async def _refused(request: web.Request, case_id: int, error: DomainError) -> web.StreamResponse:
-    await _notice(
+    await flash(
         request,
+        HEARING_NOTICE,
         case_id,
         kind="error",
         code=error.code,
@@ -238,18 +219,18 @@ async def _refused(request: web.Request, case_id: int, error: DomainError) -> we
 
 async def propose_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     form = await _form(request)
     try:
         slots = _moments(request, [str(v) for v in form.getall("slot", [])])  # type: ignore[attr-defined]
-        duration = str(form.get("duration_minutes") or "60")
-        if not duration.isdigit():
+        duration = parse_int(str(form.get("duration_minutes") or "60"))
+        if duration is None:
             raise ValidationFailed(
                 "Give the length in minutes.",
                 code="invalid_duration",
                 details={"field": "duration_minutes"},
             )
-        await request.app[SCHEDULING].propose(user.actor, case_id, slots, int(duration))
+        await request.app[SCHEDULING].propose(user.actor, case_id, slots, duration)
     except NotFound:
         raise
     except DomainError as error:
@@ -269,7 +250,7 @@ async def _on_hearing(request: web.Request, done: str, action: HearingAction) ->
     """One hearing form: authorise through the hearing's case, apply, then back to the case
     page with a notice or the refusal next to the form."""
     user = await require_user(request)
-    hearing_id = _id(request, "hearing_id")
+    hearing_id = path_id(request, "hearing_id")
     case_id = await _hearing_case(request, user, hearing_id)
     form = await _form(request)
     try:
@@ -317,19 +298,19 @@ async def cancel_submit(request: web.Request) -> web.StreamResponse:
 
 
 def _mediator_id(form: Mapping[str, Any]) -> int:
-    raw = str(form.get("mediator_id") or "")
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= 2**63 - 1:
+    mediator_id = parse_int(str(form.get("mediator_id") or ""), minimum=1)
+    if mediator_id is None:
         raise ValidationFailed(
             "Choose a mediator.", code="mediator_not_in_centre", details={"field": "mediator_id"}
         )
-    return int(raw)
+    return mediator_id
 
 
 async def assign_submit(request: web.Request) -> web.StreamResponse:
     """The centre's lead assigns a mediator (through the case's own operation, which checks
     recusal)."""
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     form = await _form(request)
     try:
         params = {"mediator_id": _mediator_id(form)}
@@ -343,7 +324,7 @@ async def assign_submit(request: web.Request) -> web.StreamResponse:
 
 async def choose_mediator_submit(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
-    case_id = _id(request, "case_id")
+    case_id = path_id(request, "case_id")
     form = await _form(request)
     try:
         await request.app[SCHEDULING].choose_mediator(user.actor, case_id, _mediator_id(form))
@@ -357,7 +338,7 @@ async def choose_mediator_submit(request: web.Request) -> web.StreamResponse:
 async def hearing_page(request: web.Request) -> web.StreamResponse:
     """A hearing's own address (in e-mails and calendars): its case page, at the hearing."""
     user = await require_user(request)
-    hearing_id = _id(request, "hearing_id")
+    hearing_id = path_id(request, "hearing_id")
     case_id = await _hearing_case(request, user, hearing_id)
     raise web.HTTPSeeOther(location=_case_url(request, case_id, f"hearing-{hearing_id}"))
 
@@ -370,7 +351,7 @@ async def check_page(request: web.Request) -> web.Response:
     hearing = None
     if "hearing_id" in request.match_info:
         user = await require_user(request)
-        hearing = await request.app[SCHEDULING].hearing(user.actor, _id(request, "hearing_id"))
+        hearing = await request.app[SCHEDULING].hearing(user.actor, path_id(request, "hearing_id"))
     await use_language(request)
     return await render(
         request,

@@ -17,12 +17,13 @@ from odr.domain.hearings import (
     MAX_SLOTS,
     MIN_DURATION_MINUTES,
 )
+from odr.domain.numbers import MAX_ID
 from odr.http.auth import require_actor
 from odr.http.keys import SCHEDULING
+from odr.http.params import path_id
 from odr.services.invitations import FILENAME, MEDIA_TYPE
 from odr.services.scheduling import parse_moment
 
-MAX_ID = 2**63 - 1
 _SLOT = "ISO 8601 time; without an offset it is read in the configured time zone"
 
 
@@ -54,13 +55,6 @@ class MediatorChoiceRequest(Body):
     mediator_id: int = Field(ge=1, le=MAX_ID)
 
 
-def _id(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
-        raise web.HTTPNotFound()
-    return int(raw)
-
-
 def _moments(request: web.Request, raw: list[str], field: str = "slots") -> list[datetime]:
     zone = request.app[SCHEDULING].zone
     return [parse_moment(r, zone, field) for r in raw]
@@ -68,7 +62,7 @@ def _moments(request: web.Request, raw: list[str], field: str = "slots") -> list
 
 async def list_hearings(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    views = await request.app[SCHEDULING].hearings_of_case(actor, _id(request, "case_id"))
+    views = await request.app[SCHEDULING].hearings_of_case(actor, path_id(request, "case_id"))
     return web.json_response({"items": [v.as_dict() for v in views]})
 
 
@@ -76,14 +70,14 @@ async def propose(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, ProposeRequest)
     view = await request.app[SCHEDULING].propose(
-        actor, _id(request, "case_id"), _moments(request, body.slots), body.duration_minutes
+        actor, path_id(request, "case_id"), _moments(request, body.slots), body.duration_minutes
     )
     return web.json_response(view.as_dict(), status=201)
 
 
 async def get_hearing(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    view = await request.app[SCHEDULING].hearing(actor, _id(request, "hearing_id"))
+    view = await request.app[SCHEDULING].hearing(actor, path_id(request, "hearing_id"))
     return web.json_response(view.as_dict())
 
 
@@ -91,7 +85,7 @@ async def choose(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, ChooseRequest)
     view = await request.app[SCHEDULING].choose(
-        actor, _id(request, "hearing_id"), _moments(request, body.slots)
+        actor, path_id(request, "hearing_id"), _moments(request, body.slots)
     )
     return web.json_response(view.as_dict())
 
@@ -101,7 +95,7 @@ async def confirm(request: web.Request) -> web.Response:
     body = await parse_json(request, ConfirmRequest)
     service = request.app[SCHEDULING]
     starts_at = parse_moment(body.starts_at, service.zone, "starts_at")
-    view = await service.confirm(actor, _id(request, "hearing_id"), starts_at)
+    view = await service.confirm(actor, path_id(request, "hearing_id"), starts_at)
     return web.json_response(view.as_dict())
 
 
@@ -109,7 +103,7 @@ async def reschedule(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, RescheduleRequest)
     view = await request.app[SCHEDULING].reschedule(
-        actor, _id(request, "hearing_id"), _moments(request, body.slots), body.reason
+        actor, path_id(request, "hearing_id"), _moments(request, body.slots), body.reason
     )
     return web.json_response(view.as_dict())
 
@@ -117,7 +111,7 @@ async def reschedule(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, CancelRequest)
-    view = await request.app[SCHEDULING].cancel(actor, _id(request, "hearing_id"), body.reason)
+    view = await request.app[SCHEDULING].cancel(actor, path_id(request, "hearing_id"), body.reason)
     return web.json_response(view.as_dict())
 
 
@@ -125,7 +119,7 @@ async def invitation(request: web.Request) -> web.Response:
     """The calendar file in the caller's language (``?lang=en``; Chinese by default)."""
     actor = await require_actor(request)
     lang = "en" if request.query.get("lang") == "en" else "zh-CN"
-    text = await request.app[SCHEDULING].invitation(actor, _id(request, "hearing_id"), lang)
+    text = await request.app[SCHEDULING].invitation(actor, path_id(request, "hearing_id"), lang)
     return web.Response(
         text=text,
         content_type=MEDIA_TYPE,
@@ -140,13 +134,13 @@ async def invitation(request: web.Request) -> web.Response:
 async def mediators(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     service = request.app[SCHEDULING]
-    options = await service.eligible_mediators(actor, _id(request, "case_id"))
+    options = await service.eligible_mediators(actor, path_id(request, "case_id"))
     return web.json_response({"items": [o.as_dict() for o in options]})
 
 
 async def get_mediator_choice(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    picks = await request.app[SCHEDULING].mediator_choices(actor, _id(request, "case_id"))
+    picks = await request.app[SCHEDULING].mediator_choices(actor, path_id(request, "case_id"))
     return web.json_response(picks.as_dict())
 
 
@@ -154,6 +148,6 @@ async def choose_mediator(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, MediatorChoiceRequest)
     picks = await request.app[SCHEDULING].choose_mediator(
-        actor, _id(request, "case_id"), body.mediator_id
+        actor, path_id(request, "case_id"), body.mediator_id
     )
     return web.json_response(picks.as_dict())

@@ -18,19 +18,21 @@ from aiohttp import web
 
 from odr.domain.errors import Forbidden
 from odr.domain.hearings import MAX_MINUTES_LENGTH
+from odr.domain.sides import side_of
 from odr.http.auth import csrf_token, require_user
-from odr.http.keys import HEARINGS, SCHEDULING, SETTINGS
+from odr.http.keys import HEARING_ROOM, SCHEDULING, SETTINGS
+from odr.http.params import path_id
 from odr.services.accounts import UserInfo
+from odr.services.hearing_room import MEDIATOR_SIDE
 from odr.services.scheduling import HearingView
 from web.i18n import _
 from web.rendering import render, use_language, zone_of
 
 #: The roles that take part in a hearing beside its mediator.
-PARTY_ROLES = {"consumer": "consumer", "insurer_rep": "insurer"}
 MAX_CHAT_LENGTH = 2000  # as the socket protocol's
 
 
-def setup_room_pages(app: web.Application) -> None:
+def setup_hearing_room_pages(app: web.Application) -> None:
     """Register the room and the recordings pages."""
     r = app.router
     r.add_get(r"/hearings/{hearing_id:\d+}/room", room_page, name="hearing_room")
@@ -38,10 +40,7 @@ def setup_room_pages(app: web.Application) -> None:
 
 
 def _hearing_id(request: web.Request) -> int:
-    raw = request.match_info["hearing_id"]
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**63:
-        raise web.HTTPNotFound()
-    return int(raw)
+    return path_id(request, "hearing_id")
 
 
 def _url(request: web.Request, name: str, **parts: str) -> str | None:
@@ -57,8 +56,9 @@ def _case_url(request: web.Request, view: HearingView) -> str:
 
 def _side(user: UserInfo, view: HearingView) -> str | None:
     if user.id == view.mediator_id:
-        return "mediator"
-    return PARTY_ROLES.get(user.role.value)
+        return MEDIATOR_SIDE
+    side = side_of(user.role)
+    return side.value if side else None
 
 
 # --- the room ------------------------------------------------------------------------------------
@@ -172,7 +172,6 @@ def room_texts() -> dict[str, str]:
         "error_generic": _("Something went wrong. Please try again."),
         "error_hearing_not_open": _("The hearing is not open to join now."),
         "error_consent_required": _("Please read and accept the recording notice first."),
-        "error_join_token_mismatch": _("Please reload the page and join again."),
         "error_in_lobby": _("Please wait until the mediator lets you in."),
         "error_not_moderator": _("Only the mediator may do this."),
         "error_rate_limited": _("Too many messages; please slow down."),
@@ -250,7 +249,7 @@ async def recordings_page(request: web.Request) -> web.Response:
     user = await require_user(request)
     hearing_id = _hearing_id(request)
     view = await request.app[SCHEDULING].hearing(user.actor, hearing_id)  # 404 for strangers
-    items = await request.app[HEARINGS].recordings(user.actor, hearing_id)
+    items = await request.app[HEARING_ROOM].recordings(user.actor, hearing_id)
     await use_language(request)
     resource = request.app.router["api.hearings.recording_file"]
 

@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -34,6 +33,9 @@ from odr.domain.join_tokens import (
     read_join_token,
 )
 from odr.domain.masking import mask_personal_numbers
+from odr.domain.numbers import parse_int
+from odr.domain.recording_names import parse_segment_name, participant_of
+from odr.domain.sides import side_of
 from odr.services.bus import Bus
 from odr.services.evidence import EvidenceService
 from odr.services.scheduling import record_no_shows
@@ -45,7 +47,6 @@ from odr.storage.models import HearingLogEntry, HearingMessage, HearingRecording
 log = logging.getLogger("odr.hearings")
 
 MEDIATOR_SIDE = "mediator"
-SIDE_OF_ROLE = {Role.CONSUMER: "consumer", Role.INSURER_REP: "insurer"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +150,8 @@ class HearingRoomService:
         """The attendee behind a join token presented by a logged-in actor; refused unless the
         token is the actor's own, for this hearing, in its role, unexpired, and the hearing is
         still open."""
-        claim = read_join_token(self.secret_key, token, time.time())
-        if (claim.user_id, claim.hearing_id, claim.role) != (
-            actor.user_id,
-            hearing_id,
-            str(actor.role),
-        ):
-            raise Forbidden("This join link belongs to someone else.", code="join_token_mismatch")
+        holder = (actor.user_id, hearing_id, str(actor.role))
+        claim = read_join_token(self.secret_key, token, time.time(), holder)
         async with self.sessionmaker() as s:
             hearing = await hearing_repo.load(s, hearing_id)
             side = _side(actor, hearing)
@@ -455,17 +451,18 @@ class HearingRoomService:
         return {"text": hearing.minutes, "updated_at": now.isoformat()}
 
 
-_SEGMENT = re.compile(r"u(\d+)-\d{4}\.webm")
-
-
 def _closed_segments(root: Path) -> list[tuple[int, int, Path]]:
+    """(hearing id, user id, path) of every closed segment under ``root/<hearing id>/``."""
     found = []
     for folder in sorted(root.iterdir()):
-        if folder.is_dir() and folder.name.isdigit():
-            for path in sorted(folder.iterdir()):
-                match = _SEGMENT.fullmatch(path.name)
-                if match:
-                    found.append((int(folder.name), int(match.group(1)), path))
+        hearing_id = parse_int(folder.name, minimum=1)
+        if hearing_id is None or not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            name = parse_segment_name(path.name)
+            user_id = participant_of(name.stem) if name and not name.open else None
+            if user_id is not None:
+                found.append((hearing_id, user_id, path))
     return found
 
 
@@ -495,16 +492,17 @@ def _side(actor: Actor, hearing: Hearing) -> str:
         authorize(actor, Action.MODERATE_HEARING, scope)
         return MEDIATOR_SIDE
     authorize(actor, Action.JOIN_HEARING, scope)
-    side = SIDE_OF_ROLE.get(actor.role)
+    side = side_of(actor.role)
     if side is None:
         raise Forbidden("Only the parties and the mediator join a hearing.", code="forbidden")
-    return side
+    return side.value
 
 
 def _side_or_none(actor: Actor, hearing: Hearing) -> str | None:
     if actor.user_id == hearing.mediator_id:
         return MEDIATOR_SIDE
-    return SIDE_OF_ROLE.get(actor.role)
+    side = side_of(actor.role)
+    return side.value if side else None
 
 
 async def _message_by_client_id(

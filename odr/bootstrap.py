@@ -1,0 +1,172 @@
+"""The composition root: every resource and service, built from `Settings` in one place.
+
+The server (`odr.app.create_app`), the worker and every command line tool that touches the
+database get their services from `build_services`, so they all run the same services. Building
+does no network I/O (the database engine and the Redis client connect on first use); each
+resource is closed in one place, `Services.aclose`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from odr.config import Settings
+from odr.services.accounts import LoginPolicy, Logins
+from odr.services.agreements import AgreementService
+from odr.services.bus import Bus, MemoryBus, RedisBus
+from odr.services.case_changes import CaseChanges, load_rules
+from odr.services.case_reactions import closing_report
+from odr.services.cases import CaseService, case_service, now_utc
+from odr.services.closing import ClosingService
+from odr.services.evidence import EvidenceService, blob_store
+from odr.services.hearing_room import HearingRoomService
+from odr.services.offers import OfferService
+from odr.services.outbox import Sender, senders_for
+from odr.services.outcome_clock import OutcomeClock
+from odr.services.passwords import Passwords
+from odr.services.payments import PaymentService
+from odr.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from odr.services.ratings import RatingService
+from odr.services.scheduling import SchedulingService, scheduling_service
+from odr.storage.db import CONNECT_DEADLINE, STATEMENT_DEADLINE, make_engine, make_sessionmaker
+from odr.storage.redis import make_redis
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the server and the worker run on, built once per process."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: Redis | None  # only when Redis is configured
+    bus: Bus
+    limiter: RateLimiter
+    passwords: Passwords
+    logins: Logins
+    cases: CaseService
+    scheduling: SchedulingService
+    evidence: EvidenceService
+    hearing_room: HearingRoomService
+    agreements: AgreementService
+    offers: OfferService
+    payments: PaymentService
+    closing: ClosingService
+    ratings: RatingService
+    outcome_clock: OutcomeClock  # the worker's
+    senders: dict[str, Sender]  # the outbox's senders, by medium
+
+    async def aclose(self) -> None:
+        """Close every resource `build_services` opened (once each)."""
+        await self.evidence.store.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    passwords: Passwords | None = None,
+    clock: Clock | None = None,
+    statement_deadline: float = STATEMENT_DEADLINE,
+) -> Services:
+    """Every resource and service from the settings (no network I/O: clients are lazy).
+
+    Tests may pass faster ``passwords`` and a controlled ``clock``; the worker allows its
+    statements more time (``statement_deadline``). Close with `aclose`."""
+    now = clock or now_utc
+    engine = make_engine(
+        settings.database_url,
+        connect_deadline=CONNECT_DEADLINE,
+        statement_deadline=statement_deadline,
+    )
+    sessionmaker = make_sessionmaker(engine)
+    redis = make_redis(settings.redis_url) if settings.redis_url else None
+    bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
+    limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
+    passwords = passwords or Passwords()
+    logins = Logins(
+        passwords,
+        limiter,
+        LoginPolicy(
+            max_failures=settings.login_max_failures,
+            window=settings.login_window,
+            device_secret=settings.secret_key,
+        ),
+    )
+    cases = case_service(settings, sessionmaker, bus)
+    cases.clock = now
+    scheduling = scheduling_service(settings, cases, clock=now)
+    evidence = EvidenceService(
+        sessionmaker,
+        blob_store(settings),
+        bus,
+        max_file_bytes=settings.max_file_bytes,
+        max_case_bytes=settings.max_case_bytes,
+    )
+    hearing_room = HearingRoomService(
+        sessionmaker,
+        evidence,
+        bus,
+        secret_key=settings.secret_key,
+        recordings_dir=settings.recordings_dir,
+        ice_servers=settings.ice_servers,
+        turn_secret=settings.turn_secret,
+        clock=now,
+    )
+    # --- outcomes -----------------------------------------------------------------------------
+    changes, rules = CaseChanges(cases), load_rules()
+    agreements = AgreementService(changes, evidence, logins, rules.confirmation)
+    closing = ClosingService(changes, evidence, agreements)
+    # --- end of outcomes ----------------------------------------------------------------------
+    cases.subscribe(closing_report(closing))  # closing, whichever way, enters the report
+    return Services(
+        settings=settings,
+        clock=now,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        redis=redis,
+        bus=bus,
+        limiter=limiter,
+        passwords=passwords,
+        logins=logins,
+        cases=cases,
+        scheduling=scheduling,
+        evidence=evidence,
+        hearing_room=hearing_room,
+        agreements=agreements,
+        offers=OfferService(changes, rules.blind),
+        payments=PaymentService(changes),
+        closing=closing,
+        ratings=RatingService(changes),
+        outcome_clock=OutcomeClock(changes, rules),
+        senders=senders_for(settings.smtp_url, settings.mail_from),
+    )
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    passwords: Passwords | None = None,
+    clock: Clock | None = None,
+    statement_deadline: float = STATEMENT_DEADLINE,
+) -> AsyncIterator[Services]:
+    """`build_services`, closed on the way out: ``async with open_services(s) as services:``."""
+    services = build_services(
+        settings, passwords=passwords, clock=clock, statement_deadline=statement_deadline
+    )
+    try:
+        yield services
+    finally:
+        await services.aclose()
