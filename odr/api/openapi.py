@@ -45,6 +45,33 @@ def _path_schema(name: str) -> dict[str, Any]:
     return {"type": "string"}
 
 
+#: Operations that create an object and answer with its ``id``, and the path parameter that
+#: names such an object elsewhere: their success responses link to every operation that
+#: takes it (OpenAPI links, which stateful clients and testers follow).
+CREATES = {
+    "api.cases.file": "case_id",
+    "api.referrals": "case_id",
+    "api.hearings.propose": "hearing_id",
+}
+
+
+def _link_created_objects(paths: dict[str, dict[str, Any]]) -> None:
+    operations = [op for methods in paths.values() for op in methods.values()]
+    for creator in operations:
+        parameter = CREATES.get(creator["operationId"])
+        if parameter is None:
+            continue
+        success = next(v for k, v in creator["responses"].items() if k.startswith("2"))
+        success["links"] = {
+            op["operationId"]: {
+                "operationId": op["operationId"],
+                "parameters": {parameter: "$response.body#/id"},
+            }
+            for op in operations
+            if op is not creator and any(p["name"] == parameter for p in op.get("parameters", ()))
+        }
+
+
 def build_document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
 
@@ -86,6 +113,7 @@ def build_document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
         if ep.auth:
             op["security"] = [{"session": []}]
         paths.setdefault(ep.path, {})[ep.method.lower()] = op
+    _link_created_objects(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "ODR API", "version": "1"},

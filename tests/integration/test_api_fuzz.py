@@ -28,6 +28,7 @@ from tests.integration.helpers import ANKANG_REP, CONSUMER, MEDIATOR, SUPERVISOR
 
 ODR = [sys.executable, "-m", "odr.cli"]
 EXAMPLES = 6  # generated requests per operation (each sent as every role)
+STATEFUL_SCENARIOS = 25  # sequences of linked requests per role
 ROLES = ("anonymous", CONSUMER, ANKANG_REP, MEDIATOR, SUPERVISOR)
 #: operations that would end the session the run depends on
 SKIPPED = {("POST", "/api/v1/auth/logout")}
@@ -127,3 +128,38 @@ def test_the_api_keeps_its_contract(odr_server: str, sessions: dict[str, dict[st
     print(f"schemathesis: {operations} operations, {sent} requests, {len(failures)} failures")
     assert operations > 50
     assert not failures, "\n\n".join(failures)
+
+
+def test_the_api_keeps_its_contract_along_its_links(
+    odr_server: str, sessions: dict[str, dict[str, str]]
+) -> None:
+    """Stateful: schemathesis follows the document's links (a filed complaint's id into every
+    operation on that case, a proposed hearing's id into every operation on the hearing), as
+    the consumer who files and the supervisor who registers referrals."""
+    api = schemathesis.openapi.from_url(f"{odr_server}/api/v1/openapi.json").exclude(
+        path="/api/v1/auth/logout"
+    )
+    steps = 0
+    for who in (CONSUMER, SUPERVISOR):
+        class Machine(api.as_state_machine()):  # type: ignore[misc]
+            headers = sessions[who]
+
+            def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+                return {"headers": self.headers, "timeout": 10}
+
+            def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+                nonlocal steps
+                steps += 1
+                case.validate_response(response, checks=CHECKS)
+
+        Machine.run(
+            settings=settings(
+                max_examples=STATEFUL_SCENARIOS,
+                stateful_step_count=6,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
+        )
+    print(f"schemathesis stateful: {steps} linked requests")
+    assert steps > STATEFUL_SCENARIOS
