@@ -134,10 +134,11 @@ async def until_ok(request: Any, limit: float = 10.0) -> float:
         await asyncio.sleep(0.25)
 
 
-async def answered_unavailable_fast(request: Any, limit: float = 6.0) -> None:
+async def answered_unavailable_fast(request: Any, limit: float = 5.0) -> None:
     started = time.monotonic()
     resp = await request()
     elapsed = time.monotonic() - started
+    print(f"503 after {elapsed:.2f} s")
     assert resp.status == 503, (resp.status, await resp.text())
     body = await resp.json()
     assert body["error"]["code"] == "service_unavailable"
@@ -158,11 +159,13 @@ async def test_a_stalled_database_gives_503_fast_and_recovers(proxied_app: Any) 
     ready = await client.get("/readyz")
     assert ready.status == 503 and "database" in (await ready.json())["checks"]
     db_proxy.heal()
-    assert await until_ok(insurers) < 10
+    stalled = await until_ok(insurers)
     db_proxy.cut()  # the database goes away altogether: refused connections
     await answered_unavailable_fast(insurers)
     db_proxy.heal()
-    assert await until_ok(insurers) < 10
+    refused = await until_ok(insurers)
+    print(f"database recovered {stalled:.2f} s after a stall, {refused:.2f} s after a cut")
+    assert stalled < 10 and refused < 10
 
 
 @pytest.mark.postgres
@@ -179,7 +182,9 @@ async def test_a_stalled_redis_gives_503_fast_on_login_and_recovers(proxied_app:
     redis_proxy.stall()
     await answered_unavailable_fast(log_in)
     redis_proxy.heal()
-    assert await until_ok(log_in) < 10
+    recovered = await until_ok(log_in)
+    print(f"login recovered {recovered:.2f} s after Redis came back")
+    assert recovered < 10
 
 
 @pytest.mark.postgres
