@@ -48,6 +48,7 @@ from odr.domain.deadlines import (
 from odr.domain.errors import Conflict, Forbidden, ValidationFailed
 from odr.domain.frozen import freeze, thaw
 from odr.domain.masking import MaskResult, mask_personal_numbers
+from odr.domain.money import FEN_PER_YUAN, MAX_YUAN
 from odr.domain.sides import PARTY_OF_ROLE, Party
 
 
@@ -315,12 +316,17 @@ def _text(value: str, name: str, *, limit: int = MAX_TEXT_LENGTH, required: bool
     return text
 
 
+#: The largest amount a case takes, in fen (`odr.domain.money.MAX_YUAN`); it also keeps every
+#: amount an exact integer of the hash chain's canonical JSON.
+MAX_FEN = int(MAX_YUAN) * FEN_PER_YUAN
+
+
 def _amount(value: int | None, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FEN:
         raise ValidationFailed(
-            "An amount is a whole, non-negative number of fen.",
+            "An amount is a whole, non-negative number of fen, at most 100 billion yuan.",
             code="invalid_amount",
             details={"field": name},
         )
@@ -856,6 +862,7 @@ class Case:
         party = PARTY_OF_ROLE[actor.role]
         if party in self.signatures:
             raise Conflict("This party has already signed.", code="already_signed")
+        how = _text(method, "method", limit=40, required=False)  # checked before any change
         self.signatures[party] = actor.user_id
         all_signed = set(self.signatures) == set(Party)
         if all_signed:
@@ -869,7 +876,7 @@ class Case:
                 "party": str(party),
                 "sha256": self.agreement.sha256,
                 "all_signed": all_signed,
-                "method": _text(method, "method", limit=40, required=False),
+                "method": how,
             },
         )
 

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Self
 from odr.domain.authz import Action
 from odr.domain.cases import MAX_MESSAGE_LENGTH, MAX_TEXT_LENGTH, AnswerKind
 from odr.domain.errors import ValidationFailed
+from odr.domain.ledger import MAX_SAFE_INTEGER
 
 
 class ParamKind(StrEnum):
@@ -104,6 +105,9 @@ def _check(name: str, param: Param, value: Any) -> Any:
         return value
     if not isinstance(value, int) or isinstance(value, bool):
         raise _invalid(name, f"{name} must be a number.")
+    if param.kind is ParamKind.NUMBER and not 1 <= value <= MAX_SAFE_INTEGER:
+        # an id: no row has it, and the case's hash chain could not record it exactly
+        raise _invalid(name, f"{name} is not a known id.")
     return value
 
 
