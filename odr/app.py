@@ -92,6 +92,17 @@ def _expose(app: web.Application, services: Services) -> None:
     app[keys.PAYMENTS] = services.payments
     app[keys.CLOSING] = services.closing
     app[keys.RATINGS] = services.ratings
+    app[keys.ACCOUNTS] = services.accounts
+    app[keys.CASE_VIEWS] = services.case_views
+    app[keys.CHANNELS] = services.channels
+    app[keys.DASHBOARD] = services.dashboard
+    app[keys.WARNINGS] = services.warnings
+    app[keys.DIGESTS] = services.digests
+    app[keys.STAFF_DIRECTORY] = services.staff_directory
+    app[keys.CARE] = services.care
+    app[keys.CALLBACKS] = services.callbacks
+    app[keys.ADMIN] = services.admin
+    app[keys.INBOX] = services.inbox
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

@@ -17,15 +17,23 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from odr.config import Settings
-from odr.services.accounts import LoginPolicy, Logins
+from odr.services.accounts import Accounts, LoginPolicy, Logins
+from odr.services.admin import Admin
 from odr.services.agreements import AgreementService
 from odr.services.bus import Bus, MemoryBus, RedisBus
+from odr.services.callbacks import Callbacks
+from odr.services.care import Care
 from odr.services.case_changes import CaseChanges, load_rules
 from odr.services.case_reactions import closing_report
+from odr.services.case_views import CaseViews
 from odr.services.cases import CaseService, case_service, now_utc
+from odr.services.channels import Channels
 from odr.services.closing import ClosingService
+from odr.services.dashboard import Dashboard
+from odr.services.digests import Digests
 from odr.services.evidence import EvidenceService, blob_store
 from odr.services.hearing_room import HearingRoomService
+from odr.services.inbox import Inbox
 from odr.services.offers import OfferService
 from odr.services.outbox import Sender, senders_for
 from odr.services.outcome_clock import OutcomeClock
@@ -34,6 +42,8 @@ from odr.services.payments import PaymentService
 from odr.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from odr.services.ratings import RatingService
 from odr.services.scheduling import SchedulingService, scheduling_service
+from odr.services.staff_directory import StaffDirectory
+from odr.services.warnings import Warnings
 from odr.storage.db import CONNECT_DEADLINE, STATEMENT_DEADLINE, make_engine, make_sessionmaker
 from odr.storage.redis import make_redis
 
@@ -64,6 +74,18 @@ class Services:
     ratings: RatingService
     outcome_clock: OutcomeClock  # the worker's
     senders: dict[str, Sender]  # the outbox's senders, by medium
+    # the server's reads and small writes, each owning its session or unit of work
+    accounts: Accounts
+    case_views: CaseViews
+    channels: Channels
+    dashboard: Dashboard
+    warnings: Warnings
+    digests: Digests
+    staff_directory: StaffDirectory
+    care: Care
+    callbacks: Callbacks
+    admin: Admin
+    inbox: Inbox
 
     async def aclose(self) -> None:
         """Close every resource `build_services` opened (once each)."""
@@ -151,6 +173,17 @@ def build_services(
         ratings=RatingService(changes),
         outcome_clock=OutcomeClock(changes, rules),
         senders=senders_for(settings.smtp_url, settings.mail_from),
+        accounts=Accounts(sessionmaker, passwords, logins),
+        case_views=CaseViews(sessionmaker),
+        channels=Channels(sessionmaker),
+        dashboard=Dashboard(sessionmaker),
+        warnings=Warnings(sessionmaker),
+        digests=Digests(sessionmaker),
+        staff_directory=StaffDirectory(sessionmaker),
+        care=Care(sessionmaker),
+        callbacks=Callbacks(sessionmaker, limiter),
+        admin=Admin(sessionmaker),
+        inbox=Inbox(sessionmaker),
     )
 
 

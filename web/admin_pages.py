@@ -20,11 +20,10 @@ from odr.domain.authz import Action, authorize
 from odr.domain.errors import DomainError, ValidationFailed
 from odr.domain.numbers import parse_int
 from odr.http.auth import csrf_token, require_user, today
-from odr.http.keys import PASSWORDS, SESSIONMAKER
+from odr.http.keys import ACCOUNTS, ADMIN
 from odr.services import accounts, admin
 from odr.services.accounts import UserInfo
 from odr.services.passwords import totp_uri
-from odr.storage.db import UnitOfWork
 from web.form_errors import form_again
 from web.i18n import N_
 from web.rendering import render, use_language
@@ -71,9 +70,9 @@ def _role_filter(raw: str | None) -> Role | None:
 
 async def _users_context(request: web.Request, user: UserInfo) -> dict[str, Any]:
     role = _role_filter(request.query.get("role"))
-    async with request.app[SESSIONMAKER]() as s:
-        users = await admin.list_users(s, user.actor, today(request), role)
-        organisations = await admin.list_organisations(s, user.actor, today(request))
+    users, organisations = await request.app[ADMIN].users_and_organisations(
+        user.actor, today(request), role
+    )
     return {
         "users": users,
         "role_filter": role.value if role else "",
@@ -132,10 +131,7 @@ async def user_submit(request: web.Request) -> web.Response:
             badge_number=values["badge_number"],
             is_admin=is_admin,
         )
-        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-            created = await accounts.create_staff_account(
-                uow, request.app[PASSWORDS], user.actor, new, today(request)
-            )
+        created = await request.app[ACCOUNTS].create_staff_account(user.actor, new, today(request))
     except DomainError as error:
         context = await _users_context(request, user)
         values["password"] = ""  # never sent back to the browser
@@ -161,8 +157,7 @@ async def user_submit(request: web.Request) -> web.Response:
 
 
 async def _organisations_context(request: web.Request, user: UserInfo) -> dict[str, Any]:
-    async with request.app[SESSIONMAKER]() as s:
-        organisations = await admin.list_organisations(s, user.actor, today(request))
+    organisations = await request.app[ADMIN].list_organisations(user.actor, today(request))
     created = request.query.get("created", "")
     return {
         "organisations": organisations,
@@ -192,8 +187,9 @@ async def organisation_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = {name: str(form.get(name, "")) for name in ORGANISATION_FIELDS}
     try:
-        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-            new_id = await admin.add_organisation(uow, user.actor, admin.NewOrganisation(**values))
+        new_id = await request.app[ADMIN].add_organisation(
+            user.actor, admin.NewOrganisation(**values)
+        )
     except DomainError as error:
         context = await _organisations_context(request, user)
         return await form_again(

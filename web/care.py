@@ -20,11 +20,10 @@ from odr.domain.authz import Action, authorize
 from odr.domain.errors import DomainError
 from odr.domain.numbers import parse_int
 from odr.http.auth import require_user
-from odr.http.keys import LIMITER, SESSIONMAKER
-from odr.services import callbacks, care
+from odr.http.keys import CALLBACKS, CARE, CASE_VIEWS
+from odr.services import callbacks
 from odr.services.accounts import UserInfo
-from odr.services.case_views import CaseFilter, list_cases
-from odr.storage.db import UnitOfWork
+from odr.services.case_views import CaseFilter
 from web.form_errors import form_again
 from web.i18n import N_, _
 from web.rendering import render, use_language, zone_of
@@ -70,8 +69,7 @@ async def care_switch(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
     form = await request.post()
     on = form.get("care") == "on"
-    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        await care.set_care_mode(uow, user.id, on)
+    await request.app[CARE].set_care_mode(user.id, on)
     response = web.HTTPSeeOther(location=safe_next(str(form.get("next", "")), "/home"))
     _remember(response, on)
     raise response
@@ -93,8 +91,7 @@ async def _consumer(request: web.Request) -> UserInfo:
 
 
 async def _form_context(request: web.Request, user: UserInfo) -> dict[str, Any]:
-    async with request.app[SESSIONMAKER]() as s:
-        cases = await list_cases(s, user.actor, CaseFilter(limit=50))
+    cases = await request.app[CASE_VIEWS].list_cases(user.actor, CaseFilter(limit=50))
     mobile = user.login if user.login.isascii() and user.login.isdigit() else None
     return {
         "cases": cases,
@@ -138,10 +135,7 @@ async def callback_submit(request: web.Request) -> web.Response:
         note=values["note"],
     )
     try:
-        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-            sent = await callbacks.request_callback(
-                uow, request.app[LIMITER], user.actor, form, datetime.now(UTC)
-            )
+        sent = await request.app[CALLBACKS].request_callback(user.actor, form, datetime.now(UTC))
     except DomainError as error:
         context = await _form_context(request, user)
         return await form_again(request, "callback.html", error, {**context, "values": values})
@@ -156,8 +150,7 @@ async def callback_list(request: web.Request) -> web.Response:
     user = await require_user(request)
     authorize(user.actor, Action.VIEW_CALLBACKS)
     await use_language(request)
-    async with request.app[SESSIONMAKER]() as s:
-        rows = await callbacks.addressed_to(s, user.id)
+    rows = await request.app[CALLBACKS].addressed_to(user.id)
     zone = zone_of(request)
     requests = [
         {

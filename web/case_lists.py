@@ -9,13 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from odr.domain.accounts import OrganisationKind
 from odr.domain.cases import ANSWER_STAGE_STATES
 from odr.domain.deadlines import DeadlineRules
-from odr.http.keys import CASES, SESSIONMAKER
+from odr.http.keys import ACCOUNTS, CASE_VIEWS, CASES
 from odr.services import case_views
 from odr.services.accounts import UserInfo
-from odr.storage.accounts import list_organisations
 from web.formatting import Countdown, countdown, moment
 
 HOME_ROWS = 10
@@ -29,13 +27,8 @@ class Insurer:
 
 async def insurers(request: web.Request, lang: str) -> list[Insurer]:
     """The active insurers a complaint can be filed against, named in the reader's language."""
-    async with request.app[SESSIONMAKER]() as s:
-        rows = await list_organisations(s)
-    return [
-        Insurer(o.id, (o.name_en or o.name) if lang == "en" else o.name)
-        for o in rows
-        if o.kind == OrganisationKind.INSURER.value and o.active
-    ]
+    rows = await request.app[ACCOUNTS].active_insurers()
+    return [Insurer(o.id, (o.name_en or o.name) if lang == "en" else o.name) for o in rows]
 
 
 def stage_started_at(item: dict[str, Any], deadlines: DeadlineRules) -> datetime | None:
@@ -70,8 +63,7 @@ async def load(
     insurer_names: dict[int, str],
 ) -> list[dict[str, Any]]:
     """The user's cases through `case_views.list_cases`, ready for `_case_table.html`."""
-    async with request.app[SESSIONMAKER]() as s:
-        items = await case_views.list_cases(s, user.actor, f)
+    items = await request.app[CASE_VIEWS].list_cases(user.actor, f)
     now = datetime.now(UTC)
     deadlines = request.app[CASES].deadlines
     return [row(item, insurer_names, now, deadlines) for item in items]

@@ -21,7 +21,7 @@ from odr.domain.masking import MaskResult
 from odr.domain.numbers import parse_int
 from odr.http.auth import csrf_token, require_user
 from odr.http.errors import status_of
-from odr.http.keys import CASES, EVIDENCE, PASSWORDS, SESSIONMAKER, SETTINGS
+from odr.http.keys import CASE_VIEWS, CASES, EVIDENCE, PASSWORDS, SETTINGS
 from odr.http.multipart import UploadForm
 from odr.http.params import path_id
 from odr.services import case_views
@@ -231,10 +231,8 @@ async def _case_page(
     values: Mapping[str, str] | None = None,
 ) -> web.Response:
     lang = await use_language(request)
-    async with request.app[SESSIONMAKER]() as s:
-        detail = await case_views.case_detail(s, user.actor, case_id)
-        events = await case_views.timeline(s, user.actor, case_id)
-        may_upload = await evidence.may_upload(s, user.actor, case_id)
+    page = await request.app[CASE_VIEWS].case_page(user.actor, case_id)
+    detail, events, may_upload = page.detail, page.events, page.may_upload
     items = await request.app[EVIDENCE].visible_items(user.actor, case_id)
     zone = zone_of(request)
     names = case_lists.names(await case_lists.insurers(request, lang))

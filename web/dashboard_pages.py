@@ -17,7 +17,7 @@ from babel.numbers import format_decimal, format_percent
 from odr.api.dashboard import period_of
 from odr.domain.errors import ValidationFailed
 from odr.http.auth import require_user
-from odr.http.keys import SESSIONMAKER, SETTINGS
+from odr.http.keys import DASHBOARD, SETTINGS
 from odr.services import dashboard
 from web import charts
 from web.formatting import babel_locale
@@ -98,10 +98,9 @@ async def dashboard_page(request: web.Request) -> web.Response:
         error_field = failed.details.get("field")
         today = datetime.now(UTC).astimezone(settings.zone).date()
         period = dashboard.Period(today - timedelta(days=29), today)
-    async with request.app[SESSIONMAKER]() as s:
-        data = await dashboard.figures(  # supervisors only: others get the 403 page
-            s, user.actor, period, zone=zone, thresholds=settings.thresholds
-        )
+    data = await request.app[DASHBOARD].figures(  # supervisors only: others get the 403 page
+        user.actor, period, zone=zone, thresholds=settings.thresholds
+    )
     if lang == "en":
         for item in data["insurers"]:
             item["name"] = item["name_en"] or item["name"]

@@ -7,17 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from odr.api.evidence import PREVIEWABLE
-from odr.domain.accounts import Actor
-from odr.domain.authz import Action, is_allowed
-from odr.domain.case_snapshot import restore
-from odr.domain.cases import CaseState
 from odr.domain.errors import DomainError
 from odr.http.multipart import UploadForm, read_upload_form
 from odr.services.evidence import Item
-from odr.storage import cases as repo
 from web.i18n import N_, _
 from web.messages import message_for
 
@@ -139,14 +133,6 @@ def hide_unseen(events: list[dict[str, Any]], items: list[Item]) -> list[dict[st
         return True
 
     return [e for e in events if visible(e)]
-
-
-async def may_upload(s: AsyncSession, actor: Actor, case_id: int) -> bool:
-    """Whether the page offers the upload form: a party to a case that is not closed (as
-    `odr.domain.cases.Case.add_evidence` decides)."""
-    case = restore((await repo.row_of(s, case_id)).snapshot)
-    allowed = is_allowed(actor, Action.UPLOAD_EVIDENCE, case.scope())
-    return allowed and case.state is not CaseState.CLOSED
 
 
 def error_message(error: DomainError) -> str:

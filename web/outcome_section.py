@@ -27,10 +27,9 @@ from odr.domain.money import parse_yuan, yuan
 from odr.domain.sides import PARTY_OF_ROLE, side_of
 from odr.http.auth import require_user
 from odr.http.errors import status_of
-from odr.http.keys import AGREEMENTS, CLOSING, OFFERS, PAYMENTS, RATINGS, SESSIONMAKER
+from odr.http.keys import AGREEMENTS, CASE_VIEWS, CLOSING, OFFERS, PAYMENTS, RATINGS
 from odr.http.params import path_id
 from odr.services.accounts import UserInfo
-from odr.services.outcome_rights import outcome_rights
 from web import forms
 from web.flash import OUTCOME_NOTICE, flash, take_flash
 from web.i18n import N_, _
@@ -223,7 +222,7 @@ async def section(
     agreements, offers = request.app[AGREEMENTS], request.app[OFFERS]
     actor = user.actor
     case_id = int(detail["id"])
-    rights = await outcome_rights(request.app[SESSIONMAKER], actor, case_id)
+    rights = await request.app[CASE_VIEWS].outcome_rights(actor, case_id)
     state = rights.state
     party = PARTY_OF_ROLE.get(user.role)
     side = side_of(user.role)

@@ -11,8 +11,8 @@ import time
 from aiohttp import web
 
 from odr.http.auth import today
-from odr.http.keys import LIMITER, SESSIONMAKER, SETTINGS
-from odr.services.staff_directory import MAX_BADGE_LENGTH, check_badge, normalise_badge
+from odr.http.keys import LIMITER, SETTINGS, STAFF_DIRECTORY
+from odr.services.staff_directory import MAX_BADGE_LENGTH, normalise_badge
 from web.admin_pages import STAFF_ROLES
 from web.i18n import _
 from web.rendering import render, use_language
@@ -66,8 +66,7 @@ async def staff_check(request: web.Request) -> web.Response:
         response.headers["X-Error-Code"] = "rate_limited"
         return response
     started = time.monotonic()
-    async with request.app[SESSIONMAKER]() as s:
-        found = await check_badge(s, raw, today(request))
+    found = await request.app[STAFF_DIRECTORY].check_badge(raw, today(request))
     # the same shape of answer, and no quicker, when the badge does not exist
     left = CHECK_FLOOR - (time.monotonic() - started)
     if left > 0:

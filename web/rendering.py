@@ -15,9 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from odr.domain.accounts import Actor, Role
 from odr.domain.authz import Action, is_allowed
 from odr.http.auth import csrf_token, current_user, treat_as_visitor
-from odr.http.keys import SESSIONMAKER, SETTINGS
+from odr.http.keys import INBOX, SETTINGS
 from odr.http.unavailable import is_dependency_failure
-from web import formatting, i18n, inbox, labels
+from web import formatting, i18n, labels
 from web.i18n import N_
 from web.keys import TRANSLATIONS
 from web.messages import message_for
@@ -164,7 +164,7 @@ async def _unread(request: web.Request, user_id: int) -> int | None:
     """The navigation's unread count; a page still renders (without it) when it cannot be had,
     as the error page must while the database is down."""
     try:
-        return await inbox.unread_count(request.app[SESSIONMAKER], user_id)
+        return await request.app[INBOX].unread_count(user_id)
     except (SQLAlchemyError, OSError):
         log.warning("could not count the unread notifications", exc_info=True)
         return None

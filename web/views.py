@@ -16,10 +16,8 @@ from odr.domain.errors import DomainError, RateLimited
 from odr.http.auth import csrf_token, current_user, end_login, require_user, start_login, today
 from odr.http.clients import login_client, remember_device
 from odr.http.errors import status_of
-from odr.http.keys import LOGINS, PASSWORDS, SESSIONMAKER
-from odr.services import accounts
+from odr.http.keys import ACCOUNTS, LOGINS
 from odr.services.case_views import CaseFilter
-from odr.storage.db import UnitOfWork
 from web import case_lists, i18n
 from web.forms import birth_date, form_field
 from web.i18n import N_
@@ -83,10 +81,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     logins = request.app[LOGINS]
     try:
-        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-            user = await logins.check_password(
-                uow, login, password, today(request), login_client(request)
-            )
+        user = await request.app[ACCOUNTS].check_password(
+            login, password, today(request), login_client(request)
+        )
     except DomainError as error:
         return await form_page(request, "login.html", error=error, values={"login": login})
     target = safe_next(request.query.get("next"))
@@ -123,10 +120,9 @@ async def second_factor_submit(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(location=str(request.app.router["login"].url_for()))
     form = await request.post()
     try:
-        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-            user = await request.app[LOGINS].check_second_factor(
-                uow, uid, str(form.get("otp", "")), today(request), client=login_client(request)
-            )
+        user = await request.app[ACCOUNTS].check_second_factor(
+            uid, str(form.get("otp", "")), today(request), client=login_client(request)
+        )
     except DomainError as error:
         return await form_page(request, "second_factor.html", error=error)
     await start_login(request, user)
@@ -144,17 +140,14 @@ async def register_submit(request: web.Request) -> web.StreamResponse:
     values = {k: str(form.get(k, "")) for k in ("login", "display_name", "birth_date")}
     try:
         birth = birth_date(values["birth_date"])
-        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-            user = await accounts.register_consumer(
-                uow,
-                request.app[PASSWORDS],
-                login=values["login"],
-                password=str(form.get("password", "")),
-                display_name=values["display_name"],
-                birth_date=birth,
-                locale=request.cookies.get(i18n.COOKIE),
-                today=today(request),
-            )
+        user = await request.app[ACCOUNTS].register_consumer(
+            login=values["login"],
+            password=str(form.get("password", "")),
+            display_name=values["display_name"],
+            birth_date=birth,
+            locale=request.cookies.get(i18n.COOKIE),
+            today=today(request),
+        )
     except DomainError as error:
         return await form_page(request, "register.html", error=error, values=values)
     await start_login(request, user)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 
 from odr.api.parsing import parse_json
 from odr.api.schemas import (
@@ -18,11 +17,9 @@ from odr.api.schemas import (
 from odr.domain.authz import Action, authorize
 from odr.http.auth import csrf_token, end_login, require_user, start_login, today
 from odr.http.clients import login_client, remember_device
-from odr.http.keys import LOGINS, PASSWORDS, SESSIONMAKER
+from odr.http.keys import ACCOUNTS, LOGINS
 from odr.services import accounts
 from odr.services.passwords import totp_uri
-from odr.storage.db import UnitOfWork
-from odr.storage.models import Organisation
 
 
 def user_out(user: accounts.UserInfo) -> UserOut:
@@ -48,17 +45,14 @@ def reply(model: object, status: int = 200) -> web.Response:
 
 async def register(request: web.Request) -> web.Response:
     body = await parse_json(request, RegisterRequest)
-    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        user = await accounts.register_consumer(
-            uow,
-            request.app[PASSWORDS],
-            login=body.login,
-            password=body.password,
-            display_name=body.display_name,
-            birth_date=body.birth_date,
-            locale=body.locale,
-            today=today(request),
-        )
+    user = await request.app[ACCOUNTS].register_consumer(
+        login=body.login,
+        password=body.password,
+        display_name=body.display_name,
+        birth_date=body.birth_date,
+        locale=body.locale,
+        today=today(request),
+    )
     session = await start_login(request, user)
     return reply(SessionOut(user=user_out(user), csrf_token=session["csrf_token"]), 201)
 
@@ -66,10 +60,9 @@ async def register(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     body = await parse_json(request, LoginRequest)
     logins = request.app[LOGINS]
-    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        user = await logins.login(
-            uow, body.login, body.password, body.otp, today(request), login_client(request)
-        )
+    user = await request.app[ACCOUNTS].login(
+        body.login, body.password, body.otp, today(request), login_client(request)
+    )
     session = await start_login(request, user)
     response = reply(SessionOut(user=user_out(user), csrf_token=session["csrf_token"]))
     remember_device(request, response, logins.new_device_token(user.login))
@@ -99,10 +92,7 @@ async def create_staff(request: web.Request) -> web.Response:
         badge_number=body.badge_number,
         is_admin=body.is_admin,
     )
-    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        created = await accounts.create_staff_account(
-            uow, request.app[PASSWORDS], actor, new, today(request)
-        )
+    created = await request.app[ACCOUNTS].create_staff_account(actor, new, today(request))
     secret = created.totp_secret
     return reply(
         CreatedStaffOut(
@@ -117,23 +107,14 @@ async def create_staff(request: web.Request) -> web.Response:
 async def list_organisations(request: web.Request) -> web.Response:
     actor = (await require_user(request)).actor
     authorize(actor, Action.MANAGE_USERS)
-    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        rows = (await uow.session.execute(select(Organisation).order_by(Organisation.id))).scalars()
-        items = [
-            OrganisationOut(id=o.id, kind=o.kind, name=o.name, name_en=o.name_en).model_dump()
-            for o in rows
-        ]
+    items = [
+        OrganisationOut(id=o.id, kind=o.kind, name=o.name, name_en=o.name_en).model_dump()
+        for o in await request.app[ACCOUNTS].organisations()
+    ]
     return web.json_response({"items": items})
 
 
 async def list_insurers(request: web.Request) -> web.Response:
-    async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-        rows = (
-            await uow.session.execute(
-                select(Organisation)
-                .where(Organisation.kind == "insurer", Organisation.active.is_(True))
-                .order_by(Organisation.id)
-            )
-        ).scalars()
-        items = [{"id": o.id, "name": o.name, "name_en": o.name_en} for o in rows]
+    insurers = await request.app[ACCOUNTS].active_insurers()
+    items = [{"id": o.id, "name": o.name, "name_en": o.name_en} for o in insurers]
     return web.json_response({"items": items})

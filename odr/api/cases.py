@@ -22,12 +22,10 @@ from odr.domain.errors import ValidationFailed
 from odr.domain.money import fen_of_yuan
 from odr.domain.numbers import MAX_ID
 from odr.http.auth import require_actor
-from odr.http.keys import BUS, CASES, PASSWORDS, SESSIONMAKER
+from odr.http.keys import BUS, CASE_VIEWS, CASES, INBOX, PASSWORDS, WARNINGS
 from odr.http.params import path_id, query_int
 from odr.services import case_views, consumers
 from odr.services.cases import CONTACT_PREFERENCES, ComplaintForm
-from odr.services.warnings import list_warnings
-from odr.storage import notifications as inbox
 
 HEARTBEAT_SECONDS = 15.0
 
@@ -140,21 +138,18 @@ async def list_cases(request: web.Request) -> web.Response:
         limit=query_int(q, "limit", 50, message=message, clamp=True),
         offset=query_int(q, "offset", 0, message=message, clamp=True),
     )
-    async with request.app[SESSIONMAKER]() as s:
-        items = await case_views.list_cases(s, actor, f)
+    items = await request.app[CASE_VIEWS].list_cases(actor, f)
     return web.json_response({"items": items})
 
 
 async def get_case(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with request.app[SESSIONMAKER]() as s:
-        return web.json_response(await case_views.case_detail(s, actor, _case_id(request)))
+    return web.json_response(await request.app[CASE_VIEWS].case_detail(actor, _case_id(request)))
 
 
 async def get_timeline(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with request.app[SESSIONMAKER]() as s:
-        items = await case_views.timeline(s, actor, _case_id(request))
+    items = await request.app[CASE_VIEWS].timeline(actor, _case_id(request))
     return web.json_response({"items": items})
 
 
@@ -162,8 +157,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: one ``changed`` event each time the case changes, on any node."""
     actor = await require_actor(request)
     case_id = _case_id(request)
-    async with request.app[SESSIONMAKER]() as s:
-        await case_views.case_detail(s, actor, case_id)  # authorises, or 404
+    await request.app[CASE_VIEWS].case_detail(actor, case_id)  # authorises, or 404
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -196,7 +190,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 async def notifications(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    rows = await inbox.latest(request.app[SESSIONMAKER], actor.user_id or 0)
+    rows = await request.app[INBOX].latest(actor.user_id or 0)
     items = [
         {
             "id": n.id,
@@ -213,18 +207,16 @@ async def notifications(request: web.Request) -> web.Response:
 
 async def mark_read(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    await inbox.mark_all_read(request.app[SESSIONMAKER], actor.user_id or 0, datetime.now(UTC))
+    await request.app[INBOX].mark_all_read(actor.user_id or 0, datetime.now(UTC))
     return web.Response(status=204)
 
 
 async def early_warnings(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with request.app[SESSIONMAKER]() as s:
-        items = await list_warnings(s, actor)
+    items = await request.app[WARNINGS].list_warnings(actor)
     return web.json_response({"items": items})
 
 
 async def chain(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with request.app[SESSIONMAKER]() as s:
-        return web.json_response(await case_views.chain_check(s, actor, _case_id(request)))
+    return web.json_response(await request.app[CASE_VIEWS].chain_check(actor, _case_id(request)))

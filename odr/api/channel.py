@@ -13,19 +13,17 @@ import time
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from odr.api.cases import ComplaintRequest, ConsumerIdentity, consumer_of, form_of
 from odr.api.parsing import MAX_JSON_BYTES, decode_json, validate
 from odr.domain.accounts import Actor
 from odr.domain.cases import ChannelKind
-from odr.domain.errors import Conflict, Unauthenticated
+from odr.domain.errors import Unauthenticated
 from odr.domain.signing import check_signature, check_timestamp
 from odr.http.errors import HttpError
-from odr.http.keys import CASES, PASSWORDS, SESSIONMAKER
-from odr.services import case_views
-from odr.storage.models import CaseRow, Channel, IdempotencyKey
+from odr.http.keys import CASE_VIEWS, CASES, CHANNELS, PASSWORDS
+from odr.storage.models import Channel
 
 MAX_IDEMPOTENCY_KEY = 128
 
@@ -49,10 +47,7 @@ async def authenticate(request: web.Request) -> tuple[Actor, Channel, bytes]:
             413, "body_too_large", f"The request body may have at most {MAX_JSON_BYTES} bytes."
         )
     check_timestamp(stamp, time.time())
-    async with request.app[SESSIONMAKER]() as s:
-        channel = (
-            await s.execute(select(Channel).where(Channel.api_key == key, Channel.active.is_(True)))
-        ).scalar_one_or_none()
+    channel = await request.app[CHANNELS].active_by_key(key)
     if channel is None:
         raise Unauthenticated("Unknown or disabled API key.", code="unknown_api_key")
     check_signature(channel.secret, request.method, request.raw_path, stamp, body, signature)
@@ -97,28 +92,19 @@ async def submit(request: web.Request) -> web.Response:
 async def _replay(
     request: web.Request, channel_id: int, key: str, digest: str
 ) -> web.Response | None:
-    async with request.app[SESSIONMAKER]() as s:
-        row = await s.get(IdempotencyKey, (channel_id, key))
-        if row is None:
-            return None
-        if row.body_sha256 != digest:
-            raise Conflict(
-                "This Idempotency-Key was used with another request body.",
-                code="idempotency_key_reused",
-            )
-        case = await s.get(CaseRow, row.case_id)
-        assert case is not None
-        return web.json_response(
-            {"number": case.number, "state": case.state},
-            status=200,
-            headers={"Idempotent-Replayed": "true"},
-        )
+    earlier = await request.app[CHANNELS].replay(channel_id, key, digest)
+    if earlier is None:
+        return None
+    return web.json_response(
+        {"number": earlier.number, "state": earlier.state},
+        status=200,
+        headers={"Idempotent-Replayed": "true"},
+    )
 
 
 async def status(request: web.Request) -> web.Response:
     actor, _channel, _ = await authenticate(request)
-    async with request.app[SESSIONMAKER]() as s:
-        data: dict[str, Any] = await case_views.channel_status(
-            s, actor, request.match_info["number"]
-        )
+    data: dict[str, Any] = await request.app[CASE_VIEWS].channel_status(
+        actor, request.match_info["number"]
+    )
     return web.json_response(data)

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from odr.domain.errors import ValidationFailed
 from odr.http.auth import require_actor
-from odr.http.keys import SESSIONMAKER, SETTINGS
+from odr.http.keys import DASHBOARD, SETTINGS
 from odr.services import dashboard
 
 DEFAULT_DAYS = 30
@@ -56,10 +56,9 @@ async def figures_of(request: web.Request) -> dict[str, object]:
     actor = await require_actor(request)
     settings = request.app[SETTINGS]
     period = period_of(request, settings.timezone)
-    async with request.app[SESSIONMAKER]() as s:
-        return await dashboard.figures(
-            s, actor, period, zone=settings.timezone, thresholds=settings.thresholds
-        )
+    return await request.app[DASHBOARD].figures(
+        actor, period, zone=settings.timezone, thresholds=settings.thresholds
+    )
 
 
 async def get_dashboard(request: web.Request) -> web.Response:

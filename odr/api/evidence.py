@@ -18,10 +18,9 @@ from pydantic import Field
 from odr.api.parsing import parse_json
 from odr.api.schemas import Body
 from odr.http.auth import require_actor
-from odr.http.keys import EVIDENCE, SESSIONMAKER
+from odr.http.keys import DIGESTS, EVIDENCE
 from odr.http.multipart import READ_CHUNK, read_upload_form
 from odr.http.params import header_int, path_id
-from odr.services.digests import get_digest
 from odr.services.evidence import Item
 
 log = logging.getLogger("odr.http")
@@ -242,5 +241,4 @@ async def digest(request: web.Request) -> web.Response:
         day = date.fromisoformat(request.match_info["day"])
     except ValueError:
         raise web.HTTPNotFound() from None
-    async with request.app[SESSIONMAKER]() as s:
-        return web.json_response(await get_digest(s, actor, day))
+    return web.json_response(await request.app[DIGESTS].get(actor, day))

@@ -11,19 +11,29 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from odr.bootstrap import Services
 from odr.config import Settings
 from odr.jobs import JobQueue
-from odr.services.accounts import Logins
+from odr.services.accounts import Accounts, Logins
+from odr.services.admin import Admin
 from odr.services.agreements import AgreementService
 from odr.services.bus import Bus
+from odr.services.callbacks import Callbacks
+from odr.services.care import Care
+from odr.services.case_views import CaseViews
 from odr.services.cases import CaseService
+from odr.services.channels import Channels
 from odr.services.closing import ClosingService
+from odr.services.dashboard import Dashboard
+from odr.services.digests import Digests
 from odr.services.evidence import EvidenceService
 from odr.services.hearing_room import HearingRoomService
+from odr.services.inbox import Inbox
 from odr.services.offers import OfferService
 from odr.services.passwords import Passwords
 from odr.services.payments import PaymentService
 from odr.services.ratelimit import RateLimiter
 from odr.services.ratings import RatingService
 from odr.services.scheduling import SchedulingService
+from odr.services.staff_directory import StaffDirectory
+from odr.services.warnings import Warnings
 
 PageErrorRenderer = Callable[[web.Request, int, str, str], Awaitable[web.Response]]
 
@@ -47,4 +57,15 @@ OFFERS = web.AppKey("offers", OfferService)
 PAYMENTS = web.AppKey("payments", PaymentService)
 CLOSING = web.AppKey("closing", ClosingService)
 RATINGS = web.AppKey("ratings", RatingService)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+CASE_VIEWS = web.AppKey("case_views", CaseViews)
+CHANNELS = web.AppKey("channels", Channels)
+DASHBOARD = web.AppKey("dashboard", Dashboard)
+WARNINGS = web.AppKey("warnings", Warnings)
+DIGESTS = web.AppKey("digests", Digests)
+STAFF_DIRECTORY = web.AppKey("staff_directory", StaffDirectory)
+CARE = web.AppKey("care", Care)
+CALLBACKS = web.AppKey("callbacks", Callbacks)
+ADMIN = web.AppKey("admin", Admin)
+INBOX = web.AppKey("inbox", Inbox)
 PAGE_ERROR_RENDERER: web.AppKey[PageErrorRenderer] = web.AppKey("page_error_renderer")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from odr.domain.accounts import (
     ROLE_ORGANISATION_KIND,
@@ -437,3 +438,77 @@ def _is_senior(birth_date: date | None, today: date) -> bool:
         - ((today.month, today.day) < (birth_date.month, birth_date.day))
     )
     return age >= 60
+
+
+class Accounts:
+    """The account use cases as the server calls them: each owns its unit of work."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], passwords: Passwords, logins: Logins
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.passwords = passwords
+        self.logins = logins
+
+    async def register_consumer(
+        self,
+        *,
+        login: str,
+        password: str,
+        display_name: str,
+        birth_date: date | None,
+        locale: str | None,
+        today: date,
+    ) -> UserInfo:
+        async with UnitOfWork(self.sessionmaker) as uow:
+            return await register_consumer(
+                uow,
+                self.passwords,
+                login=login,
+                password=password,
+                display_name=display_name,
+                birth_date=birth_date,
+                locale=locale,
+                today=today,
+            )
+
+    async def create_staff_account(self, actor: Actor, new: NewUser, today: date) -> CreatedUser:
+        async with UnitOfWork(self.sessionmaker) as uow:
+            return await create_staff_account(uow, self.passwords, actor, new, today)
+
+    async def login(
+        self,
+        login: str,
+        password: str,
+        otp: str | None,
+        today: date,
+        client: LoginClient = UNKNOWN_CLIENT,
+    ) -> UserInfo:
+        """Both steps at once (the JSON API)."""
+        async with UnitOfWork(self.sessionmaker) as uow:
+            return await self.logins.login(uow, login, password, otp, today, client)
+
+    async def check_password(
+        self, login: str, password: str, today: date, client: LoginClient = UNKNOWN_CLIENT
+    ) -> UserInfo:
+        async with UnitOfWork(self.sessionmaker) as uow:
+            return await self.logins.check_password(uow, login, password, today, client)
+
+    async def check_second_factor(
+        self, user_id: int, code: str | None, today: date, client: LoginClient = UNKNOWN_CLIENT
+    ) -> UserInfo:
+        async with UnitOfWork(self.sessionmaker) as uow:
+            return await self.logins.check_second_factor(uow, user_id, code, today, client=client)
+
+    async def organisations(self) -> list[Organisation]:
+        """Every organisation, by id (read whole: usable after the session closed)."""
+        async with self.sessionmaker() as s:
+            return await repo.list_organisations(s)
+
+    async def active_insurers(self) -> list[Organisation]:
+        """The insurers a complaint can be filed against, by id."""
+        return [
+            o
+            for o in await self.organisations()
+            if o.kind == OrganisationKind.INSURER.value and o.active
+        ]

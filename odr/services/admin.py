@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from odr.domain.accounts import Actor, OrganisationKind, Role
 from odr.domain.authz import Action, authorize
@@ -159,3 +159,34 @@ def _name(raw: str, field: str, *, required: bool) -> str:
             details={"field": field},
         )
     return value
+
+
+class Admin:
+    """User and organisation administration, each call in a session or unit of work of its
+    own."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def list_users(
+        self, actor: Actor, today: date, role: Role | None = None
+    ) -> list[UserRow]:
+        async with self.sessionmaker() as s:
+            return await list_users(s, actor, today, role)
+
+    async def list_organisations(self, actor: Actor, today: date) -> list[OrganisationRow]:
+        async with self.sessionmaker() as s:
+            return await list_organisations(s, actor, today)
+
+    async def users_and_organisations(
+        self, actor: Actor, today: date, role: Role | None = None
+    ) -> tuple[list[UserRow], list[OrganisationRow]]:
+        async with self.sessionmaker() as s:
+            return (
+                await list_users(s, actor, today, role),
+                await list_organisations(s, actor, today),
+            )
+
+    async def add_organisation(self, actor: Actor, new: NewOrganisation) -> int:
+        async with UnitOfWork(self.sessionmaker) as uow:
+            return await add_organisation(uow, actor, new)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from odr.domain.accounts import Actor, Role
 from odr.domain.authz import Action, authorize
@@ -172,3 +172,23 @@ async def addressed_to(s: AsyncSession, user_id: int, limit: int = 50) -> list[N
         .limit(limit)
     )
     return list((await s.execute(stmt)).scalars())
+
+
+class Callbacks:
+    """Call-back requests, each call in a session or unit of work of its own."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], limiter: RateLimiter
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.limiter = limiter
+
+    async def request_callback(
+        self, actor: Actor, form: CallbackForm, now: datetime
+    ) -> CallbackSent:
+        async with UnitOfWork(self.sessionmaker) as uow:
+            return await request_callback(uow, self.limiter, actor, form, now)
+
+    async def addressed_to(self, user_id: int, limit: int = 50) -> list[Notification]:
+        async with self.sessionmaker() as s:
+            return await addressed_to(s, user_id, limit)

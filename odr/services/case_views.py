@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from odr.domain.accounts import Actor, Role
 from odr.domain.authz import (
@@ -20,12 +20,13 @@ from odr.domain.authz import (
     is_allowed,
 )
 from odr.domain.case_snapshot import restore
-from odr.domain.cases import Case, EventKind
+from odr.domain.cases import Case, CaseState, EventKind
 from odr.domain.commands import COMMANDS
 from odr.domain.errors import DomainError, ValidationFailed
 from odr.domain.ledger import verify_chain
 from odr.domain.numbers import MAX_ID
 from odr.services.case_commands import apply
+from odr.services.outcome_rights import OutcomeRights, outcome_rights
 from odr.storage import cases as repo
 from odr.storage.models import CaseEventRow, CaseRow, Organisation, User
 
@@ -272,7 +273,8 @@ async def _user_names(s: AsyncSession, ids: set[int]) -> dict[int, str]:
 
 #: Harmless parameters to try each command on a copy of the case. A command they cannot fill
 #: (the mediator to assign, chosen on the centre's own page) is not offered here.
-_TRIAL_PARAMS: dict[str, Any] = {"kind": "accept", "text": "-", "reason": "-", "centre_id": 0}
+#: Parameters that pass every command's checks (an id is at least 1), for the trial runs.
+_TRIAL_PARAMS: dict[str, Any] = {"kind": "accept", "text": "-", "reason": "-", "centre_id": 1}
 
 
 def allowed_operations(case: Case, actor: Actor) -> list[str]:
@@ -304,3 +306,59 @@ async def chain_check(s: AsyncSession, actor: Actor, case_id: int) -> dict[str, 
         "first_bad_sequence": check.first_bad_sequence,
         "reason": None if check.reason is None else str(check.reason),
     }
+
+
+async def may_upload(s: AsyncSession, actor: Actor, case_id: int) -> bool:
+    """Whether a page offers the upload form: a party to a case that is not closed (as
+    `odr.domain.cases.Case.add_evidence` decides)."""
+    case = restore((await repo.row_of(s, case_id)).snapshot)
+    allowed = is_allowed(actor, Action.UPLOAD_EVIDENCE, case.scope())
+    return allowed and case.state is not CaseState.CLOSED
+
+
+@dataclass(frozen=True, slots=True)
+class CasePage:
+    """What a case's page reads in one session."""
+
+    detail: dict[str, Any]
+    events: list[dict[str, Any]]
+    may_upload: bool
+
+
+class CaseViews:
+    """The reads above, each in a session of its own."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def list_cases(self, actor: Actor, f: CaseFilter) -> list[dict[str, Any]]:
+        async with self.sessionmaker() as s:
+            return await list_cases(s, actor, f)
+
+    async def case_detail(self, actor: Actor, case_id: int) -> dict[str, Any]:
+        async with self.sessionmaker() as s:
+            return await case_detail(s, actor, case_id)
+
+    async def timeline(self, actor: Actor, case_id: int) -> list[dict[str, Any]]:
+        async with self.sessionmaker() as s:
+            return await timeline(s, actor, case_id)
+
+    async def chain_check(self, actor: Actor, case_id: int) -> dict[str, Any]:
+        async with self.sessionmaker() as s:
+            return await chain_check(s, actor, case_id)
+
+    async def channel_status(self, actor: Actor, number: str) -> dict[str, Any]:
+        async with self.sessionmaker() as s:
+            return await channel_status(s, actor, number)
+
+    async def case_page(self, actor: Actor, case_id: int) -> CasePage:
+        async with self.sessionmaker() as s:
+            return CasePage(
+                detail=await case_detail(s, actor, case_id),
+                events=await timeline(s, actor, case_id),
+                may_upload=await may_upload(s, actor, case_id),
+            )
+
+    async def outcome_rights(self, actor: Actor, case_id: int) -> OutcomeRights:
+        """What ``actor`` may do towards the case's outcome (`odr.services.outcome_rights`)."""
+        return await outcome_rights(self.sessionmaker, actor, case_id)

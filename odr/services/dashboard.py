@@ -99,7 +99,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from odr.domain.accounts import Actor
 from odr.domain.authz import Action, authorize
@@ -494,3 +494,21 @@ def figures_csv(data: dict[str, Any]) -> str:
         ],
     )
     return "\ufeff" + out.getvalue()
+
+
+class Dashboard:
+    """`figures` in a session of its own."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def figures(
+        self,
+        actor: Actor,
+        period: Period,
+        *,
+        zone: str,
+        thresholds: InsurerThresholds | ThresholdRules = DEFAULT,
+    ) -> dict[str, Any]:
+        async with self.sessionmaker() as s:
+            return await figures(s, actor, period, zone=zone, thresholds=thresholds)

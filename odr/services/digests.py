@@ -66,3 +66,14 @@ async def get_digest(s: AsyncSession, actor: Actor, day: date) -> dict[str, Any]
         "heads": row.heads,
         "created_at": row.created_at.isoformat(),
     }
+
+
+class Digests:
+    """The daily digests as supervisors read them, in a session of their own."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def get(self, actor: Actor, day: date) -> dict[str, Any]:
+        async with self.sessionmaker() as s:
+            return await get_digest(s, actor, day)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload
 
 from odr.domain.accounts import Role
@@ -61,3 +61,14 @@ async def check_badge(session: AsyncSession, raw: str, today: date) -> StaffChec
         role=Role(membership.role),
         active=running and membership.user.active and membership.organisation.active,
     )
+
+
+class StaffDirectory:
+    """`check_badge` in a session of its own."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def check_badge(self, raw: str, today: date) -> StaffCheck | None:
+        async with self.sessionmaker() as s:
+            return await check_badge(s, raw, today)

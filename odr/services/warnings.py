@@ -110,3 +110,14 @@ async def list_warnings(s: AsyncSession, actor: Actor) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+class Warnings:
+    """The early warnings as supervisors read them, in a session of its own."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def list_warnings(self, actor: Actor) -> list[dict[str, Any]]:
+        async with self.sessionmaker() as s:
+            return await list_warnings(s, actor)

@@ -5,8 +5,10 @@ The layer contracts themselves are in pyproject.toml (``lint-imports``, run by `
 
 from __future__ import annotations
 
+import re
 import sys
 from functools import cache
+from pathlib import Path
 
 import grimp
 
@@ -102,3 +104,47 @@ def _externals(module: str) -> set[str]:
         for imported in g.find_modules_directly_imported_by(module)
         if imported.split(".")[0] not in PACKAGES
     }
+
+
+#: What a handler must not do itself: open a unit of work or a session, or reach for the
+#: sessionmaker at all (services own their sessions; `odr.bootstrap` hands it to them).
+HANDLER_FORBIDDEN = re.compile(r"UnitOfWork\(|SESSIONMAKER\]|\.sessionmaker\b|async_sessionmaker")
+HANDLER_PACKAGES = ("odr/api", "web")
+#: Modules still allowed to break the rule, each with its reason (none now).
+HANDLER_EXCEPTIONS: frozenset[str] = frozenset()
+
+
+def handler_transactions(root: Path) -> list[str]:
+    """``path:line: text`` of every line under the handler packages that breaks the rule."""
+    found = []
+    for package in HANDLER_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            name = path.relative_to(root).as_posix()
+            if name in HANDLER_EXCEPTIONS:
+                continue
+            for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+                if HANDLER_FORBIDDEN.search(line):
+                    found.append(f"{name}:{number}: {line.strip()}")
+    return found
+
+
+def test_the_handler_check_finds_a_handler_that_opens_a_transaction(tmp_path: Path) -> None:
+    (tmp_path / "odr" / "api").mkdir(parents=True)
+    (tmp_path / "web").mkdir()
+    (tmp_path / "odr" / "api" / "fine.py").write_text("x = request.app[CASE_VIEWS]\n", "utf-8")
+    (tmp_path / "odr" / "api" / "bad.py").write_text(
+        "async with UnitOfWork(request.app[X]) as uow:\n", "utf-8"
+    )
+    (tmp_path / "web" / "bad.py").write_text(
+        "async with request.app[SESSIONMAKER]() as s:\n", "utf-8"
+    )
+    assert handler_transactions(tmp_path) == [
+        "odr/api/bad.py:1: async with UnitOfWork(request.app[X]) as uow:",
+        "web/bad.py:1: async with request.app[SESSIONMAKER]() as s:",
+    ]
+
+
+def test_no_handler_opens_its_own_session_or_unit_of_work() -> None:
+    """Handlers parse, call one service method, render or reply: a service owns its session
+    (reads) or its unit of work (writes), so a transaction never spans a handler's own code."""
+    assert handler_transactions(Path(__file__).resolve().parents[2]) == []
