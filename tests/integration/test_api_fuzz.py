@@ -141,6 +141,7 @@ def test_the_api_keeps_its_contract_along_its_links(
     )
     steps = 0
     for who in (CONSUMER, SUPERVISOR):
+
         class Machine(api.as_state_machine()):  # type: ignore[misc]
             headers = sessions[who]
 
