@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from odr.domain.errors import ValidationFailed
+from odr.domain.one_time_codes import CodePolicy
 from odr.domain.thresholds import ThresholdRules, parse_thresholds
 
 
@@ -60,6 +61,14 @@ class Settings:
     run_jobs_in_process: bool = True
     smtp_url: str | None = None  # smtp://user:password@host:port, ?starttls=1 or smtps://
     mail_from: str = "ODR <no-reply@odr.invalid>"
+    #: the signed-HTTP SMS gateway (`odr.services.sms`, docs/sms-gateway.md); without a URL,
+    #: SMS are logged (with their text only in development mode)
+    sms_gateway_url: str | None = None
+    sms_gateway_key: str = ""
+    sms_gateway_secret: str = ""
+    sms_template_id: str = ""
+    #: one-time codes (`odr.domain.one_time_codes.CodePolicy`), ODR_CODE_*
+    code_policy: CodePolicy = field(default_factory=CodePolicy)
     retention_years: int = 5  # evidence bytes of closed cases are deleted after this
     max_file_bytes: int = 200 * 1024 * 1024
     max_case_bytes: int = 2 * 1024 * 1024 * 1024
@@ -142,6 +151,11 @@ class Settings:
             run_jobs_in_process=_bool(get("JOBS_IN_PROCESS"), default=redis_url is None),
             smtp_url=get("SMTP_URL"),
             mail_from=get("MAIL_FROM", "ODR <no-reply@odr.invalid>") or "",
+            sms_gateway_url=_sms_gateway_url(get("SMS_GATEWAY_URL"), get),
+            sms_gateway_key=get("SMS_GATEWAY_KEY") or "",
+            sms_gateway_secret=get("SMS_GATEWAY_SECRET") or "",
+            sms_template_id=get("SMS_TEMPLATE_ID") or "",
+            code_policy=_code_policy(get),
             retention_years=_int(get, "RETENTION_YEARS", 5),
             max_file_bytes=_int(get, "MAX_FILE_BYTES", 200 * 1024 * 1024),
             max_case_bytes=_int(get, "MAX_CASE_BYTES", 2 * 1024 * 1024 * 1024),
@@ -166,6 +180,35 @@ def _int(get: Any, name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"ODR_{name} must be positive")
     return value
+
+
+def _code_policy(get: Any) -> CodePolicy:
+    default = CodePolicy()
+    try:
+        return CodePolicy(
+            length=_int(get, "CODE_LENGTH", default.length),
+            lifetime=_int(get, "CODE_LIFETIME", default.lifetime),
+            max_attempts=_int(get, "CODE_MAX_ATTEMPTS", default.max_attempts),
+            resend_interval=_int(get, "CODE_RESEND_INTERVAL", default.resend_interval),
+            per_destination=_int(get, "CODE_PER_DESTINATION", default.per_destination),
+            per_client=_int(get, "CODE_PER_CLIENT", default.per_client),
+            window=_int(get, "CODE_WINDOW", default.window),
+        )
+    except ValueError as error:
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(f"ODR_CODE_*: {error}") from None
+
+
+def _sms_gateway_url(raw: str | None, get: Any) -> str | None:
+    if raw is None:
+        return None
+    for name in ("SMS_GATEWAY_KEY", "SMS_GATEWAY_SECRET", "SMS_TEMPLATE_ID"):
+        if not get(name):
+            raise ConfigError(f"ODR_SMS_GATEWAY_URL needs ODR_{name} too")
+    if not raw.startswith(("https://", "http://")):
+        raise ConfigError("ODR_SMS_GATEWAY_URL must be an http:// or https:// URL")
+    return raw
 
 
 def _path(raw: str | None) -> Path | None:

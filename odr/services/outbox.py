@@ -34,6 +34,12 @@ BATCH = 50
 STUCK_AFTER = timedelta(minutes=10)
 
 
+#: Messages whose key starts so carry a secret (a one-time code): their text is removed once
+#: they are sent.
+CODE_KEY_PREFIX = "code:"
+REMOVED_BODY = "(removed after sending: it held a one-time code)"
+
+
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
 
@@ -204,8 +210,21 @@ async def _send_one(
         message.status = "sent"
         message.attempts += 1
         message.sent_at = now
+        if message.key.startswith(CODE_KEY_PREFIX):
+            message.body = REMOVED_BODY  # a one-time code is kept nowhere once it is sent
         await db.commit()
         return True
+
+
+async def send_now(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    senders: dict[str, Sender],
+    message_id: int,
+    now: datetime,
+) -> bool:
+    """Send one message at once (a one-time code cannot wait for the next round); when that
+    fails it stays in the outbox for the retries, like any other."""
+    return await _send_one(sessionmaker, senders, message_id, now)
 
 
 def senders_for(smtp_url: str | None, mail_from: str) -> dict[str, Sender]:
