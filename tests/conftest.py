@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from argon2 import PasswordHasher
@@ -19,11 +20,27 @@ from odr.storage.db import make_engine
 from odr.storage.migrate import upgrade
 
 PG_URL = os.environ.get("ODR_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("ODR_TEST_REDIS_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 #: argon2id with small costs: same code path, fast tests.
 FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1))
+
+
+def worker_redis_url(url: str | None, worker: str) -> str | None:
+    """Each pytest-xdist worker empties its own Redis database: gw0 the configured one, gw1 the one
+    below it, and so on (the suite runs on every core, and tests flush their database)."""
+    if not url or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base, index = int(parts.path.strip("/") or 0), int(worker.removeprefix("gw"))
+    if index > base:
+        raise pytest.UsageError(f"ODR_TEST_REDIS_URL database {base} leaves no room for {worker}")
+    return urlunsplit(parts._replace(path=f"/{base - index}"))
+
+
+REDIS_URL = worker_redis_url(
+    os.environ.get("ODR_TEST_REDIS_URL"), os.environ.get("PYTEST_XDIST_WORKER", "")
+)
 
 
 def need(url: str | None, what: str, variable: str) -> str:

@@ -23,7 +23,7 @@ CARD_19 = "6222021234567890128"
 CARD_16 = "4581234567890128"
 CARD_BAD_LUHN = "4581234567890127"
 
-SAMPLES = Path("/work/shared/data/complaints.jsonl")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "complaints.jsonl"
 
 
 def test_check_algorithms() -> None:

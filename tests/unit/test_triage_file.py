@@ -13,7 +13,7 @@ from odr.domain.duplicates import DuplicateReason
 from odr.domain.errors import ValidationFailed
 from odr.services.triage_file import ROW_KEYS, FileTriage, triage_jsonl
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "complaints.jsonl"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "complaints.jsonl"
 TODAY = date(2025, 6, 1)
 
 
