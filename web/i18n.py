@@ -1,5 +1,5 @@
 """Languages of pages: Simplified Chinese (default) and English, from the catalogue of
-`odr.i18n` (loaded when the app starts). The language of a request comes from the ``odr_lang``
+`odr.i18n` (compiled once, when the app starts). The language of a request comes from the ``odr_lang``
 cookie, else the user's saved choice, else Accept-Language; the page renders in it.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 
-from odr.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translations, load_translations
+from odr.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, catalogue
 
 COOKIE = "odr_lang"
 
@@ -39,8 +39,9 @@ def negotiate(cookie: str | None, saved: str | None, accept_language: str) -> st
     return "en" if match.language == "en" else "zh-CN"
 
 
-def activate(translations: gettext.NullTranslations) -> None:
-    _current.set(translations)
+def activate(lang: str) -> None:
+    """Texts of this request (its context) read from the catalogue of ``lang``."""
+    _current.set(catalogue(lang))
 
 
 def gettext_(message: str, **variables: Any) -> str:
@@ -61,10 +62,8 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
     "N_",
-    "Translations",
     "activate",
     "gettext_",
-    "load_translations",
     "negotiate",
     "ngettext_",
 ]

@@ -6,9 +6,6 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from web.i18n import Translations
-
-TRANSLATIONS = web.AppKey("translations", Translations)
 #: The case page handler: sections of the case page (outcomes) render it again, with the refused
 #: form, without importing the module that includes them.
 CASE_PAGE: web.AppKey[Callable[[web.Request], Awaitable[web.StreamResponse]]] = web.AppKey(

@@ -19,7 +19,6 @@ from odr.http.keys import INBOX, SETTINGS
 from odr.http.unavailable import is_dependency_failure
 from web import formatting, i18n, labels
 from web.i18n import N_
-from web.keys import TRANSLATIONS
 from web.messages import message_for
 
 log = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ async def use_language(request: web.Request) -> str:
             request.headers.get("Accept-Language", ""),
         )
         request[LANGUAGE] = lang
-    i18n.activate(request.app[TRANSLATIONS][lang])
+    i18n.activate(lang)
     return lang
 
 

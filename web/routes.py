@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
 from odr.http.keys import PAGE_ERROR_RENDERER
+from odr.i18n import translations
 from web import case_pages, desk_pages, outcome_pages, outcome_section, scheduling_pages, views
 from web.admin_pages import setup_admin_pages
 from web.care import setup_care_pages
 from web.dashboard_pages import setup_dashboard_pages
 from web.hearing_room_pages import setup_hearing_room_pages
-from web.i18n import load_translations
-from web.keys import CASE_PAGE, TRANSLATIONS
+from web.keys import CASE_PAGE
 from web.public_pages import setup_public_pages
 from web.rendering import error_page, make_environment
 
@@ -25,7 +24,7 @@ def setup(app: web.Application) -> None:
     make_environment(app)
     app[PAGE_ERROR_RENDERER] = error_page
     app[CASE_PAGE] = case_pages.case_page
-    app.cleanup_ctx.append(_translations)
+    app.on_startup.append(_compile_catalogues)
     r = app.router
     r.add_get("/", views.index, name="index")
     r.add_get("/login", views.login_form, name="login")
@@ -63,6 +62,6 @@ def setup(app: web.Application) -> None:
     r.add_static("/static/", STATIC, name="static", append_version=True)
 
 
-async def _translations(app: web.Application) -> AsyncIterator[None]:
-    app[TRANSLATIONS] = load_translations()
-    yield
+async def _compile_catalogues(app: web.Application) -> None:
+    """Compile the catalogues before the first page, not during it."""
+    translations()
