@@ -103,6 +103,9 @@ def _expose(app: web.Application, services: Services) -> None:
     app[keys.CALLBACKS] = services.callbacks
     app[keys.ADMIN] = services.admin
     app[keys.INBOX] = services.inbox
+    app[keys.LOGIN_SESSIONS] = services.login_sessions
+    app[keys.ACCESS_LOG] = services.access_log
+    app[keys.MY_ACCOUNT] = services.my_account
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

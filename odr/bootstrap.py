@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from odr.config import Settings
+from odr.services.access_log import AccessLog
 from odr.services.accounts import Accounts, LoginPolicy, Logins
 from odr.services.admin import Admin
 from odr.services.agreements import AgreementService
@@ -34,6 +35,8 @@ from odr.services.digests import Digests
 from odr.services.evidence import EvidenceService, blob_store
 from odr.services.hearing_room import HearingRoomService
 from odr.services.inbox import Inbox
+from odr.services.login_sessions import LoginSessions
+from odr.services.my_account import MyAccount
 from odr.services.offers import OfferService
 from odr.services.outbox import Sender, senders_for
 from odr.services.outcome_clock import OutcomeClock
@@ -46,6 +49,7 @@ from odr.services.staff_directory import StaffDirectory
 from odr.services.warnings import Warnings
 from odr.storage.db import CONNECT_DEADLINE, STATEMENT_DEADLINE, make_engine, make_sessionmaker
 from odr.storage.redis import make_redis
+from odr.storage.sealed import SecretBox
 
 Clock = Callable[[], datetime]
 
@@ -62,6 +66,7 @@ class Services:
     bus: Bus
     limiter: RateLimiter
     passwords: Passwords
+    box: SecretBox  # seals second-factor secrets, hashes recovery codes
     logins: Logins
     cases: CaseService
     scheduling: SchedulingService
@@ -86,6 +91,9 @@ class Services:
     callbacks: Callbacks
     admin: Admin
     inbox: Inbox
+    login_sessions: LoginSessions
+    access_log: AccessLog
+    my_account: MyAccount
 
     async def aclose(self) -> None:
         """Close every resource `build_services` opened (once each)."""
@@ -117,6 +125,7 @@ def build_services(
     bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
     limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
     passwords = passwords or Passwords()
+    box = SecretBox(settings.secret_key, settings.previous_secret_keys)
     logins = Logins(
         passwords,
         limiter,
@@ -125,7 +134,9 @@ def build_services(
             window=settings.login_window,
             device_secret=settings.secret_key,
         ),
+        box,
     )
+    access_log = AccessLog(sessionmaker, now)
     cases = case_service(settings, sessionmaker, bus)
     cases.clock = now
     scheduling = scheduling_service(settings, cases, clock=now)
@@ -135,6 +146,7 @@ def build_services(
         bus,
         max_file_bytes=settings.max_file_bytes,
         max_case_bytes=settings.max_case_bytes,
+        access=access_log,
     )
     hearing_room = HearingRoomService(
         sessionmaker,
@@ -145,6 +157,7 @@ def build_services(
         ice_servers=settings.ice_servers,
         turn_secret=settings.turn_secret,
         clock=now,
+        access=access_log,
     )
     # --- outcomes -----------------------------------------------------------------------------
     changes, rules = CaseChanges(cases), load_rules()
@@ -161,6 +174,7 @@ def build_services(
         bus=bus,
         limiter=limiter,
         passwords=passwords,
+        box=box,
         logins=logins,
         cases=cases,
         scheduling=scheduling,
@@ -174,7 +188,7 @@ def build_services(
         outcome_clock=OutcomeClock(changes, rules),
         senders=senders_for(settings.smtp_url, settings.mail_from),
         accounts=Accounts(sessionmaker, passwords, logins),
-        case_views=CaseViews(sessionmaker),
+        case_views=CaseViews(sessionmaker, access_log),
         channels=Channels(sessionmaker),
         dashboard=Dashboard(sessionmaker),
         warnings=Warnings(sessionmaker),
@@ -182,8 +196,11 @@ def build_services(
         staff_directory=StaffDirectory(sessionmaker),
         care=Care(sessionmaker),
         callbacks=Callbacks(sessionmaker, limiter),
-        admin=Admin(sessionmaker),
+        admin=Admin(sessionmaker, box),
         inbox=Inbox(sessionmaker),
+        login_sessions=LoginSessions(sessionmaker, settings.session_ttl),
+        access_log=access_log,
+        my_account=MyAccount(sessionmaker, passwords, limiter, evidence, now),
     )
 
 

@@ -62,7 +62,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         # only the engine, without deadlines: a migration may rewrite large tables
         engine = make_engine(settings.database_url)
         try:
-            await upgrade(engine, args.revision)
+            await upgrade(
+                engine,
+                args.revision,
+                secret_key=settings.secret_key,
+                previous_secret_keys=settings.previous_secret_keys,
+            )
         finally:
             await engine.dispose()
 
@@ -97,7 +102,9 @@ def cmd_create_user(args: argparse.Namespace) -> int:
                 open_services(settings) as services,
                 UnitOfWork(services.sessionmaker) as uow,
             ):
-                created = await create_user(uow, services.passwords, new, date.today())
+                created = await create_user(
+                    uow, services.passwords, new, date.today(), box=services.box
+                )
         except DomainError as exc:
             print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
             return 2
@@ -105,9 +112,29 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         if created.totp_secret:
             print("second factor: add this to an authenticator app:")
             print(f"  {totp_uri(created.totp_secret, created.user.login)}")
+            print("recovery codes (shown once; each works once instead of a code):")
+            print("  " + "  ".join(created.recovery_codes))
         return 0
 
     return asyncio.run(run())
+
+
+def cmd_reseal_secrets(args: argparse.Namespace) -> int:
+    """Seal every stored second-factor secret again with the current secret key (after a
+    rotation: the previous key still listed in ODR_PREVIOUS_SECRET_KEYS)."""
+    from odr.bootstrap import open_services
+    from odr.services.admin import reseal_secrets
+    from odr.storage.db import UnitOfWork
+
+    settings = _settings()
+
+    async def run() -> int:
+        async with open_services(settings) as services, UnitOfWork(services.sessionmaker) as uow:
+            return await reseal_secrets(uow, services.box)
+
+    count = asyncio.run(run())
+    print(f"sealed {count} second-factor secret(s) again with the current key")
+    return 0
 
 
 def cmd_create_organisation(args: argparse.Namespace) -> int:
@@ -179,7 +206,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     async def run() -> bool:
         async with open_services(settings) as services:
-            return await demo.seed(services.sessionmaker, services.passwords, date.today())
+            return await demo.seed(
+                services.sessionmaker, services.passwords, date.today(), services.box
+            )
 
     created = asyncio.run(run())
     print("demo data created" if created else "demo data already present (database not empty)")
@@ -292,6 +321,10 @@ def parser() -> argparse.ArgumentParser:
     ch.add_argument("name")
     ch.add_argument("--kind", default="partner_api", choices=["partner_api", "hotline"])
     ch.set_defaults(func=cmd_create_channel)
+    rs = sub.add_parser(
+        "reseal-secrets", help="seal second-factor secrets again with the current secret key"
+    )
+    rs.set_defaults(func=cmd_reseal_secrets)
     d = sub.add_parser("demo", help="seed demo data when the database is empty (development)")
     d.set_defaults(func=cmd_demo)
     t = sub.add_parser("totp-code", help="print the current code of a demo staff account")

@@ -38,6 +38,8 @@ class Settings:
     database_url: str = ""
     redis_url: str | None = None
     secret_key: str = ""
+    #: keys used before the current one: what they sealed is still read (docs/secret-keys.md)
+    previous_secret_keys: tuple[str, ...] = ()
     storage_dir: Path = Path("var/evidence")
     recordings_dir: Path = Path("recordings")
     public_url: str = "http://127.0.0.1:8080"
@@ -130,6 +132,9 @@ class Settings:
             database_url=database_url,
             redis_url=redis_url,
             secret_key=secret,
+            previous_secret_keys=tuple(
+                k.strip() for k in (get("PREVIOUS_SECRET_KEYS") or "").split(",") if k.strip()
+            ),
             storage_dir=Path(get("STORAGE_DIR") or var_dir / "evidence"),
             recordings_dir=Path(get("RECORDINGS_DIR", "recordings") or "recordings"),
             public_url=(get("PUBLIC_URL", "http://127.0.0.1:8080") or "").rstrip("/"),

@@ -153,6 +153,9 @@ ROWS: tuple[Row, ...] = (
     *_rows(P, "POST /care", "GET /care/{state}", "GET /static"),
     *_rows(P, "POST /logout"),
     *_rows(S, "GET /home", "GET /inbox", "POST /inbox/read", "GET /cases"),
+    *_rows(S, "GET /account", "POST /account/name", "POST /account/password"),
+    *_rows(S, "POST /account/display", "POST /account/notifications", "POST /account/export"),
+    *_rows(S, "POST /account/sessions/end-others", "GET /account/close", "POST /account/close"),
     *_rows(
         R,
         "GET /complaints/new",
@@ -170,6 +173,7 @@ ROWS: tuple[Row, ...] = (
         roles=ONLY_SUPERVISOR,
     ),
     *_rows(R, "GET /admin/organisations", "POST /admin/organisations", roles=ONLY_SUPERVISOR),
+    *_rows(R, "POST /admin/users/{user_id}/second-factor", roles=ONLY_SUPERVISOR),
     *_rows(R, "GET /callbacks", roles=STAFF),
     # --- pages: one case ---
     *_rows(C, "GET /cases/{case_id}", "POST /cases/{case_id}/act/{operation}"),

@@ -11,6 +11,7 @@ Register with `setup_admin_pages(app)` after `web.routes.setup` made the environ
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +40,11 @@ ORGANISATION_KINDS: dict[str, str] = {
     OrganisationKind.MEDIATION_CENTRE.value: N_("Mediation centre"),
     OrganisationKind.PLATFORM.value: N_("Platform operator"),
 }
+#: What the administration log says for each action.
+ADMIN_ACTIONS: dict[str, str] = {
+    "second_factor_reset": N_("New second factor set up"),
+    "account_closed": N_("Account closed by its owner"),
+}
 USER_FIELDS = ("display_name", "login", "password", "role", "organisation", "badge_number")
 ORGANISATION_FIELDS = ("kind", "name", "name_en", "policy_count")
 
@@ -50,6 +56,11 @@ def setup_admin_pages(app: web.Application) -> None:
     r = app.router
     r.add_get("/admin/users", users_page, name="admin_users")
     r.add_post("/admin/users", user_submit)
+    r.add_post(
+        r"/admin/users/{user_id:\d+}/second-factor",
+        reset_second_factor,
+        name="admin_reset_second_factor",
+    )
     r.add_get("/admin/organisations", organisations_page, name="admin_organisations")
     r.add_post("/admin/organisations", organisation_submit)
 
@@ -75,6 +86,8 @@ async def _users_context(request: web.Request, user: UserInfo) -> dict[str, Any]
     )
     return {
         "users": users,
+        "admin_log": await request.app[ADMIN].admin_log(user.actor),
+        "admin_actions": ADMIN_ACTIONS,
         "role_filter": role.value if role else "",
         "all_roles": [r.value for r in Role if r not in (Role.CHANNEL, Role.SYSTEM)],
         "staff_roles": STAFF_ROLES,
@@ -151,8 +164,23 @@ async def user_submit(request: web.Request) -> web.Response:
             "password": None if values["password"] else password,
             "totp_secret": secret,
             "totp_uri": totp_uri(secret, created.user.login) if secret else None,
+            "recovery_codes": created.recovery_codes,
         },
         status=201,
+    )
+
+
+async def reset_second_factor(request: web.Request) -> web.Response:
+    """A new authenticator secret and recovery codes for a member of staff, shown once."""
+    user = await _admin(request)
+    target = parse_int(request.match_info["user_id"], minimum=1)
+    if target is None:
+        raise web.HTTPNotFound()
+    enrolment = await request.app[ADMIN].reset_second_factor(user.actor, target, datetime.now(UTC))
+    return await render(
+        request,
+        "admin_second_factor.html",
+        {"enrolment": enrolment, "totp_uri": totp_uri(enrolment.totp_secret, enrolment.login)},
     )
 
 

@@ -21,7 +21,7 @@ from odr.domain.masking import MaskResult
 from odr.domain.numbers import parse_int
 from odr.http.auth import csrf_token, require_user
 from odr.http.errors import status_of
-from odr.http.keys import CASE_VIEWS, CASES, EVIDENCE, PASSWORDS, SETTINGS
+from odr.http.keys import ACCESS_LOG, CASE_VIEWS, CASES, EVIDENCE, PASSWORDS, SETTINGS
 from odr.http.multipart import UploadForm
 from odr.http.params import path_id
 from odr.services import case_views
@@ -37,6 +37,7 @@ from odr.services.consumers import ConsumerIdentity
 from web import case_lists, evidence, forms, outcome_section, scheduling_pages
 from web.flash import CASE_NOTICE, flash, take_flash
 from web.formatting import countdown
+from web.i18n import N_
 from web.messages import message_for
 from web.rendering import render, use_language, zone_of
 from web.timeline import describe
@@ -221,6 +222,21 @@ def _stage_started_at(detail: Mapping[str, Any], events: list[dict[str, Any]]) -
     return starts[-1] if starts else None
 
 
+#: What the access log says was opened.
+ACCESS_KINDS = {
+    "case": N_("the case"),
+    "evidence": N_("evidence item"),
+    "recording": N_("recording"),
+}
+
+
+async def _access_log(request: web.Request, user: UserInfo, case_id: int) -> list[Any] | None:
+    """The case's access log for its consumer and supervisors (None for everyone else)."""
+    if user.role not in (Role.CONSUMER, Role.SUPERVISOR):
+        return None
+    return list(await request.app[ACCESS_LOG].case_log(user.actor, case_id))
+
+
 async def _case_page(
     request: web.Request,
     user: UserInfo,
@@ -257,6 +273,9 @@ async def _case_page(
         "max_file_bytes": request.app[SETTINGS].max_file_bytes,
         "max_evidence_description": evidence.MAX_DESCRIPTION,
         "evidence_texts": evidence.script_texts() if may_upload else {},
+        "access_log": await _access_log(request, user, case_id),
+        "access_kinds": ACCESS_KINDS,
+        "access_role": user.role.value,
         **await scheduling_pages.section(request, user, detail),
         **await outcome_section.section(request, user, detail, events),
     }

@@ -35,6 +35,17 @@ _MESSAGES: dict[str, str] = {
     "invalid_badge_number": N_("A badge number has 4 to 32 letters, digits or dashes."),
     "wrong_organisation_kind": N_("This role cannot belong to this kind of organisation."),
     "invalid_role": N_("Choose a staff role."),
+    # the account page
+    "wrong_password": N_("The current password is wrong."),
+    "password_unchanged": N_("Choose a password different from the current one."),
+    "invalid_language": N_("Choose a language."),
+    "confirmation_required": N_("Tick the box to confirm that you want to close your account."),
+    "open_cases": N_(
+        "Your account cannot be closed while a case is under way: withdraw it or wait until "
+        "it ends."
+    ),
+    "staff_account": N_("Staff accounts are closed by an administrator."),
+    "export_limit": N_("You have downloaded your data several times this hour. Try later."),
 }
 
 

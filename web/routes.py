@@ -9,6 +9,7 @@ from aiohttp import web
 from odr.http.keys import PAGE_ERROR_RENDERER
 from odr.i18n import translations
 from web import case_pages, desk_pages, outcome_pages, outcome_section, scheduling_pages, views
+from web.account_pages import setup_account_pages
 from web.admin_pages import setup_admin_pages
 from web.care import setup_care_pages
 from web.dashboard_pages import setup_dashboard_pages
@@ -59,6 +60,7 @@ def setup(app: web.Application) -> None:
     setup_public_pages(app)
     setup_care_pages(app)
     setup_admin_pages(app)
+    setup_account_pages(app)
     r.add_static("/static/", STATIC, name="static", append_version=True)
 
 

@@ -99,6 +99,7 @@ async def create_staff(request: web.Request) -> web.Response:
             user=user_out(created.user),
             totp_secret=secret,
             totp_uri=totp_uri(secret, created.user.login) if secret else None,
+            recovery_codes=list(created.recovery_codes),
         ),
         201,
     )

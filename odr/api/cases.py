@@ -144,7 +144,8 @@ async def list_cases(request: web.Request) -> web.Response:
 
 async def get_case(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    return web.json_response(await request.app[CASE_VIEWS].case_detail(actor, _case_id(request)))
+    detail = await request.app[CASE_VIEWS].case_detail(actor, _case_id(request), opened=True)
+    return web.json_response(detail)
 
 
 async def get_timeline(request: web.Request) -> web.Response:

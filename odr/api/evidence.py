@@ -74,7 +74,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     images and PDFs in a sandbox that runs nothing. Honors a single byte range."""
     actor = await require_actor(request)
     service = request.app[EVIDENCE]
-    item = await service.item(actor, path_id(request), _sequence(request))
+    item = await service.open_item(actor, path_id(request), _sequence(request))
     start, end = _range(request.headers.get("Range"), item.size)
     inline = request.query.get("inline") == "1" and item.media_type.startswith(PREVIEWABLE)
     response = web.StreamResponse(status=206 if (start, end) != (0, item.size) else 200)

@@ -59,6 +59,7 @@ class CreatedStaffOut(BaseModel):
     user: UserOut
     totp_secret: str | None
     totp_uri: str | None
+    recovery_codes: list[str] = []  # shown once; each usable once instead of a TOTP code
 
 
 class OrganisationOut(BaseModel):

@@ -63,6 +63,7 @@ class Action(StrEnum):
     CLOSE_CASE = "close_case"
     RATE_SERVICE = "rate_service"
     MAKE_OFFER = "make_offer"  # open offers, counter-offers and blind offers
+    VIEW_ACCESS_LOG = "view_access_log"  # who of the staff opened the case (PIPL)
     # on a hearing of a case
     VIEW_HEARING = "view_hearing"
     JOIN_HEARING = "join_hearing"
@@ -172,6 +173,7 @@ CASE_RULES: dict[Action, frozenset[Relation]] = {
     Action.CLOSE_CASE: frozenset({_M, _S, _SYS}),
     Action.RATE_SERVICE: frozenset({_C, _I}),
     Action.MAKE_OFFER: frozenset({_C, _I}),
+    Action.VIEW_ACCESS_LOG: frozenset({_C, _S}),
     Action.VIEW_HEARING: _READERS,
     Action.JOIN_HEARING: _PARTIES,
     Action.MODERATE_HEARING: frozenset({_M}),

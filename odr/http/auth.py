@@ -5,18 +5,18 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
 from odr.domain.accounts import Actor
 from odr.domain.errors import Unauthenticated
-from odr.http.keys import SESSIONMAKER, SETTINGS
-from odr.services.accounts import UserInfo, load_user
-from odr.storage.db import UnitOfWork
+from odr.http.keys import LOGIN_SESSIONS, SETTINGS
+from odr.services.accounts import UserInfo
 
 _USER: web.RequestKey[UserInfo | None] = web.RequestKey("odr.user")
+SESSION_ID = "sid"  # the login session's row (`odr.services.login_sessions`)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -30,11 +30,12 @@ async def current_user(request: web.Request) -> UserInfo | None:
         return request[_USER]
     session = await get_session(request)
     user = None
-    uid = session.get("uid")
+    uid, sid = session.get("uid"), session.get(SESSION_ID)
     if isinstance(uid, int):
-        async with UnitOfWork(request.app[SESSIONMAKER]) as uow:
-            user = await load_user(uow, uid, today(request))
-        if user is None:
+        user = await request.app[LOGIN_SESSIONS].session_user(
+            uid, sid if isinstance(sid, str) else None, today(request), datetime.now(UTC)
+        )
+        if user is None:  # ended elsewhere ("log out everywhere"), or the account closed
             session.invalidate()
     request[_USER] = user
     return user
@@ -53,8 +54,12 @@ async def require_actor(request: web.Request) -> Actor:
 
 async def start_login(request: web.Request, user: UserInfo) -> Session:
     """A fresh session (new key, new CSRF token) for a user who just proved who they are."""
+    sid = await request.app[LOGIN_SESSIONS].open(
+        user.id, request.headers.get("User-Agent"), datetime.now(UTC)
+    )
     session = await new_session(request)
     session["uid"] = user.id
+    session[SESSION_ID] = sid
     session["auth_at"] = int(time.time())
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
     request[_USER] = user
@@ -63,8 +68,17 @@ async def start_login(request: web.Request, user: UserInfo) -> Session:
 
 async def end_login(request: web.Request) -> None:
     session = await get_session(request)
+    sid = session.get(SESSION_ID)
+    if isinstance(sid, str):
+        await request.app[LOGIN_SESSIONS].end(sid, datetime.now(UTC))
     session.invalidate()
     request[_USER] = None
+
+
+async def session_id(request: web.Request) -> str | None:
+    """The id of the request's login session (None for a visitor)."""
+    sid = (await get_session(request)).get(SESSION_ID)
+    return sid if isinstance(sid, str) else None
 
 
 def treat_as_visitor(request: web.Request) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from odr.bootstrap import Services
 from odr.config import Settings
 from odr.jobs import JobQueue
+from odr.services.access_log import AccessLog
 from odr.services.accounts import Accounts, Logins
 from odr.services.admin import Admin
 from odr.services.agreements import AgreementService
@@ -26,6 +27,8 @@ from odr.services.digests import Digests
 from odr.services.evidence import EvidenceService
 from odr.services.hearing_room import HearingRoomService
 from odr.services.inbox import Inbox
+from odr.services.login_sessions import LoginSessions
+from odr.services.my_account import MyAccount
 from odr.services.offers import OfferService
 from odr.services.passwords import Passwords
 from odr.services.payments import PaymentService
@@ -68,4 +71,7 @@ CARE = web.AppKey("care", Care)
 CALLBACKS = web.AppKey("callbacks", Callbacks)
 ADMIN = web.AppKey("admin", Admin)
 INBOX = web.AppKey("inbox", Inbox)
+LOGIN_SESSIONS = web.AppKey("login_sessions", LoginSessions)
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
+MY_ACCOUNT = web.AppKey("my_account", MyAccount)
 PAGE_ERROR_RENDERER: web.AppKey[PageErrorRenderer] = web.AppKey("page_error_renderer")

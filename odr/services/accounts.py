@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,9 +25,11 @@ from odr.domain.errors import Conflict, NotFound, RateLimited, Unauthenticated, 
 from odr.domain.login_throttle import Scope, ThrottlePolicy, device_of, device_token, scopes
 from odr.services.passwords import Passwords, new_totp_secret, verify_totp
 from odr.services.ratelimit import RateLimiter
+from odr.services.recovery_codes import looks_like_recovery_code, store_codes, use_code
 from odr.storage import accounts as repo
 from odr.storage.db import UnitOfWork
 from odr.storage.models import Membership, Organisation, User
+from odr.storage.sealed import SecretBox
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +94,17 @@ class NewUser:
 @dataclass(frozen=True, slots=True)
 class CreatedUser:
     user: UserInfo
-    totp_secret: str | None
+    totp_secret: str | None  # in clear, to show once; stored sealed
+    recovery_codes: tuple[str, ...] = ()  # to show once with it; stored hashed
 
 
 async def create_user(
-    uow: UnitOfWork, passwords: Passwords, new: NewUser, today: date
+    uow: UnitOfWork, passwords: Passwords, new: NewUser, today: date, *, box: SecretBox
 ) -> CreatedUser:
     """Create any account. Callers check who may do it (`register_consumer`,
-    `create_staff_account`); the command line and the demo seed call it directly."""
+    `create_staff_account`); the command line and the demo seed call it directly. A second
+    factor is enrolled here (staff always): its secret is sealed with ``box`` and recovery
+    codes are made with it."""
     kind, login = normalise_login(new.login)
     check_password_policy(new.password)
     name = check_display_name(new.display_name)
@@ -116,9 +121,10 @@ async def create_user(
         locale=new.locale,
         birth_date=new.birth_date,
         care_mode=_is_senior(new.birth_date, today),
-        totp_secret=new.totp_secret
-        or (new_totp_secret() if requires_second_factor(new.role) else None),
     )
+    secret = new.totp_secret or (new_totp_secret() if requires_second_factor(new.role) else None)
+    if secret is not None:
+        user.totp_secret = box.seal(secret)
     session = uow.session
     if await repo.user_by_login(session, kind, login) is not None:
         raise Conflict(
@@ -139,8 +145,9 @@ async def create_user(
         ) from None
     await session.refresh(user, ["memberships"])
     info = user_info(user, today)
+    codes = await store_codes(session, box, user.id, now_utc()) if secret else []
     await uow.commit()
-    return CreatedUser(info, user.totp_secret)
+    return CreatedUser(info, secret, tuple(codes))
 
 
 async def _membership(uow: UnitOfWork, new: NewUser, today: date) -> Membership:
@@ -185,6 +192,7 @@ async def register_consumer(
     uow: UnitOfWork,
     passwords: Passwords,
     *,
+    box: SecretBox,
     login: str,
     password: str,
     display_name: str,
@@ -199,7 +207,7 @@ async def register_consumer(
         birth_date=birth_date,
         locale=locale,
     )
-    return (await create_user(uow, passwords, new, today)).user
+    return (await create_user(uow, passwords, new, today, box=box)).user
 
 
 async def create_staff_account(
@@ -208,13 +216,15 @@ async def create_staff_account(
     actor: Actor,
     new: NewUser,
     today: date,
+    *,
+    box: SecretBox,
 ) -> CreatedUser:
     authorize(actor, Action.MANAGE_USERS)
     if new.role not in ROLE_ORGANISATION_KIND:
         raise ValidationFailed(
             "Choose a staff role.", code="invalid_role", details={"field": "role"}
         )
-    return await create_user(uow, passwords, new, today)
+    return await create_user(uow, passwords, new, today, box=box)
 
 
 async def create_organisation(
@@ -278,8 +288,11 @@ UNKNOWN_CLIENT = LoginClient()
 class Logins:
     """Password check, second factor and the failure limits, as one service."""
 
-    def __init__(self, passwords: Passwords, limiter: RateLimiter, policy: LoginPolicy) -> None:
+    def __init__(
+        self, passwords: Passwords, limiter: RateLimiter, policy: LoginPolicy, box: SecretBox
+    ) -> None:
         self.passwords = passwords
+        self.box = box
         self.limiter = limiter
         self.policy = policy
         self.throttle = policy.throttle()
@@ -391,16 +404,24 @@ class Logins:
             raise Unauthenticated(
                 "Enter the 6-digit code from your authenticator app.", code="otp_required"
             )
-        step = verify_totp(
-            user.totp_secret, code, user.totp_last_step, at.timestamp() if at else None
-        )
-        if step is None:
+        if looks_like_recovery_code(code):
+            ok = await use_code(uow.session, self.box, user.id, code, at or now_utc())
+        else:
+            step = verify_totp(
+                self.box.open(user.totp_secret),
+                code,
+                user.totp_last_step,
+                at.timestamp() if at else None,
+            )
+            ok = step is not None
+            if step is not None:
+                user.totp_last_step = step
+        if not ok:
             raise await self._failed(
                 login,
                 client,
                 Unauthenticated("The code is wrong or has expired.", code="otp_invalid"),
             )
-        user.totp_last_step = step
         await uow.commit()
         await self.succeeded(login, client)
         return user_info(user, today)
@@ -429,6 +450,10 @@ async def load_user(uow: UnitOfWork, user_id: int, today: date) -> UserInfo | No
     return user_info(user, today)
 
 
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
 def _is_senior(birth_date: date | None, today: date) -> bool:
     if birth_date is None:
         return False
@@ -449,6 +474,7 @@ class Accounts:
         self.sessionmaker = sessionmaker
         self.passwords = passwords
         self.logins = logins
+        self.box = logins.box
 
     async def register_consumer(
         self,
@@ -464,6 +490,7 @@ class Accounts:
             return await register_consumer(
                 uow,
                 self.passwords,
+                box=self.box,
                 login=login,
                 password=password,
                 display_name=display_name,
@@ -474,7 +501,7 @@ class Accounts:
 
     async def create_staff_account(self, actor: Actor, new: NewUser, today: date) -> CreatedUser:
         async with UnitOfWork(self.sessionmaker) as uow:
-            return await create_staff_account(uow, self.passwords, actor, new, today)
+            return await create_staff_account(uow, self.passwords, actor, new, today, box=self.box)
 
     async def login(
         self,

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from odr.domain.accounts import Actor, OrganisationKind, Role
 from odr.domain.authz import Action, authorize
-from odr.domain.errors import ValidationFailed
+from odr.domain.errors import NotFound, ValidationFailed
 from odr.services.accounts import create_organisation
+from odr.services.login_sessions import end_sessions
+from odr.services.passwords import new_totp_secret
+from odr.services.recovery_codes import store_codes
 from odr.storage import accounts as repo
 from odr.storage.db import UnitOfWork
-from odr.storage.models import Membership, Organisation, User
+from odr.storage.models import AdminLogEntry, Membership, Organisation, User
+from odr.storage.sealed import SecretBox
 
 LIST_LIMIT = 200
 MAX_ORGANISATION_NAME = 200
@@ -161,12 +167,126 @@ def _name(raw: str, field: str, *, required: bool) -> str:
     return value
 
 
+# --- the second factor of a member of staff and the admin log -------------------------------
+
+ADMIN_LOG_LIMIT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A second factor just set up: its secret and recovery codes, to show once."""
+
+    user_id: int
+    display_name: str
+    login: str
+    totp_secret: str
+    recovery_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AdminLogRow:
+    at: datetime
+    actor_name: str
+    action: str
+    target_name: str
+    details: dict[str, Any]
+
+
+def log_admin_action(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    target_user_id: int | None,
+    now: datetime,
+    **details: Any,
+) -> None:
+    session.add(
+        AdminLogEntry(
+            at=now,
+            actor_user_id=actor.user_id,
+            action=action,
+            target_user_id=target_user_id,
+            details=details,
+        )
+    )
+
+
+async def reset_second_factor(
+    uow: UnitOfWork, box: SecretBox, actor: Actor, user_id: int, now: datetime
+) -> Enrolment:
+    """A new authenticator secret and new recovery codes for a member of staff who lost
+    theirs: the old secret and codes stop working, every session of theirs ends, and the
+    reset is entered in the admin log."""
+    authorize(actor, Action.MANAGE_USERS)
+    user = await repo.user_by_id(uow.session, user_id)
+    if user is None or not user.active:
+        raise NotFound("No such user.", code="user_not_found")
+    if Role(user.role) is Role.CONSUMER:
+        raise ValidationFailed(
+            "Only staff accounts have a second factor to reset.", code="not_staff"
+        )
+    secret = new_totp_secret()
+    user.totp_secret = box.seal(secret)
+    user.totp_last_step = None
+    codes = await store_codes(uow.session, box, user.id, now)
+    ended = await end_sessions(uow.session, user.id, now)
+    log_admin_action(uow.session, actor, "second_factor_reset", user.id, now, sessions_ended=ended)
+    enrolment = Enrolment(
+        user.id, user.display_name, user.email or user.mobile or "", secret, tuple(codes)
+    )
+    await uow.commit()
+    return enrolment
+
+
+async def reseal_secrets(uow: UnitOfWork, box: SecretBox) -> int:
+    """Seal again with the current key every TOTP secret sealed with a previous one; how
+    many (`odr reseal-secrets`, after a key rotation)."""
+    users = (await uow.session.execute(select(User).where(User.totp_secret.is_not(None)))).scalars()
+    count = 0
+    for user in users:
+        assert user.totp_secret is not None
+        if box.needs_reseal(user.totp_secret):
+            user.totp_secret = box.seal(box.open(user.totp_secret))
+            count += 1
+    await uow.commit()
+    return count
+
+
+async def admin_log(
+    session: AsyncSession, actor: Actor, limit: int = ADMIN_LOG_LIMIT
+) -> list[AdminLogRow]:
+    authorize(actor, Action.MANAGE_USERS)
+    who, whom = aliased(User), aliased(User)
+    rows = (
+        await session.execute(
+            select(AdminLogEntry, who.display_name, whom.display_name)
+            .outerjoin(who, who.id == AdminLogEntry.actor_user_id)
+            .outerjoin(whom, whom.id == AdminLogEntry.target_user_id)
+            .order_by(AdminLogEntry.at.desc(), AdminLogEntry.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [
+        AdminLogRow(e.at, actor_name or "", e.action, target_name or "", dict(e.details or {}))
+        for e, actor_name, target_name in rows
+    ]
+
+
 class Admin:
     """User and organisation administration, each call in a session or unit of work of its
     own."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self.sessionmaker = sessionmaker
+        self.box = box
+
+    async def reset_second_factor(self, actor: Actor, user_id: int, now: datetime) -> Enrolment:
+        async with UnitOfWork(self.sessionmaker) as uow:
+            return await reset_second_factor(uow, self.box, actor, user_id, now)
+
+    async def admin_log(self, actor: Actor) -> list[AdminLogRow]:
+        async with self.sessionmaker() as s:
+            return await admin_log(s, actor)
 
     async def list_users(
         self, actor: Actor, today: date, role: Role | None = None

@@ -25,6 +25,7 @@ from odr.domain.commands import COMMANDS
 from odr.domain.errors import DomainError, ValidationFailed
 from odr.domain.ledger import verify_chain
 from odr.domain.numbers import MAX_ID
+from odr.services.access_log import AccessKind, AccessLog
 from odr.services.case_commands import apply
 from odr.services.outcome_rights import OutcomeRights, outcome_rights
 from odr.storage import cases as repo
@@ -328,16 +329,25 @@ class CasePage:
 class CaseViews:
     """The reads above, each in a session of its own."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], access: AccessLog | None = None
+    ) -> None:
         self.sessionmaker = sessionmaker
+        self.access = access  # where staff openings of a case are logged
 
     async def list_cases(self, actor: Actor, f: CaseFilter) -> list[dict[str, Any]]:
         async with self.sessionmaker() as s:
             return await list_cases(s, actor, f)
 
-    async def case_detail(self, actor: Actor, case_id: int) -> dict[str, Any]:
+    async def case_detail(
+        self, actor: Actor, case_id: int, *, opened: bool = False
+    ) -> dict[str, Any]:
+        """The case; ``opened``: a person opens it (staff openings go to the access log)."""
         async with self.sessionmaker() as s:
-            return await case_detail(s, actor, case_id)
+            detail = await case_detail(s, actor, case_id)
+        if opened and self.access is not None:
+            await self.access.record(actor, case_id, AccessKind.CASE)
+        return detail
 
     async def timeline(self, actor: Actor, case_id: int) -> list[dict[str, Any]]:
         async with self.sessionmaker() as s:
@@ -352,12 +362,16 @@ class CaseViews:
             return await channel_status(s, actor, number)
 
     async def case_page(self, actor: Actor, case_id: int) -> CasePage:
+        """What the case's page shows; staff openings go to the access log."""
         async with self.sessionmaker() as s:
-            return CasePage(
+            page = CasePage(
                 detail=await case_detail(s, actor, case_id),
                 events=await timeline(s, actor, case_id),
                 may_upload=await may_upload(s, actor, case_id),
             )
+        if self.access is not None:
+            await self.access.record(actor, case_id, AccessKind.CASE)
+        return page
 
     async def outcome_rights(self, actor: Actor, case_id: int) -> OutcomeRights:
         """What ``actor`` may do towards the case's outcome (`odr.services.outcome_rights`)."""

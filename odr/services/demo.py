@@ -17,6 +17,7 @@ from odr.services.channels import create_channel
 from odr.services.passwords import Passwords
 from odr.storage import accounts as repo
 from odr.storage.db import UnitOfWork
+from odr.storage.sealed import SecretBox
 
 CHANNEL_NAME = "安康人寿 App"
 CHANNEL_KEY = "demo-ankang-app"
@@ -95,8 +96,11 @@ USERS: tuple[DemoUser, ...] = (
 )
 
 
-async def seed(maker: async_sessionmaker[AsyncSession], passwords: Passwords, today: date) -> bool:
-    """Create the demo data when there are no users yet; False when there were."""
+async def seed(
+    maker: async_sessionmaker[AsyncSession], passwords: Passwords, today: date, box: SecretBox
+) -> bool:
+    """Create the demo data when there are no users yet; False when there were. Second-factor
+    secrets are sealed with ``box`` (the one of the server that will read them)."""
     async with UnitOfWork(maker) as uow:
         if await repo.count_users(uow.session) > 0:
             return False
@@ -126,5 +130,6 @@ async def seed(maker: async_sessionmaker[AsyncSession], passwords: Passwords, to
                     is_admin=u.is_admin,
                 ),
                 today,
+                box=box,
             )
     return True

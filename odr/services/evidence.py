@@ -28,6 +28,7 @@ from odr.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from odr.domain.filenames import sanitise_filename
 from odr.domain.ledger import ChainEntry
 from odr.domain.sniffing import HEAD_BYTES, MediaType, confirm_docx, sniff
+from odr.services.access_log import AccessKind, AccessLog
 from odr.services.bus import Bus
 from odr.storage import cases as repo
 from odr.storage.blobs import BlobStore, LocalBlobStore, StoredBlob, TooLarge, UploadNotFound
@@ -140,6 +141,7 @@ class EvidenceService:
     max_file_bytes: int
     max_case_bytes: int
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    access: AccessLog | None = None  # where staff openings of an item are logged
 
     async def upload(
         self,
@@ -485,6 +487,13 @@ class EvidenceService:
             authorize(actor, Action.VIEW_CASE, scope)
             items = await self._items(s, case_id)
         return [i for i in items if is_allowed(actor, Action.VIEW_EVIDENCE, _scope(scope, i))]
+
+    async def open_item(self, actor: Actor, case_id: int, sequence: int) -> Item:
+        """`item`, for a person about to read its bytes: staff openings go to the access log."""
+        found = await self.item(actor, case_id, sequence)
+        if self.access is not None:
+            await self.access.record(actor, case_id, AccessKind.EVIDENCE, str(sequence))
+        return found
 
     async def item(self, actor: Actor, case_id: int, sequence: int) -> Item:
         async with self.sessionmaker() as s:

@@ -36,6 +36,7 @@ from odr.domain.masking import mask_personal_numbers
 from odr.domain.numbers import parse_int
 from odr.domain.recording_names import parse_segment_name, participant_of
 from odr.domain.sides import side_of
+from odr.services.access_log import AccessKind, AccessLog
 from odr.services.bus import Bus
 from odr.services.evidence import EvidenceService
 from odr.services.scheduling import record_no_shows
@@ -117,6 +118,7 @@ class HearingRoomService:
     ice_servers: tuple[Any, ...] = ()
     turn_secret: str | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    access: AccessLog | None = None  # where staff openings of a recording are logged
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker)
@@ -426,7 +428,8 @@ class HearingRoomService:
         ]
 
     async def recording_path(self, actor: Actor, hearing_id: int, recording_id: int) -> Path:
-        await self._readable(actor, hearing_id)
+        """The file of a recording segment (staff openings go to the access log)."""
+        hearing = await self._readable(actor, hearing_id)
         async with self.sessionmaker() as s:
             row = await s.get(HearingRecording, recording_id)
         if row is None or row.hearing_id != hearing_id:
@@ -434,6 +437,10 @@ class HearingRoomService:
         path = self.recordings_dir / row.path
         if not path.is_file():
             raise NotFound("The recording file is missing.", code="recording_not_found")
+        if self.access is not None:
+            await self.access.record(
+                actor, hearing.case_id, AccessKind.RECORDING, str(recording_id)
+            )
         return path
 
     async def minutes(self, actor: Actor, hearing_id: int) -> dict[str, Any]:

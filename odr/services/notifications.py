@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from odr.i18n import NC_, translate_in
+from odr.i18n import N_, NC_, translate_in
 from odr.storage.models import Membership, Notification, OutboxMessage, User
 
 #: The catalogue context of the texts below: e-mails and SMS say some things differently from
@@ -175,16 +175,103 @@ def render(kind: str, language: str | None, params: Mapping[str, Any]) -> tuple[
     )
 
 
+# --- preferences ----------------------------------------------------------------------------
+
+MEDIA = ("inbox", "email", "sms")
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceGroup:
+    """Kinds of notification a person switches on or off together, per medium. Legal notices
+    (deadlines, the insurer's answer, hearing invitations and their changes) and call-back
+    requests always reach the in-app inbox: ``inbox_fixed``."""
+
+    key: str
+    label: str
+    kinds: frozenset[str]
+    inbox_fixed: bool = False
+    staff_only: bool = False
+
+
+PREFERENCE_GROUPS: tuple[PreferenceGroup, ...] = (
+    PreferenceGroup(
+        "legal",
+        N_("Legal notices: receipt, deadlines, answers, hearing invitations"),
+        frozenset(
+            {
+                "case_received",
+                "case_new",
+                "case_answered",
+                "extension_approved",
+                "escalated",
+                "hearing_invitation",
+                "hearing_rescheduled",
+                "hearing_cancelled",
+                "mediator_assigned_by_choice",
+            }
+        ),
+        inbox_fixed=True,
+    ),
+    PreferenceGroup(
+        "updates",
+        N_("Other updates on a case and reminders"),
+        frozenset({"state_changed", "reminder"}),
+    ),
+    PreferenceGroup("messages", N_("New messages"), frozenset({"message_received"})),
+    PreferenceGroup(
+        "hearings",
+        N_("Hearing times to choose and hearing reminders"),
+        frozenset({"hearing_proposed", "hearing_reminder_24h", "hearing_reminder_15m"}),
+    ),
+    PreferenceGroup(
+        "work",
+        N_("Call-back requests and early warnings"),
+        frozenset({"callback_requested", "callback_requested_general", "cluster_warning"}),
+        inbox_fixed=True,
+        staff_only=True,
+    ),
+)
+GROUP_OF_KIND = {kind: g for g in PREFERENCE_GROUPS for kind in g.kinds}
+
+
+def choice(prefs: Mapping[str, Any] | None, kind: str, medium: str) -> bool | None:
+    """What the person chose for ``kind`` by ``medium``; None when they never chose."""
+    group = GROUP_OF_KIND.get(kind)
+    if group is None:
+        return None
+    if medium == "inbox" and group.inbox_fixed:
+        return True
+    chosen = (prefs or {}).get(group.key)
+    if not isinstance(chosen, Mapping) or not isinstance(chosen.get(medium), bool):
+        return None
+    return bool(chosen[medium])
+
+
+def wants(prefs: Mapping[str, Any] | None, kind: str, medium: str) -> bool:
+    """Whether the person wants ``kind`` by ``medium`` (everything, until they choose)."""
+    return choice(prefs, kind, medium) is not False
+
+
+def clean_preferences(chosen: Mapping[str, Iterable[str]]) -> dict[str, dict[str, bool]]:
+    """Preferences from a form: for each group, the media ticked (what is fixed stays on)."""
+    result: dict[str, dict[str, bool]] = {}
+    for group in PREFERENCE_GROUPS:
+        ticked = set(chosen.get(group.key, ()))
+        result[group.key] = {m: (m == "inbox" and group.inbox_fixed) or m in ticked for m in MEDIA}
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     user_id: int
     email: str | None
     mobile: str | None
     language: str | None
+    prefs: Mapping[str, Any] | None = None
 
 
 def recipient(user: User) -> Recipient:
-    return Recipient(user.id, user.email, user.mobile, user.locale)
+    return Recipient(user.id, user.email, user.mobile, user.locale, user.notification_prefs)
 
 
 async def staff_of(session: AsyncSession, organisation_id: int, role: str) -> list[Recipient]:
@@ -227,13 +314,18 @@ def notify(
         if r.user_id in seen:
             continue
         seen.add(r.user_id)
-        session.add(
-            Notification(
-                user_id=r.user_id, case_id=case_id, kind=kind, params=dict(params), created_at=now
+        if wants(r.prefs, kind, "inbox"):
+            session.add(
+                Notification(
+                    user_id=r.user_id,
+                    case_id=case_id,
+                    kind=kind,
+                    params=dict(params),
+                    created_at=now,
+                )
             )
-        )
         subject, body = render(kind, r.language, params)
-        if email and r.email:
+        if email and r.email and wants(r.prefs, kind, "email"):
             session.add(
                 OutboxMessage(
                     key=f"{key}:{r.user_id}:email",
@@ -246,7 +338,10 @@ def notify(
                     attachments=None if attachment is None else attachment(r),
                 )
             )
-        if (sms or not r.email) and r.mobile:
+        # SMS: where the occasion asks for it or there is no e-mail, unless switched off;
+        # always when the person switched it on
+        by_sms = choice(r.prefs, kind, "sms")
+        if r.mobile and (by_sms is True or (by_sms is None and (sms or not r.email))):
             session.add(
                 OutboxMessage(
                     key=f"{key}:{r.user_id}:sms",

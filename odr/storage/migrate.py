@@ -19,22 +19,40 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(
+    engine: AsyncEngine,
+    revision: str = "head",
+    *,
+    secret_key: str | None = None,
+    previous_secret_keys: tuple[str, ...] = (),
+) -> None:
+    """Migrate up. Migrations that seal stored secrets use ``secret_key`` (when not given and
+    there is something to seal, the one of `Settings.from_env`)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
 
     def run(connection: Connection) -> None:
         cfg.attributes["connection"] = connection
+        cfg.attributes["secret_key"] = secret_key
+        cfg.attributes["previous_secret_keys"] = previous_secret_keys
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
         await conn.run_sync(run)
 
 
-async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+async def downgrade(
+    engine: AsyncEngine,
+    revision: str = "base",
+    *,
+    secret_key: str | None = None,
+    previous_secret_keys: tuple[str, ...] = (),
+) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
 
     def run(connection: Connection) -> None:
         cfg.attributes["connection"] = connection
+        cfg.attributes["secret_key"] = secret_key
+        cfg.attributes["previous_secret_keys"] = previous_secret_keys
         command.downgrade(cfg, revision)
 
     async with engine.begin() as conn:

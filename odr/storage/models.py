@@ -96,13 +96,18 @@ class User(Versioned, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32), index=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: the TOTP secret, sealed (`odr.storage.sealed.SecretBox`), never in clear
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     locale: Mapped[str | None] = mapped_column(String(16))
     birth_date: Mapped[date | None] = mapped_column(Date)
     care_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    #: {group: {"inbox": bool, "email": bool, "sms": bool}}; missing: the defaults
+    #: (`odr.services.notifications.PREFERENCE_GROUPS`)
+    notification_prefs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    closed_at: Mapped[datetime | None] = mapped_column()  # the owner closed the account
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="selectin")
 
 
@@ -132,6 +137,60 @@ class WebSession(Base):
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginSession(Base):
+    """A login: one row per session a person started, so they can see their sessions and end
+    them. The session (cookie) carries ``id``; a request whose row is ended or missing is
+    anonymous (`odr.http.auth.current_user`)."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    device: Mapped[str] = mapped_column(String(100))  # the user agent, summarised
+    created_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class RecoveryCode(Base):
+    """A staff member's single-use recovery code, stored as a keyed hash
+    (`odr.services.recovery_codes`)."""
+
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class AdminLogEntry(Base):
+    """What administrators did to accounts (a second factor reset, ...): who, when, to whom."""
+
+    __tablename__ = "admin_log"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(48))
+    target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CaseAccess(Base):
+    """A member of staff opened a case, one of its evidence items or a recording (PIPL access
+    log): shown to supervisors, and to the consumer by organisation and role."""
+
+    __tablename__ = "case_access_log"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(32))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # case | evidence | recording
+    item: Mapped[str | None] = mapped_column(String(64))  # evidence sequence, recording id
+    at: Mapped[datetime] = mapped_column()
+    __table_args__ = (Index("ix_case_access_log_case_at", "case_id", "at"),)
 
 
 class JobRun(Base):

@@ -12,6 +12,7 @@ from odr.app import create_app
 from odr.config import Settings
 from odr.services import demo
 from odr.storage.db import make_engine, make_sessionmaker
+from odr.storage.sealed import SecretBox
 from tests.conftest import FAST_PASSWORDS, fresh_redis, postgres_database, sqlite_database
 
 
@@ -33,7 +34,8 @@ async def backend(
 
 async def seed(settings: Settings) -> Settings:
     engine = make_engine(settings.database_url)
-    await demo.seed(make_sessionmaker(engine), FAST_PASSWORDS, date.today())
+    box = SecretBox(settings.secret_key, settings.previous_secret_keys)
+    await demo.seed(make_sessionmaker(engine), FAST_PASSWORDS, date.today(), box)
     await engine.dispose()
     return settings
 

@@ -16,9 +16,11 @@ from odr.services.passwords import current_totp
 from odr.services.ratelimit import MemoryRateLimiter
 from odr.storage.db import UnitOfWork, make_engine, make_sessionmaker
 from odr.storage.models import User
+from odr.storage.sealed import SecretBox
 from tests.conftest import FAST_PASSWORDS
 
 TODAY = date(2026, 11, 22)
+BOX = SecretBox("k" * 40)
 
 
 @pytest.fixture
@@ -41,6 +43,7 @@ async def test_register_then_log_in(maker) -> None:  # type: ignore[no-untyped-d
         user = await accounts.register_consumer(
             uow,
             FAST_PASSWORDS,
+            box=BOX,
             login="13800000009",
             password="good-pass-123",
             display_name="王芳",
@@ -54,7 +57,7 @@ async def test_register_then_log_in(maker) -> None:  # type: ignore[no-untyped-d
         assert stored is not None
         assert stored.password_hash.startswith("$argon2id$")
         assert "good-pass-123" not in stored.password_hash
-    logins = Logins(FAST_PASSWORDS, MemoryRateLimiter(), LoginPolicy(5, 900))
+    logins = Logins(FAST_PASSWORDS, MemoryRateLimiter(), LoginPolicy(5, 900), BOX)
     async with UnitOfWork(maker) as uow:
         again = await logins.login(uow, "+86 13800000009", "good-pass-123", None, TODAY)
     assert again.id == user.id
@@ -63,10 +66,10 @@ async def test_register_then_log_in(maker) -> None:  # type: ignore[no-untyped-d
 async def test_duplicate_login_is_a_conflict_and_writes_nothing(maker) -> None:  # type: ignore[no-untyped-def]
     new = NewUser(login="a@example.com", password="good-pass-123", display_name="A")
     async with UnitOfWork(maker) as uow:
-        await accounts.create_user(uow, FAST_PASSWORDS, new, TODAY)
+        await accounts.create_user(uow, FAST_PASSWORDS, new, TODAY, box=BOX)
     with pytest.raises(Conflict) as err:
         async with UnitOfWork(maker) as uow:
-            await accounts.create_user(uow, FAST_PASSWORDS, new, TODAY)
+            await accounts.create_user(uow, FAST_PASSWORDS, new, TODAY, box=BOX)
     assert err.value.code == "login_taken"
 
 
@@ -82,10 +85,14 @@ async def test_staff_accounts_need_an_admin_and_a_matching_organisation(maker) -
     plain_supervisor = Actor(99, Role.SUPERVISOR, 3)
     with pytest.raises(Forbidden):
         async with UnitOfWork(maker) as uow:
-            await accounts.create_staff_account(uow, FAST_PASSWORDS, plain_supervisor, new, TODAY)
+            await accounts.create_staff_account(
+                uow, FAST_PASSWORDS, plain_supervisor, new, TODAY, box=BOX
+            )
     admin = Actor(99, Role.SUPERVISOR, 3, is_admin=True)
     async with UnitOfWork(maker) as uow:
-        created = await accounts.create_staff_account(uow, FAST_PASSWORDS, admin, new, TODAY)
+        created = await accounts.create_staff_account(
+            uow, FAST_PASSWORDS, admin, new, TODAY, box=BOX
+        )
     assert created.totp_secret  # staff always get a second factor
     assert created.user.organisation_name == "安康人寿"
     assert created.user.badge_number == "AK-1"
@@ -99,7 +106,9 @@ async def test_staff_accounts_need_an_admin_and_a_matching_organisation(maker) -
     )
     with pytest.raises(ValidationFailed) as err:
         async with UnitOfWork(maker) as uow:
-            await accounts.create_staff_account(uow, FAST_PASSWORDS, admin, wrong_kind, TODAY)
+            await accounts.create_staff_account(
+                uow, FAST_PASSWORDS, admin, wrong_kind, TODAY, box=BOX
+            )
     assert err.value.code == "wrong_organisation_kind"
     nowhere = NewUser(
         login="x@ak.example",
@@ -111,7 +120,7 @@ async def test_staff_accounts_need_an_admin_and_a_matching_organisation(maker) -
     )
     with pytest.raises(NotFound):
         async with UnitOfWork(maker) as uow:
-            await accounts.create_staff_account(uow, FAST_PASSWORDS, admin, nowhere, TODAY)
+            await accounts.create_staff_account(uow, FAST_PASSWORDS, admin, nowhere, TODAY, box=BOX)
     taken = NewUser(
         login="y@ak.example",
         password="good-pass-123",
@@ -122,7 +131,7 @@ async def test_staff_accounts_need_an_admin_and_a_matching_organisation(maker) -
     )
     with pytest.raises(Conflict) as err2:
         async with UnitOfWork(maker) as uow:
-            await accounts.create_staff_account(uow, FAST_PASSWORDS, admin, taken, TODAY)
+            await accounts.create_staff_account(uow, FAST_PASSWORDS, admin, taken, TODAY, box=BOX)
     assert err2.value.code == "badge_number_taken"
 
 
@@ -136,9 +145,9 @@ async def test_totp_codes_cannot_be_replayed(maker) -> None:  # type: ignore[no-
         badge_number="MC-9",
     )
     async with UnitOfWork(maker) as uow:
-        created = await accounts.create_user(uow, FAST_PASSWORDS, new, TODAY)
+        created = await accounts.create_user(uow, FAST_PASSWORDS, new, TODAY, box=BOX)
     assert created.totp_secret
-    logins = Logins(FAST_PASSWORDS, MemoryRateLimiter(), LoginPolicy(5, 900))
+    logins = Logins(FAST_PASSWORDS, MemoryRateLimiter(), LoginPolicy(5, 900), BOX)
     with pytest.raises(Unauthenticated) as err:
         async with UnitOfWork(maker) as uow:
             await logins.login(uow, "med@c.example", "good-pass-123", None, TODAY)
@@ -160,6 +169,7 @@ async def test_concurrent_writers_one_wins(maker) -> None:  # type: ignore[no-un
             FAST_PASSWORDS,
             NewUser(login="v@example.com", password="good-pass-123", display_name="V"),
             TODAY,
+            box=BOX,
         )
     uid = created.user.id
     async with UnitOfWork(maker) as first, UnitOfWork(maker) as second:
@@ -213,7 +223,7 @@ async def test_authorisation_sees_stored_roles_and_memberships(maker) -> None:  
         badge_number="AK-2",
     )
     async with UnitOfWork(maker) as uow:
-        created = await accounts.create_user(uow, FAST_PASSWORDS, new, TODAY)
+        created = await accounts.create_user(uow, FAST_PASSWORDS, new, TODAY, box=BOX)
     insurer_id = created.user.organisation_id
     assert insurer_id is not None
     case = CaseScope(consumer_id=1, insurer_id=insurer_id)

@@ -330,6 +330,7 @@ def fill(path: str, world: World, case: str, sequence: int, ghost: str = "") -> 
         "operation": "withdraw" if path.startswith("/cases/") else "no_such_operation",
         "lang": "en",
         "state": "on",
+        "user_id": 999_999,  # no such account: resetting a second factor changes nothing
     }
     if ghost:
         values[ghost] = GHOST
