@@ -119,6 +119,8 @@ def build_services(
         settings.database_url,
         connect_deadline=CONNECT_DEADLINE,
         statement_deadline=statement_deadline,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
     )
     sessionmaker = make_sessionmaker(engine)
     redis = make_redis(settings.redis_url) if settings.redis_url else None

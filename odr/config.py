@@ -21,6 +21,11 @@ from odr.domain.errors import ValidationFailed
 from odr.domain.one_time_codes import CodePolicy
 from odr.domain.thresholds import ThresholdRules, parse_thresholds
 
+#: Live hearings per node by default: what one `odr serve` process (one core for its event
+#: loop) holds with every participant's frames delivered, recording on and readers on their
+#: case pages, with headroom (measured with `bench/soak.py`; see docs/architecture.md).
+MAX_LIVE_HEARINGS = 6
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -51,6 +56,14 @@ class Settings:
     #: interface. A host with only a loopback interface (a sandbox) needs "127.0.0.1".
     media_addresses: tuple[str, ...] = ()
     recording_segment_seconds: float = 60.0
+    #: hearings this node holds live at once (rooms with their media relay and recorders);
+    #: a join that would open one more gets ``hearings_at_capacity`` instead of slowing down
+    #: every hearing of the node (ODR_MAX_LIVE_HEARINGS; see the README)
+    max_live_hearings: int = MAX_LIVE_HEARINGS
+    #: database connections kept open per process, and how many more it may open at peaks
+    #: (ODR_DB_POOL_SIZE, ODR_DB_MAX_OVERFLOW); a request waits at most 1.5 s for one
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
     timezone: str = "Asia/Shanghai"
     session_ttl: int = 12 * 3600
     login_max_failures: int = 5
@@ -146,6 +159,9 @@ class Settings:
                 a.strip() for a in (get("MEDIA_ADDRESSES") or "").split(",") if a.strip()
             ),
             recording_segment_seconds=float(get("RECORDING_SEGMENT_SECONDS") or 60),
+            max_live_hearings=_int(get, "MAX_LIVE_HEARINGS", MAX_LIVE_HEARINGS),
+            db_pool_size=_int(get, "DB_POOL_SIZE", 10),
+            db_max_overflow=_int(get, "DB_MAX_OVERFLOW", 20),
             timezone=timezone,
             session_ttl=_int(get, "SESSION_TTL", 12 * 3600),
             login_max_failures=_int(get, "LOGIN_MAX_FAILURES", 5),

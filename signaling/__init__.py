@@ -53,6 +53,7 @@ async def _rooms(app: web.Application) -> AsyncIterator[None]:
         settings.recordings_dir,
         relay_factory=lambda: Relay(ice_servers=servers, slots=ROOM_SLOTS),
         segment_seconds=settings.recording_segment_seconds,
+        max_rooms=settings.max_live_hearings,
     )
     app[HOST] = host
     # in the background: the node serves (and /readyz says why not ready) while the database

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from odr.domain.errors import AtCapacity
 from odr.services.bus import Bus
 from odr.services.hearing_room import Attendee, HearingRoomService
 from signaling import protocol as p
@@ -22,6 +23,20 @@ log = logging.getLogger("odr.signaling.host")
 ROOM_SLOTS = 5  # a hearing has at most 6 participants: each receives up to 5 others
 ATTACH_RETRIES = 5  # a remote attach is repeated until the room answers (it may be starting)
 ATTACH_RETRY_SECONDS = 1.0
+#: Recording segments of the node's hearings entered into evidence at the same time.
+SEGMENT_ENTRIES = 2
+#: What a join refused for capacity tells the client to wait before trying again (seconds).
+CAPACITY_RETRY_AFTER = 30
+
+
+def at_capacity(limit: int) -> AtCapacity:
+    """The refusal of a join that would open one more live hearing than `limit`."""
+    return AtCapacity(
+        f"This server already holds {limit} live hearings, as many as it can. "
+        "Please try again in a minute.",
+        code="hearings_at_capacity",
+        retry_after=CAPACITY_RETRY_AFTER,
+    )
 
 
 class Link:
@@ -138,6 +153,7 @@ class RoomHost:
         relay_factory: Callable[[], Relay],
         segment_seconds: float = 60.0,
         node: str | None = None,
+        max_rooms: int | None = None,
     ) -> None:
         self.service = service
         self.bus = bus
@@ -146,11 +162,31 @@ class RoomHost:
         self.relay_factory = relay_factory
         self.segment_seconds = segment_seconds
         self.node = node or uuid.uuid4().hex
+        #: live hearings this node holds at most (None: no limit)
+        self.max_rooms = max_rooms
         self.rooms: dict[int, Room] = {}
+        self._segment_entries = asyncio.Semaphore(SEGMENT_ENTRIES)
         self._room_tasks: dict[int, list[asyncio.Task[Any]]] = {}
         self._opening: dict[int, asyncio.Lock] = {}
 
+    @property
+    def live(self) -> int:
+        """Hearings held live on this node (a room stays live for a while once empty)."""
+        return sum(not room.closed for room in self.rooms.values())
+
+    def _full(self, hearing_id: int) -> bool:
+        """Whether opening `hearing_id` here would exceed the limit (it is not live here)."""
+        room = self.rooms.get(hearing_id)
+        if room is not None and not room.closed:
+            return False
+        return self.max_rooms is not None and self.live >= self.max_rooms
+
     async def attach(self, hearing_id: int, conn: Connection, attendee: Attendee) -> Link:
+        """Join `conn` to its hearing's room: here, or over the bus on the node holding it.
+        A hearing nobody holds that this node has no room left for is refused
+        (`AtCapacity`, ``hearings_at_capacity``) before its lease is claimed."""
+        if self._full(hearing_id) and await self.leases.holder(hearing_id) in (None, self.node):
+            raise at_capacity(self.max_rooms or 0)
         holder = await self.leases.claim(hearing_id, self.node)
         if holder != self.node:
             link = RemoteLink(self, hearing_id, conn)
@@ -166,6 +202,10 @@ class RoomHost:
             room = self.rooms.get(hearing_id)
             if room is not None and not room.closed:
                 return room
+            if self._full(hearing_id):  # other hearings opened meanwhile
+                with contextlib.suppress(Exception):
+                    await self.leases.release(hearing_id, self.node)
+                raise at_capacity(self.max_rooms or 0)
             room = Room(
                 hearing_id,
                 self.service,
@@ -175,6 +215,7 @@ class RoomHost:
                 on_closed=self._closed,
                 segment_seconds=self.segment_seconds,
                 slots=ROOM_SLOTS,
+                segment_entries=self._segment_entries,
             )
             self.rooms[hearing_id] = room
             lost = asyncio.Event()

@@ -50,6 +50,7 @@ class Room:
         on_closed: Callable[[Room], Any] | None = None,
         segment_seconds: float = 60.0,
         slots: int = 5,
+        segment_entries: asyncio.Semaphore | None = None,
     ) -> None:
         self.hearing_id = hearing_id
         self.slots = slots
@@ -59,6 +60,11 @@ class Room:
         self.state = RoomState()
         self.ice_servers = ice_servers
         self.segment_seconds = segment_seconds
+        #: closed segments entered into evidence at once, shared by the node's rooms: every
+        #: participant's segment closes at the same moment, and each entry is a transaction on
+        #: the case (they would otherwise take the whole database pool and retry each other's
+        #: version conflicts)
+        self._segment_entries = segment_entries or asyncio.Semaphore(1)
         self._on_closed = on_closed
         self._conns: dict[int, Connection] = {}  # user id -> its current socket
         self._users: dict[str, int] = {}  # socket id -> user id
@@ -322,7 +328,8 @@ class Room:
         self.directory.mkdir(parents=True, exist_ok=True)
 
         async def closed(segment: Segment) -> None:
-            await self.service.add_segment(self.hearing_id, uid, segment)
+            async with self._segment_entries:
+                await self.service.add_segment(self.hearing_id, uid, segment)
 
         recorder = ParticipantRecorder(
             self.directory,

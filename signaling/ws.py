@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from odr.domain.errors import DomainError
+from odr.domain.errors import AtCapacity, DomainError
 from odr.domain.numbers import parse_int
 from odr.http.auth import current_user
 from odr.http.errors import json_error
@@ -188,6 +188,10 @@ async def _join(
         return await host.attach(hearing_id, conn, attendee)
     except p.ProtocolError as exc:
         conn.send(p.error(exc.code, exc.message, exc.details))
+    except AtCapacity as exc:  # not final: the page tries again after a while
+        conn.send(p.error(exc.code, str(exc), exc.details))
+        conn.close(4503, "at capacity")
+        return None
     except DomainError as exc:
         conn.send(p.error(exc.code, str(exc), exc.details))
     conn.close(4401, "join refused")

@@ -177,6 +177,10 @@ def room_texts() -> dict[str, str]:
         "error_rate_limited": _("Too many messages; please slow down."),
         "error_unsupported_version": _("This page is out of date. Please reload it."),
         "error_hearing_ended": _("The hearing has ended."),
+        "error_hearings_at_capacity": _(
+            "This server is holding as many hearings as it can right now. This page keeps "
+            "trying to connect; please leave it open."
+        ),
         "error_no_webrtc": _(
             "This browser cannot take part in video hearings. Please use a recent Chrome, Edge, "
             "Firefox or Safari."

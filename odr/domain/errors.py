@@ -63,3 +63,14 @@ class RateLimited(DomainError):
     def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
         super().__init__(message, code=code, details={"retry_after": retry_after})
         self.retry_after = retry_after
+
+
+class AtCapacity(DomainError):
+    """This node already serves as much of something as it can hold (live hearings); the
+    request may succeed later or on another node; ``retry_after`` says when, in seconds."""
+
+    code = "at_capacity"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, details={"retry_after": retry_after})
+        self.retry_after = retry_after

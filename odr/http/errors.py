@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 
 from odr.domain.errors import (
+    AtCapacity,
     Conflict,
     DomainError,
     Forbidden,
@@ -38,6 +39,7 @@ STATUS_BY_KIND: tuple[tuple[type[DomainError], int], ...] = (
     (Conflict, 409),
     (RateLimited, 429),
     (ServiceUnavailable, 503),
+    (AtCapacity, 503),
 )
 
 #: Codes and messages for the HTTP errors aiohttp raises itself (unknown route, ...).
@@ -92,7 +94,7 @@ def json_error(
 async def render_error(request: web.Request, error: DomainError) -> web.StreamResponse:
     status = status_of(error)
     headers = {"X-Error-Code": error.code}
-    if isinstance(error, RateLimited | ServiceUnavailable):
+    if isinstance(error, RateLimited | ServiceUnavailable | AtCapacity):
         headers["Retry-After"] = str(error.retry_after)
     if is_api(request):
         return json_error(status, error.code, error.message, error.details, headers)
