@@ -33,12 +33,14 @@ async def _rooms(app: web.Application) -> AsyncIterator[None]:
 
     from signaling.cluster import Leases, LocalLeases, RedisLeases
     from signaling.host import ROOM_SLOTS, RoomHost
+    from signaling.ice import harden_ice
     from signaling.media_addresses import use_media_addresses
     from signaling.relay import Relay
     from signaling.ws import HOST
 
     settings = app[keys.SETTINGS]
     use_media_addresses(settings.media_addresses)
+    harden_ice()
     leases: Leases = RedisLeases(app[keys.REDIS]) if keys.REDIS in app else LocalLeases()
     # the relay needs STUN (to learn its public address), not TURN: it is the public side
     servers = [
