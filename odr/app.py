@@ -93,6 +93,8 @@ def _expose(app: web.Application, services: Services) -> None:
     app[keys.CLOSING] = services.closing
     app[keys.RATINGS] = services.ratings
     app[keys.ACCOUNTS] = services.accounts
+    app[keys.CODES] = services.codes
+    app[keys.ACCOUNT_CODES] = services.account_codes
     app[keys.CASE_VIEWS] = services.case_views
     app[keys.CHANNELS] = services.channels
     app[keys.DASHBOARD] = services.dashboard

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from odr.config import Settings
 from odr.services.access_log import AccessLog
+from odr.services.account_codes import AccountCodes
 from odr.services.accounts import Accounts, LoginPolicy, Logins
 from odr.services.admin import Admin
 from odr.services.agreements import AgreementService
@@ -30,6 +31,7 @@ from odr.services.case_views import CaseViews
 from odr.services.cases import CaseService, case_service, now_utc
 from odr.services.channels import Channels
 from odr.services.closing import ClosingService
+from odr.services.codes import Codes
 from odr.services.dashboard import Dashboard
 from odr.services.digests import Digests
 from odr.services.evidence import EvidenceService, blob_store
@@ -38,13 +40,14 @@ from odr.services.inbox import Inbox
 from odr.services.login_sessions import LoginSessions
 from odr.services.my_account import MyAccount
 from odr.services.offers import OfferService
-from odr.services.outbox import Sender, senders_for
+from odr.services.outbox import Sender
 from odr.services.outcome_clock import OutcomeClock
 from odr.services.passwords import Passwords
 from odr.services.payments import PaymentService
 from odr.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from odr.services.ratings import RatingService
 from odr.services.scheduling import SchedulingService, scheduling_service
+from odr.services.sms import SmsGateway, message_senders
 from odr.services.staff_directory import StaffDirectory
 from odr.services.warnings import Warnings
 from odr.storage.db import CONNECT_DEADLINE, STATEMENT_DEADLINE, make_engine, make_sessionmaker
@@ -79,6 +82,8 @@ class Services:
     ratings: RatingService
     outcome_clock: OutcomeClock  # the worker's
     senders: dict[str, Sender]  # the outbox's senders, by medium
+    codes: Codes  # one-time codes by SMS and e-mail (`odr.services.codes`)
+    account_codes: AccountCodes  # registration, reset, activation, signing by code
     # the server's reads and small writes, each owning its session or unit of work
     accounts: Accounts
     case_views: CaseViews
@@ -97,6 +102,7 @@ class Services:
 
     async def aclose(self) -> None:
         """Close every resource `build_services` opened (once each)."""
+        await self.codes.aclose()
         await self.evidence.store.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -139,6 +145,21 @@ def build_services(
         box,
     )
     access_log = AccessLog(sessionmaker, now)
+    senders = message_senders(
+        settings.smtp_url,
+        settings.mail_from,
+        production=settings.production,
+        gateway=SmsGateway(
+            settings.sms_gateway_url,
+            settings.sms_gateway_key,
+            settings.sms_gateway_secret,
+            settings.sms_template_id,
+        )
+        if settings.sms_gateway_url
+        else None,
+    )
+    codes = Codes(sessionmaker, senders, settings.code_policy, settings.secret_key, now)
+    account_codes = AccountCodes(sessionmaker, passwords, codes)
     cases = case_service(settings, sessionmaker, bus)
     cases.clock = now
     scheduling = scheduling_service(settings, cases, clock=now)
@@ -163,7 +184,9 @@ def build_services(
     )
     # --- outcomes -----------------------------------------------------------------------------
     changes, rules = CaseChanges(cases), load_rules()
-    agreements = AgreementService(changes, evidence, logins, rules.confirmation)
+    agreements = AgreementService(
+        changes, evidence, logins, rules.confirmation, signing_codes=account_codes
+    )
     closing = ClosingService(changes, evidence, agreements)
     # --- end of outcomes ----------------------------------------------------------------------
     cases.subscribe(closing_report(closing))  # closing, whichever way, enters the report
@@ -188,7 +211,9 @@ def build_services(
         closing=closing,
         ratings=RatingService(changes),
         outcome_clock=OutcomeClock(changes, rules),
-        senders=senders_for(settings.smtp_url, settings.mail_from),
+        senders=senders,
+        codes=codes,
+        account_codes=account_codes,
         accounts=Accounts(sessionmaker, passwords, logins),
         case_views=CaseViews(sessionmaker, access_log),
         channels=Channels(sessionmaker),

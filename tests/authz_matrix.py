@@ -113,6 +113,8 @@ ROWS: tuple[Row, ...] = (
     # --- API: health, meta, accounts ---
     *_rows(P, "GET /healthz", "GET /readyz", "GET /api/v1/openapi.json", "GET /api/v1/insurers"),
     *_rows(P, "POST /api/v1/auth/register", "POST /api/v1/auth/login"),
+    *_rows(P, "POST /api/v1/auth/register/confirm", "POST /api/v1/auth/password-reset"),
+    *_rows(P, "POST /api/v1/auth/password-reset/confirm"),
     *_rows(P, "POST /api/v1/auth/logout"),  # logging out needs no login (204 either way)
     *_rows(S, "GET /api/v1/me", "GET /api/v1/cases"),
     *_rows(S, "GET /api/v1/notifications", "POST /api/v1/notifications/read"),
@@ -138,6 +140,7 @@ ROWS: tuple[Row, ...] = (
     *_rows(C, f"GET {_H}/chat", f"GET {_H}/call-record", f"GET {_H}/recordings"),
     *_rows(C, f"GET {_H}/recordings/{{recording_id}}", f"GET {_H}/minutes", f"PUT {_H}/minutes"),
     *_rows(C, f"GET {_A}/agreement", f"POST {_A}/agreement", f"POST {_A}/agreement/sign"),
+    *_rows(C, f"POST {_A}/agreement/sign-code"),
     *_rows(C, f"GET {_A}/agreement.pdf", f"GET {_A}/blind-offers", f"POST {_A}/blind-offers"),
     *_rows(C, f"GET {_A}/offers", f"POST {_A}/offers", f"POST {_A}/offers/{{sequence}}/answer"),
     *_rows(C, f"POST {_A}/payments", f"POST {_A}/payments/confirm"),
@@ -152,6 +155,10 @@ ROWS: tuple[Row, ...] = (
     *_rows(P, "GET /terms", "GET /check", "GET /faq", "GET /privacy", "GET /staff-check"),
     *_rows(P, "POST /care", "GET /care/{state}", "GET /static"),
     *_rows(P, "POST /logout"),
+    *_rows(P, "GET /register/confirm", "POST /register/confirm", "POST /register/resend"),
+    *_rows(P, "GET /password/reset", "POST /password/reset", "GET /activate", "POST /activate"),
+    *_rows(P, "GET /password/reset/confirm", "POST /password/reset/confirm"),
+    *_rows(P, "POST /password/reset/resend"),
     *_rows(S, "GET /home", "GET /inbox", "POST /inbox/read", "GET /cases"),
     *_rows(S, "GET /account", "POST /account/name", "POST /account/password"),
     *_rows(S, "POST /account/display", "POST /account/notifications", "POST /account/export"),
@@ -191,6 +198,7 @@ ROWS: tuple[Row, ...] = (
             for tail in (
                 "agreement",
                 "agreement/sign",
+                "agreement/sign-code",
                 "blind-offers",
                 "offers",
                 "offers/{sequence}/answer",

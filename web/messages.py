@@ -34,6 +34,17 @@ _MESSAGES: dict[str, str] = {
     "internal_error": N_("Something went wrong on our side. Please try again."),
     "rate_limited": N_("Too many requests. Please wait and try again."),
     "payload_too_large": N_("What you sent is too large."),
+    # one-time codes
+    "code_invalid": N_("The code is wrong. Check the last message we sent you."),
+    "code_expired": N_("This code has expired. Ask for a new code."),
+    "code_attempts_exceeded": N_(
+        "This code was entered wrongly too many times. Ask for a new code."
+    ),
+    "code_resend_too_soon": N_("A code was sent a moment ago. Please wait before asking again."),
+    "code_limit_reached": N_("Too many codes were asked for. Please try again later."),
+    "no_verified_mobile": N_(
+        "Your account has no verified mobile number. Sign with your password."
+    ),
     # complaints
     "description_required": N_("Describe what happened."),
     "description_too_long": N_("The description may have at most 5,000 characters."),

@@ -21,6 +21,18 @@ DEADLINE_NAMES = {
     "payment": N_("Payment under the agreement"),
 }
 DEADLINE_STATUS = {"met": N_("Met"), "missed": N_("Missed"), "pending": N_("Open")}
+#: How a signer proved who they were, as the report says it.
+SIGNATURE_METHODS = {
+    "password": N_("Password"),
+    "password+totp": N_("Password + authenticator code"),
+    "sms_code": N_("SMS code"),
+    "sms_code+totp": N_("SMS code + authenticator code"),
+}
+SIGNATURE_PARTIES = {
+    "consumer": N_("Consumer"),
+    "insurer": N_("Insurer"),
+    "mediator": N_("Mediator"),
+}
 
 
 def _case_id(request: web.Request) -> int:
@@ -40,6 +52,8 @@ async def report_page(request: web.Request) -> web.Response:
             "event_name": lambda kind: labels.label(labels.EVENTS, kind),
             "deadline_names": DEADLINE_NAMES,
             "deadline_status": DEADLINE_STATUS,
+            "signature_methods": SIGNATURE_METHODS,
+            "signature_parties": SIGNATURE_PARTIES,
             "pdf_zh": str(
                 request.app.router["api.outcomes.report.pdf"].url_for(case_id=str(case_id))
             )

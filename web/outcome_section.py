@@ -26,6 +26,7 @@ from odr.domain.errors import DomainError, NotFound, ValidationFailed
 from odr.domain.money import parse_yuan, yuan
 from odr.domain.sides import PARTY_OF_ROLE, side_of
 from odr.http.auth import require_user
+from odr.http.clients import login_client
 from odr.http.errors import status_of
 from odr.http.keys import AGREEMENTS, CASE_VIEWS, CLOSING, OFFERS, PAYMENTS, RATINGS
 from odr.http.params import path_id
@@ -46,6 +47,7 @@ MAX_REFERENCE = 200
 FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "draft": ("facts", "terms", "amount", "due_on", "confidential"),
     "sign": ("read",),
+    "sign_code": (),
     "blind": ("amount",),
     "offer": ("amount", "text"),
     "answer": (),
@@ -72,6 +74,12 @@ _CODE_FIELD = {
     "otp_required": "otp",
     "otp_invalid": "otp",
     "otp_not_enrolled": "otp",
+    "code_invalid": "code",
+    "code_expired": "code",
+    "code_attempts_exceeded": "code",
+    "code_resend_too_soon": "code",
+    "code_limit_reached": "code",
+    "no_verified_mobile": "code",
 }
 
 _ERRORS: dict[str, str] = {
@@ -108,6 +116,9 @@ _ERRORS: dict[str, str] = {
 OUTCOME_DONE: dict[str, str] = {
     "draft": N_("The agreement was saved. The parties have been asked to read and sign it."),
     "sign": N_("You signed the agreement."),
+    "sign_code": N_(
+        "We sent a code by SMS to your mobile number. Enter it below instead of your password."
+    ),
     "settled": N_("All parties have signed: the case is settled."),
     "blind": N_("Your figure was submitted. The other side will not see it."),
     "offer": N_("Your offer was sent to the other side."),
@@ -133,12 +144,15 @@ SCORES: dict[int, str] = {
 METHODS: dict[str, str] = {
     "password": N_("password"),
     "password+totp": N_("password and one-time code"),
+    "sms_code": N_("SMS code"),
+    "sms_code+totp": N_("SMS code and one-time code"),
 }
 
 #: Which flag of the section says that a form is on the page (its errors are shown in it).
 _FORM_SHOWN = {
     "draft": "may_draft",
     "sign": "may_sign",
+    "sign_code": "may_sign",
     "blind": "may_blind",
     "offer": "may_offer",
     "payment": "may_record_payment",
@@ -167,6 +181,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     r = router
     r.add_post(f"{base}/agreement", draft_submit, name="outcome_draft")
     r.add_post(f"{base}/agreement/sign", sign_submit, name="outcome_sign")
+    r.add_post(f"{base}/agreement/sign-code", sign_code_submit, name="outcome_sign_code")
     r.add_post(f"{base}/blind-offers", blind_submit, name="outcome_blind")
     r.add_post(f"{base}/offers", offer_submit, name="outcome_offer")
     r.add_post(base + r"/offers/{sequence:\d+}/answer", answer_submit, name="outcome_answer")
@@ -439,18 +454,39 @@ async def sign_submit(request: web.Request) -> web.StreamResponse:
                 details={"field": "read"},
             )
         otp = str(posted.get("otp", "")).strip()
+        code = str(posted.get("code", "")).strip()
         view = await request.app[AGREEMENTS].sign_agreement(
             user.actor,
             case_id,
             sha256=str(posted.get("sha256", "")),
             password=str(posted.get("password", "")),
             otp=otp or None,
+            code=code or None,
         )
     except NotFound:
         raise
     except DomainError as error:
         return await _failed(request, "sign", error, values)
     return await _done(request, case_id, "settled" if view.get("all_signed") else "sign")
+
+
+async def sign_code_submit(request: web.Request) -> web.StreamResponse:
+    """A one-time code by SMS to sign instead of typing the password."""
+    user = await require_user(request)
+    case_id = path_id(request, "case_id")
+    posted = await request.post()
+    try:
+        await request.app[AGREEMENTS].send_signing_code(
+            user.actor,
+            case_id,
+            sha256=str(posted.get("sha256", "")),
+            client=login_client(request).address,
+        )
+    except NotFound:
+        raise
+    except DomainError as error:
+        return await _failed(request, "sign", error, {})
+    return await _done(request, case_id, "sign_code")
 
 
 async def blind_submit(request: web.Request) -> web.StreamResponse:

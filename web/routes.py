@@ -8,7 +8,15 @@ from aiohttp import web
 
 from odr.http.keys import PAGE_ERROR_RENDERER
 from odr.i18n import translations
-from web import case_pages, desk_pages, outcome_pages, outcome_section, scheduling_pages, views
+from web import (
+    case_pages,
+    code_pages,
+    desk_pages,
+    outcome_pages,
+    outcome_section,
+    scheduling_pages,
+    views,
+)
 from web.account_pages import setup_account_pages
 from web.admin_pages import setup_admin_pages
 from web.care import setup_care_pages
@@ -33,7 +41,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/login/second-factor", views.second_factor_form, name="second_factor")
     r.add_post("/login/second-factor", views.second_factor_submit)
     r.add_get("/register", views.register_form, name="register")
-    r.add_post("/register", views.register_submit)
+    r.add_post("/register", code_pages.register_submit)
     r.add_post("/logout", views.logout, name="logout")
     r.add_get("/home", views.home, name="home")
     r.add_get("/lang/{lang}", views.switch_language, name="switch_language")
@@ -61,6 +69,7 @@ def setup(app: web.Application) -> None:
     setup_care_pages(app)
     setup_admin_pages(app)
     setup_account_pages(app)
+    code_pages.add_routes(r)
     r.add_static("/static/", STATIC, name="static", append_version=True)
 
 

@@ -19,7 +19,7 @@ from odr.http.errors import status_of
 from odr.http.keys import ACCOUNTS, LOGINS
 from odr.services.case_views import CaseFilter
 from web import case_lists, i18n
-from web.forms import birth_date, form_field
+from web.forms import form_field
 from web.i18n import N_
 from web.messages import message_for, wait_text
 from web.rendering import render, use_language
@@ -133,25 +133,6 @@ async def second_factor_submit(request: web.Request) -> web.StreamResponse:
 
 async def register_form(request: web.Request) -> web.Response:
     return await form_page(request, "register.html")
-
-
-async def register_submit(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    values = {k: str(form.get(k, "")) for k in ("login", "display_name", "birth_date")}
-    try:
-        birth = birth_date(values["birth_date"])
-        user = await request.app[ACCOUNTS].register_consumer(
-            login=values["login"],
-            password=str(form.get("password", "")),
-            display_name=values["display_name"],
-            birth_date=birth,
-            locale=request.cookies.get(i18n.COOKIE),
-            today=today(request),
-        )
-    except DomainError as error:
-        return await form_page(request, "register.html", error=error, values=values)
-    await start_login(request, user)
-    raise web.HTTPSeeOther(location="/home")
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

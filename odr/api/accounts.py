@@ -1,4 +1,5 @@
-"""Account endpoints: register, log in and out, who am I, staff accounts."""
+"""Account endpoints: log in and out, who am I, staff accounts (registering and resetting a
+password by code: `odr.api.codes`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from odr.api.schemas import (
     CreateStaffRequest,
     LoginRequest,
     OrganisationOut,
-    RegisterRequest,
     SessionOut,
     UserOut,
 )
@@ -41,20 +41,6 @@ def reply(model: object, status: int = 200) -> web.Response:
 
     assert isinstance(model, BaseModel)
     return web.json_response(text=model.model_dump_json(), status=status)
-
-
-async def register(request: web.Request) -> web.Response:
-    body = await parse_json(request, RegisterRequest)
-    user = await request.app[ACCOUNTS].register_consumer(
-        login=body.login,
-        password=body.password,
-        display_name=body.display_name,
-        birth_date=body.birth_date,
-        locale=body.locale,
-        today=today(request),
-    )
-    session = await start_login(request, user)
-    return reply(SessionOut(user=user_out(user), csrf_token=session["csrf_token"]), 201)
 
 
 async def login(request: web.Request) -> web.Response:

@@ -41,6 +41,11 @@ class SignRequest(Body):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="The hash of the text you read")
     password: str = Field(default="", max_length=MAX_PASSWORD_LENGTH)
     otp: str | None = Field(default=None, max_length=10, description="TOTP code (staff)")
+    code: str | None = Field(
+        default=None,
+        max_length=20,
+        description="Instead of the password: the SMS code sent by .../agreement/sign-code",
+    )
 
 
 class FigureRequest(Body):
@@ -105,7 +110,12 @@ async def sign_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_json(request, SignRequest)
     view = await request.app[AGREEMENTS].sign_agreement(
-        actor, _case_id(request), sha256=body.sha256, password=body.password, otp=body.otp
+        actor,
+        _case_id(request),
+        sha256=body.sha256,
+        password=body.password,
+        otp=body.otp,
+        code=body.code,
     )
     return web.json_response(view)
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from odr.api import accounts, cases, channel, dashboard, evidence, health, hearing_room, schemas
 from odr.api import case_commands as case_command_api
+from odr.api import codes as code_api
 from odr.api import outcomes as outcome_api
 from odr.api import scheduling as scheduling_api
 from odr.api.endpoint import Endpoint
@@ -49,13 +50,48 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "POST",
         "/api/v1/auth/register",
-        accounts.register,
+        code_api.start_registration,
         "api.register",
-        "Register a consumer account and log in",
+        "Start registering a consumer account: a one-time code goes to the login",
         "accounts",
         body=schemas.RegisterRequest,
+        response=code_api.CodeSentOut,
+        status=202,
+        auth=False,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/auth/register/confirm",
+        code_api.confirm_registration,
+        "api.register.confirm",
+        "Confirm the registration with the code sent; the account is created and logged in",
+        "accounts",
+        body=code_api.RegisterConfirmRequest,
         response=schemas.SessionOut,
         status=201,
+        auth=False,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/auth/password-reset",
+        code_api.request_password_code,
+        "api.password_reset",
+        "Ask for a code to set a new password (or a first one); the same answer for any login",
+        "accounts",
+        body=code_api.PasswordCodeRequest,
+        response=code_api.CodeSentOut,
+        status=202,
+        auth=False,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/auth/password-reset/confirm",
+        code_api.reset_password,
+        "api.password_reset.confirm",
+        "Set the new password with the code; every other session ends; logged in",
+        "accounts",
+        body=code_api.PasswordResetRequest,
+        response=schemas.SessionOut,
         auth=False,
     ),
     Endpoint(
@@ -516,9 +552,21 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/api/v1/cases/{case_id}/agreement/sign",
         outcome_api.sign_agreement,
         "api.outcomes.agreement.sign",
-        "Sign the text you read, after re-authentication (password, and TOTP for staff)",
+        "Sign the text you read, after re-authentication (password or SMS code, and TOTP "
+        "for staff)",
         "outcomes",
         body=outcome_api.SignRequest,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/cases/{case_id}/agreement/sign-code",
+        code_api.signing_code,
+        "api.outcomes.agreement.sign_code",
+        "Send a one-time code by SMS to your verified mobile, to sign the text you read",
+        "outcomes",
+        body=code_api.SignCodeRequest,
+        response=code_api.CodeSentOut,
+        status=202,
     ),
     Endpoint(
         "GET",

@@ -12,6 +12,7 @@ from odr.bootstrap import Services
 from odr.config import Settings
 from odr.jobs import JobQueue
 from odr.services.access_log import AccessLog
+from odr.services.account_codes import AccountCodes
 from odr.services.accounts import Accounts, Logins
 from odr.services.admin import Admin
 from odr.services.agreements import AgreementService
@@ -22,6 +23,7 @@ from odr.services.case_views import CaseViews
 from odr.services.cases import CaseService
 from odr.services.channels import Channels
 from odr.services.closing import ClosingService
+from odr.services.codes import Codes
 from odr.services.dashboard import Dashboard
 from odr.services.digests import Digests
 from odr.services.evidence import EvidenceService
@@ -61,6 +63,8 @@ PAYMENTS = web.AppKey("payments", PaymentService)
 CLOSING = web.AppKey("closing", ClosingService)
 RATINGS = web.AppKey("ratings", RatingService)
 ACCOUNTS = web.AppKey("accounts", Accounts)
+CODES = web.AppKey("codes", Codes)
+ACCOUNT_CODES = web.AppKey("account_codes", AccountCodes)
 CASE_VIEWS = web.AppKey("case_views", CaseViews)
 CHANNELS = web.AppKey("channels", Channels)
 DASHBOARD = web.AppKey("dashboard", Dashboard)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from odr.domain.accounts import Actor, requires_second_factor
+from odr.domain.accounts import Actor, Role, requires_second_factor
 from odr.domain.agreements import (
     AgreementDraft,
     AgreementParties,
@@ -26,6 +26,7 @@ from odr.domain.cases import Case, CaseState, EventKind
 from odr.domain.errors import Conflict, Forbidden, Unauthenticated
 from odr.domain.sides import Party
 from odr.services import outcome_documents as documents
+from odr.services.account_codes import AccountCodes, SigningCode
 from odr.services.accounts import Logins
 from odr.services.agreement_text import render_agreement
 from odr.services.case_changes import (
@@ -36,6 +37,7 @@ from odr.services.case_changes import (
     one_chunk,
     tell_parties,
 )
+from odr.services.codes import CodeSent
 from odr.services.evidence import EvidenceService, Item
 from odr.storage import cases as repo
 from odr.storage.db import UnitOfWork
@@ -104,6 +106,8 @@ class AgreementService:
     evidence: EvidenceService
     logins: Logins | None  # None in a worker: it signs nothing
     rules: ConfirmationRules = field(default_factory=ConfirmationRules)
+    #: signing by a one-time SMS code instead of the password (None: password only)
+    signing_codes: AccountCodes | None = None
 
     async def _parties(self, s: AsyncSession, case: Case) -> AgreementParties:
         consumer = await s.get(User, case.consumer_id)
@@ -164,12 +168,22 @@ class AgreementService:
             return await agreement_data(s, case)
 
     async def reauthenticate(
-        self, actor: Actor, password: str, otp: str | None, today: date
+        self,
+        actor: Actor,
+        password: str,
+        otp: str | None,
+        today: date,
+        *,
+        code: str | None = None,
+        bound: SigningCode | None = None,
     ) -> str:
-        """Prove again who is signing: the password, and the second factor for staff (and for
+        """Prove again who is signing: the password or a one-time SMS code to the verified
+        mobile (``code``, for the document ``bound``), and the second factor for staff (and for
         anyone who set one up); the method, for the signature. `Unauthenticated` otherwise."""
         if actor.user_id is None or self.logins is None:
             raise Forbidden("Only people sign.", code="forbidden")
+        if code and not password and self.signing_codes is not None and bound is not None:
+            return await self._by_code(actor, actor.user_id, code, otp, today, bound)
         if not password:
             raise Unauthenticated(
                 "Enter your password again to sign.", code="reauthentication_required"
@@ -185,8 +199,51 @@ class AgreementService:
         strong = info.has_second_factor or requires_second_factor(info.role)
         return "password+totp" if strong else "password"
 
+    async def _by_code(
+        self,
+        actor: Actor,
+        user_id: int,
+        code: str,
+        otp: str | None,
+        today: date,
+        bound: SigningCode,
+    ) -> str:
+        assert self.signing_codes is not None and self.logins is not None
+        async with UnitOfWork(self.changes.sessionmaker) as uow:
+            user = await uow.session.get(User, user_id)
+            if user is None or not user.active:
+                raise Unauthenticated("Please log in again.", code="unauthenticated")
+            strong = user.totp_secret is not None or requires_second_factor(Role(user.role))
+        if strong:  # staff: the authenticator code first, before the SMS code is spent
+            async with UnitOfWork(self.changes.sessionmaker) as uow:
+                await self.logins.check_second_factor(uow, user_id, otp, today)
+        await self.signing_codes.check_signing_code(user_id, bound, code)
+        return "sms_code+totp" if strong else "sms_code"
+
+    async def send_signing_code(
+        self, actor: Actor, case_id: int, *, sha256: str, client: str | None = None
+    ) -> CodeSent:
+        """A one-time code by SMS to sign the text whose hash the signer read: the rules of
+        signing are checked first (a stranger learns nothing, a stale hash or a second
+        signature is refused before anything is sent)."""
+        if self.signing_codes is None:
+            raise Forbidden("Signing by SMS code is not available.", code="forbidden")
+        async with self.changes.sessionmaker() as s:
+            _, case = await repo.load(s, case_id)
+        copy.deepcopy(case).sign_agreement(actor, self.changes.now(), agreement_sha256=sha256)
+        return await self.signing_codes.send_signing_code(
+            actor.user_id, SigningCode(case_id, sha256), client=client
+        )
+
     async def sign_agreement(
-        self, actor: Actor, case_id: int, *, sha256: str, password: str, otp: str | None = None
+        self,
+        actor: Actor,
+        case_id: int,
+        *,
+        sha256: str,
+        password: str,
+        otp: str | None = None,
+        code: str | None = None,
     ) -> dict[str, Any]:
         """Sign the text whose hash the signer read, after re-authentication. When the last
         party signs (the mediator's countersignature among them) the case is settled and the
@@ -196,7 +253,14 @@ class AgreementService:
         # the rules first, on a copy (a stranger learns nothing, a stale hash or a second
         # signature is refused before a one-time code is spent)
         copy.deepcopy(case).sign_agreement(actor, self.changes.now(), agreement_sha256=sha256)
-        method = await self.reauthenticate(actor, password, otp, self.changes.now().date())
+        method = await self.reauthenticate(
+            actor,
+            password,
+            otp,
+            self.changes.now().date(),
+            code=code,
+            bound=SigningCode(case_id, sha256),
+        )
 
         async def apply(s: AsyncSession, case: Case, now: datetime) -> None:
             case.sign_agreement(actor, now, agreement_sha256=sha256, method=method)

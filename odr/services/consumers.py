@@ -33,7 +33,7 @@ async def find_or_create_consumer(
 ) -> int:
     """The consumer with this mobile number, added to ``session`` when new (the caller
     commits). A created account has an unusable random password: the consumer sets their own
-    when they first log in by SMS."""
+    when they first log in, by a code to this number (``/activate``)."""
     kind, value = normalise_login(who.mobile)
     if kind != "mobile":
         raise ValidationFailed(
@@ -59,6 +59,7 @@ async def find_or_create_consumer(
         care_mode=False,
         active=True,
         birth_date=None,
+        password_set=False,  # the first login is an activation (`odr.services.account_codes`)
     )
     session.add(user)
     try:

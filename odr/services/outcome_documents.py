@@ -29,6 +29,8 @@ _PDF_LABELS: dict[str, str] = {
     "mediator": NC_("agreement", "Mediator (countersignature)"),
     "password": NC_("agreement", "Password"),
     "password+totp": NC_("agreement", "Password + one-time code"),
+    "sms_code": NC_("agreement", "SMS code"),
+    "sms_code+totp": NC_("agreement", "SMS code + one-time code"),
     "amount": NC_("agreement", "Amount: CNY %(amount)s; due by %(due)s"),
 }
 

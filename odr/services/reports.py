@@ -181,8 +181,27 @@ async def gather(s: AsyncSession, case_id: int, zone: ZoneInfo) -> dict[str, Any
         "evidence": evidence,
         "hearings": hearings,
         "outcome": _outcome(row, case, events),
+        "signatures": _signatures(events, name),
         "chain_head": chain[-1].hash if chain else None,
     }
+
+
+def _signatures(events: list[Any], name: Any) -> list[dict[str, Any]]:
+    """The signatures of the agreement's last text: who, when, and how they proved who they
+    were (password, SMS code, with or without the authenticator code)."""
+    drafted = max(
+        (e.sequence for e in events if e.kind == EventKind.AGREEMENT_PROPOSED.value), default=0
+    )
+    return [
+        {
+            "party": e.payload.get("party"),
+            "name": name(e.actor_user_id),
+            "at": _iso(e.at),
+            "method": e.payload.get("method") or "",
+        }
+        for e in events
+        if e.kind == EventKind.AGREEMENT_SIGNED.value and e.sequence > drafted
+    ]
 
 
 def _deadlines(events: list[Any], due_on: date | None, zone: ZoneInfo) -> list[dict[str, Any]]:
@@ -356,6 +375,17 @@ LABELS: dict[str, str] = {
     "yuan": NC_("closing report", "CNY %(amount)s"),
     "footer": NC_("closing report", "%(number)s · closing report"),
     "yes": NC_("closing report", "yes"),
+    "signatures": NC_("closing report", "Signatures of the agreement"),
+    "party": NC_("closing report", "Party"),
+    "signed_by": NC_("closing report", "Signed by"),
+    "method": NC_("closing report", "Proved by"),
+    "password": NC_("closing report", "Password"),
+    "password+totp": NC_("closing report", "Password + authenticator code"),
+    "sms_code": NC_("closing report", "SMS code"),
+    "sms_code+totp": NC_("closing report", "SMS code + authenticator code"),
+    "party_consumer": NC_("closing report", "Consumer"),
+    "party_insurer": NC_("closing report", "Insurer"),
+    "party_mediator": NC_("closing report", "Mediator"),
 }
 
 
@@ -491,6 +521,23 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
         outcome_rows.append([t["reason"], o["not_settled_reason"]])
     outcome_rows.append([t["chain"], data["chain_head"] or t["none"]])
     blocks.append(Table(outcome_rows, header=False, widths=(0.3, 0.7)))
+    if data.get("signatures"):
+        blocks.append(Heading(t["signatures"]))
+        blocks.append(
+            Table(
+                [[t["party"], t["signed_by"], t["at"], t["method"]]]
+                + [
+                    [
+                        t.get(f"party_{sig['party']}", str(sig["party"])),
+                        sig["name"],
+                        _local(sig["at"], zone),
+                        t.get(sig["method"], sig["method"]),
+                    ]
+                    for sig in data["signatures"]
+                ],
+                widths=(0.2, 0.25, 0.25, 0.3),
+            )
+        )
     return t["title"], t["subtitle"] % {"number": c["number"]}, blocks
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
@@ -108,6 +109,12 @@ class User(Versioned, Base):
     #: (`odr.services.notifications.PREFERENCE_GROUPS`)
     notification_prefs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     closed_at: Mapped[datetime | None] = mapped_column()  # the owner closed the account
+    #: when the owner last proved by a one-time code that the number / address is theirs
+    mobile_verified_at: Mapped[datetime | None] = mapped_column()
+    email_verified_at: Mapped[datetime | None] = mapped_column()
+    #: False for a consumer created by a partner channel or a regulator referral until they
+    #: set their own password by a code (their first login is an activation)
+    password_set: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="selectin")
 
 
@@ -420,6 +427,33 @@ class OutboxMessage(Base):
     #: files sent with an e-mail, e.g. a hearing's invitation.ics: [{"name", "mime", "text"}]
     attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+
+class OneTimeCode(Base):
+    """A one-time code sent by SMS or e-mail (`odr.domain.one_time_codes`): only its HMAC is
+    kept. ``payload`` holds what the code confirms (a registration's details, the password
+    hash among them); ``delivered`` is False for a code that was only pretended (a number
+    already registered, an unknown account), so that the answer and the limits are the same.
+    Rows older than a day are deleted."""
+
+    __tablename__ = "one_time_codes"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(24))
+    destination: Mapped[str] = mapped_column(String(320))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client: Mapped[str | None] = mapped_column(String(64))  # the asking client's address
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    __table_args__ = (
+        Index("ix_one_time_codes_destination", "destination", "created_at"),
+        Index("ix_one_time_codes_client", "client", "created_at"),
+        Index("ix_one_time_codes_created_at", "created_at"),
+    )
 
 
 # --- Hearings ----------------------------------------------------------------------------------

@@ -101,8 +101,9 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @contextmanager
-def running_server(tmp_path: Path) -> Iterator[Server]:
-    """``odr migrate``, ``odr demo`` and ``odr serve`` with everything under ``tmp_path``."""
+def running_server(tmp_path: Path, **extra_env: str) -> Iterator[Server]:
+    """``odr migrate``, ``odr demo`` and ``odr serve`` with everything under ``tmp_path``
+    (and the ``ODR_*`` variables of ``extra_env``, e.g. ``ODR_LOG_LEVEL="INFO"``)."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ODR_")}
@@ -116,6 +117,7 @@ def running_server(tmp_path: Path) -> Iterator[Server]:
         "ODR_PORT": str(port),
         "ODR_PUBLIC_URL": base,
         "ODR_LOG_LEVEL": os.environ.get("ODR_TEST_SERVER_LOG_LEVEL", "WARNING"),
+        **extra_env,
     }
     odr = [sys.executable, "-m", "odr.cli"]
     for command in ("migrate", "demo"):

@@ -44,6 +44,8 @@ PAGES: list[tuple[str | None, str, str]] = [
     (None, "landing", "/"),
     (None, "login", "/login"),
     (None, "register", "/register"),
+    (None, "password-reset", "/password/reset"),
+    (None, "activate", "/activate"),
     (None, "terms", "/terms"),
     (None, "faq", "/faq"),
     (None, "privacy", "/privacy"),

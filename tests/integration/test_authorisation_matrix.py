@@ -303,6 +303,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "due_on": (date.today() + timedelta(days=10)).isoformat(),
     },
     "POST /api/v1/cases/{case_id}/agreement/sign": {"sha256": "0" * 64, "password": "x"},
+    "POST /api/v1/cases/{case_id}/agreement/sign-code": {"sha256": "0" * 64},
     "POST /api/v1/cases/{case_id}/blind-offers": {"amount_yuan": 1000},
     "POST /api/v1/cases/{case_id}/offers": {"amount_yuan": 1000},
     "POST /api/v1/cases/{case_id}/offers/{sequence}/answer": {"accept": True},

@@ -9,9 +9,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from odr.http.keys import SETTINGS
+from odr.http.keys import CODES, SETTINGS
 from odr.services import demo
 from odr.services.passwords import current_totp
+from odr.services.sms import DevelopmentSender
 
 PASSWORD = demo.DEMO_PASSWORD
 STAFF = {u.login: u for u in demo.USERS if u.totp_secret}
@@ -24,6 +25,19 @@ async def api_login(
     if otp is not None:
         body["otp"] = otp
     return await client.post("/api/v1/auth/login", json=body)
+
+
+async def sent_code(client: TestClient, destination: str) -> str:
+    """The one-time code the development sender sent to ``destination``."""
+    codes = client.app[CODES]
+    await codes.drain()
+    for sender in codes.senders.values():
+        message = sender.last_to(destination) if isinstance(sender, DevelopmentSender) else None
+        if message is not None:
+            match = re.search(r"\b(\d{6})\b", message.body)
+            assert match
+            return match.group(1)
+    raise AssertionError(f"no code was sent to {destination}")
 
 
 async def test_every_demo_login_works(client: TestClient) -> None:
@@ -76,6 +90,15 @@ async def test_register_me_logout(client: TestClient) -> None:
             "birth_date": "1958-03-01",
         },
     )
+    assert resp.status == 202, await resp.text()
+    assert (await resp.json())["destination"] == "n***@example.com"
+    resp = await client.post(
+        "/api/v1/auth/register/confirm",
+        json={
+            "login": "new.user@example.com",
+            "code": await sent_code(client, "new.user@example.com"),
+        },
+    )
     assert resp.status == 201, await resp.text()
     session = await resp.json()
     assert session["user"]["care_mode"] is True
@@ -113,7 +136,8 @@ async def test_bad_input_names_the_field(client: TestClient) -> None:
         "/api/v1/auth/register",
         json={"login": "13800000001", "password": "a-good-pass-1", "display_name": "dup"},
     )
-    assert resp.status == 409 and (await resp.json())["error"]["code"] == "login_taken"
+    # a number already registered is not revealed: the same answer, and no code is sent
+    assert resp.status == 202 and (await resp.json())["destination"] == "138****0001"
 
 
 async def test_supervisor_admin_creates_staff(client: TestClient) -> None:

@@ -7,8 +7,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from odr.http.keys import CODES
 from odr.services import demo
 from odr.services.passwords import current_totp
+from odr.services.sms import DevelopmentSender
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -123,6 +125,21 @@ async def test_register_with_the_form(client: TestClient) -> None:
             "password": "long-enough-1",
             "birth_date": "1950-05-05",
         },
+    )
+    assert resp.status == 200 and "139****0001" in await resp.text()  # a code is on its way
+    assert (await client.get("/home", allow_redirects=False)).status == 303  # no account yet
+    codes = client.app[CODES]
+    await codes.drain()
+    sms = codes.senders["sms"]
+    assert isinstance(sms, DevelopmentSender)
+    sent = sms.last_to("13900000001")
+    assert sent is not None
+    code = re.search(r"\b(\d{6})\b", sent.body)
+    assert code
+    resp = await client.post(
+        "/register/confirm",
+        allow_redirects=False,
+        data={"csrf_token": token, "code": code.group(1)},
     )
     assert resp.status == 303
     home = await client.get("/home")
