@@ -22,7 +22,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/odr serve
 
 test: lint check-types
-	$(BIN)/pytest --numprocesses auto --dist worksteal
+	$(BIN)/pytest --numprocesses auto --dist loadgroup
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

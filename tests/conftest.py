@@ -8,11 +8,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
+from xdist.scheduler import LoadScopeScheduling
 
 from odr.config import Settings
 from odr.services.passwords import Passwords
@@ -118,3 +120,20 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return base.with_overrides(**overrides)
 
     return build
+
+
+#: Suites whose tests run media clients, servers in their own processes or a browser: they share
+#: one pytest-xdist worker (one at a time) so that two of them never starve each other's frames.
+HEAVY = ("tests/realtime/", "tests/browser/")
+
+
+class HeavyTogether(LoadScopeScheduling):
+    """``--dist loadgroup`` with the heavy suites as one unit of work and every other test
+    on its own (xdist's ``xdist_group`` mark cannot rename nodes on pytest 9.2)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "heavy" if nodeid.startswith(HEAVY) else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> HeavyTogether | None:
+    return HeavyTogether(config, log) if config.getvalue("dist") == "loadgroup" else None

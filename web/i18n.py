@@ -1,6 +1,6 @@
 """Languages of pages: Simplified Chinese (default) and English, from the catalogue of
-`odr.i18n` (compiled once, when the app starts). The language of a request comes from the ``odr_lang``
-cookie, else the user's saved choice, else Accept-Language; the page renders in it.
+`odr.i18n` (compiled once, when the app starts). The language of a request comes from the
+``odr_lang`` cookie, else the user's saved choice, else Accept-Language; the page renders in it.
 """
 
 from __future__ import annotations

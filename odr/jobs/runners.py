@@ -16,6 +16,9 @@ from odr.jobs import JobContext, JobFunction, Periodic
 
 log = logging.getLogger("odr.jobs")
 
+#: How long stopping waits for running jobs before it cancels them (seconds).
+STOP_GRACE = 5.0
+
 
 class InProcessRunner:
     """Runs periodic jobs on a timer and enqueued jobs as tasks, inside the serving process."""
@@ -33,6 +36,8 @@ class InProcessRunner:
         self.tick = tick
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._minute = 0
 
     async def enqueue(self, name: str, /, **kwargs: Any) -> None:
@@ -56,13 +61,24 @@ class InProcessRunner:
 
     async def _loop(self) -> None:
         while True:
-            await self.run_due()
+            self._idle.clear()
+            try:
+                await self.run_due()
+            finally:
+                self._idle.set()
             await asyncio.sleep(self.tick)
 
     def start(self) -> None:
         self._timer = asyncio.create_task(self._loop())
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Let running jobs finish (for up to ``grace`` seconds), then cancel what is left: a job
+        is not cut off in the middle of its transaction when the server stops."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
+                if self._tasks:
+                    await asyncio.wait(list(self._tasks))
         tasks = [*self._tasks, *([self._timer] if self._timer else [])]
         for task in tasks:
             task.cancel()

@@ -69,6 +69,40 @@ async def test_in_process_runner_runs_periodic_and_enqueued_jobs(ctx: JobContext
     await runner.stop()
 
 
+async def test_stopping_lets_a_running_job_finish_and_cancels_one_past_the_grace(
+    ctx: JobContext,
+) -> None:
+    finished: list[str] = []
+
+    async def slow(c: JobContext, name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        finished.append(name)
+
+    runner = InProcessRunner(ctx, {"slow": slow}, (), tick=60)
+    await runner.enqueue("slow", name="quick", seconds=0.1)
+    await runner.stop()
+    assert finished == ["quick"]
+    await runner.enqueue("slow", name="stuck", seconds=30)
+    started = asyncio.get_running_loop().time()
+    await runner.stop(grace=0.2)
+    assert finished == ["quick"]
+    assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_stopping_waits_for_the_periodic_job_under_way(ctx: JobContext) -> None:
+    finished: list[str] = []
+
+    async def at_start(c: JobContext) -> None:
+        await asyncio.sleep(0.1)
+        finished.append("at start")
+
+    runner = InProcessRunner(ctx, JOBS, (Periodic(at_start, minutes=1),), tick=60)
+    runner.start()
+    await asyncio.sleep(0)  # the first tick begins its job
+    await runner.stop()
+    assert finished == ["at start"]
+
+
 async def add_sessions_again(ctx: JobContext) -> None:
     async with ctx.uow() as uow:
         uow.session.add(
