@@ -227,7 +227,7 @@ def build_services(
         inbox=Inbox(sessionmaker),
         login_sessions=LoginSessions(sessionmaker, settings.session_ttl),
         access_log=access_log,
-        my_account=MyAccount(sessionmaker, passwords, limiter, evidence, now),
+        my_account=MyAccount(sessionmaker, passwords, limiter, evidence, codes, now),
     )
 
 

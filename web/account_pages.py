@@ -19,6 +19,7 @@ from aiohttp_session import get_session
 from odr.domain.accounts import Role
 from odr.domain.errors import DomainError, RateLimited
 from odr.http.auth import end_login, require_user, session_id, today
+from odr.http.clients import client_address
 from odr.http.keys import LIMITER, LOGIN_SESSIONS, MY_ACCOUNT, SETTINGS
 from odr.services import notifications
 from odr.services.accounts import UserInfo
@@ -37,6 +38,8 @@ NOTICES: dict[str, str] = {
     "display": N_("Your language and text size are saved."),
     "notifications": N_("Your notification choices are saved."),
     "sessions": N_("Every other session was logged out."),
+    "mobile": N_("Your mobile number is changed."),
+    "email": N_("Your e-mail address is changed."),
 }
 MEDIUM_LABELS: dict[str, str] = {
     "inbox": N_("In the app"),
@@ -52,6 +55,8 @@ def setup_account_pages(app: web.Application) -> None:
     r = app.router
     r.add_get("/account", account_page, name="account")
     r.add_post("/account/name", rename, name="account_name")
+    r.add_post("/account/contact", start_contact_change, name="account_contact")
+    r.add_post("/account/contact/confirm", confirm_contact_change, name="account_contact_confirm")
     r.add_post("/account/password", change_password, name="account_password")
     r.add_post("/account/display", set_display, name="account_display")
     r.add_post("/account/notifications", set_notifications, name="account_notifications")
@@ -84,6 +89,7 @@ async def _context(request: web.Request, user: UserInfo) -> dict[str, Any]:
         "retention_years": request.app[SETTINGS].retention_years,
         "values": {},
         "error_form": None,
+        "pending": None,  # a new number or address waiting for its code
     }
 
 
@@ -118,6 +124,45 @@ async def rename(request: web.Request) -> web.StreamResponse:
             error.details["field"] = "display_name"
         return await _again(request, user, "name", error, display_name=name)
     raise await _notice(request, "renamed")
+
+
+async def start_contact_change(request: web.Request) -> web.StreamResponse:
+    """Send a code to the new number or address; the page then asks for it."""
+    user = await require_user(request)
+    form = await request.post()
+    contact = str(form.get("new_contact", "")).strip()
+    try:
+        sent = await request.app[MY_ACCOUNT].start_contact_change(
+            user.id, contact, str(form.get("contact_password", "")), client_address(request)
+        )
+    except DomainError as error:
+        if error.details.get("field") in ("login", "current_password"):
+            error.details["field"] = (
+                "new_contact" if error.details["field"] == "login" else "contact_password"
+            )
+        return await _again(request, user, "contact", error, new_contact=contact)
+    await use_language(request)
+    context = await _context(request, user)
+    context.update(
+        pending={"contact": contact, "sent": sent}, notice=None, error=None, error_field=None
+    )
+    return await render(request, "account.html", context)
+
+
+async def confirm_contact_change(request: web.Request) -> web.StreamResponse:
+    user = await require_user(request)
+    form = await request.post()
+    contact = str(form.get("contact", "")).strip()
+    try:
+        changed = await request.app[MY_ACCOUNT].confirm_contact_change(
+            user.id, contact, str(form.get("code", ""))
+        )
+    except DomainError as error:
+        context = await _context(request, user)
+        context.update(values={}, error_form="contact_code", notice=None)
+        context["pending"] = {"contact": contact, "sent": None}
+        return await form_again(request, "account.html", error, context)
+    raise await _notice(request, changed)
 
 
 async def change_password(request: web.Request) -> web.StreamResponse:

@@ -45,6 +45,7 @@ _MESSAGES: dict[str, str] = {
         "it ends."
     ),
     "staff_account": N_("Staff accounts are closed by an administrator."),
+    "contact_unchanged": N_("This is already your number or address."),
     "export_limit": N_("You have downloaded your data several times this hour. Try later."),
 }
 

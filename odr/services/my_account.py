@@ -26,11 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from odr.domain.accounts import Actor, Role, check_display_name, check_password_policy
 from odr.domain.cases import OPEN_STATES
 from odr.domain.errors import Conflict, RateLimited, Unauthenticated, ValidationFailed
+from odr.domain.one_time_codes import Medium, Purpose, destination_of
 from odr.i18n import LANGUAGES, N_, translate
 from odr.services import notifications
 from odr.services.accounts import UserInfo, user_info
 from odr.services.admin import log_admin_action
 from odr.services.case_views import case_detail, timeline
+from odr.services.codes import Codes, CodeSent
 from odr.services.evidence import EvidenceService
 from odr.services.login_sessions import end_sessions
 from odr.services.passwords import Passwords
@@ -100,12 +102,14 @@ class MyAccount:
         passwords: Passwords,
         limiter: RateLimiter,
         evidence: EvidenceService,
+        codes: Codes,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.passwords = passwords
         self.limiter = limiter
         self.evidence = evidence
+        self.codes = codes
         self.clock = clock or (lambda: datetime.now(UTC))
 
     async def _user(self, uow: UnitOfWork, user_id: int) -> User:
@@ -152,6 +156,67 @@ class MyAccount:
             user = await self._user(uow, user_id)
             user.display_name = name
             await uow.commit()
+
+    # --- a new mobile number or e-mail address, proved by a one-time code --------------------
+
+    async def start_contact_change(
+        self, user_id: int, new_contact: str, password: str, client: str | None
+    ) -> CodeSent:
+        """Send a one-time code to the new number or address (after the current password).
+        One already in use by another account gets the same answer and no message (nobody
+        learns whose it is); its code can never be right."""
+        medium, destination = destination_of(new_contact)
+        async with UnitOfWork(self.sessionmaker) as uow:
+            user = await self._user(uow, user_id)
+            await self._check_password(user, password)
+            current = user.mobile if medium is Medium.SMS else user.email
+            if current == destination:
+                raise ValidationFailed(
+                    "This is already your number or address.",
+                    code="contact_unchanged",
+                    details={"field": "new_contact"},
+                )
+            kind = "mobile" if medium is Medium.SMS else "email"
+            taken = await repo.user_by_login(uow.session, kind, destination) is not None
+            language = user.locale
+        return await self.codes.issue(
+            Purpose.CHANGE_CONTACT,
+            destination,
+            client=client,
+            user_id=user_id,
+            deliver=not taken,
+            language=language,
+        )
+
+    async def confirm_contact_change(self, user_id: int, new_contact: str, code: str) -> str:
+        """Spend the code and make the number or address the account's login; which one
+        changed ("mobile" or "email")."""
+        medium, destination = destination_of(new_contact)
+        async with UnitOfWork(self.sessionmaker) as uow:
+            used = await self.codes.consume_in(
+                uow.session, Purpose.CHANGE_CONTACT, destination, code
+            )
+            if used.user_id != user_id:  # issued for another account: as good as wrong
+                raise ValidationFailed(
+                    "The code is wrong.", code="code_invalid", details={"field": "code"}
+                )
+            user = await self._user(uow, user_id)
+            kind = "mobile" if medium is Medium.SMS else "email"
+            if await repo.user_by_login(uow.session, kind, destination) is not None:
+                raise Conflict(
+                    "An account with this login already exists.",
+                    code="login_taken",
+                    details={"field": "new_contact"},
+                )
+            now = self.clock()
+            if medium is Medium.SMS:
+                user.mobile = destination
+                user.mobile_verified_at = now
+            else:
+                user.email = destination
+                user.email_verified_at = now
+            await uow.commit()
+            return kind
 
     async def change_password(
         self, user_id: int, current: str, new: str, keep_session: str | None
