@@ -360,6 +360,7 @@ LABELS: dict[str, str] = {
     "scheduled": NC_("closing report", "Scheduled"),
     "duration": NC_("closing report", "Minutes"),
     "recordings": NC_("closing report", "Recordings"),
+    "seconds": NC_("closing report", "Seconds"),
     "none": NC_("closing report", "None"),
     "outcome": NC_("closing report", "7. Outcome"),
     "result": NC_("closing report", "Result"),
@@ -484,18 +485,28 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
     if data["hearings"]:
         rows = [[t["hearing"], t["scheduled"], t["duration"], t["recordings"]]]
         for h in data["hearings"]:
-            recs = "\n".join(
-                f"{r['name']} ({r['seconds']} s) {r['sha256']}" for r in h["recordings"]
-            )
             rows.append(
                 [
                     str(h["id"]),
                     _local(h["scheduled_for"], zone),
                     "" if h["duration_minutes"] is None else str(h["duration_minutes"]),
-                    recs or t["none"],
+                    str(len(h["recordings"])),
                 ]
             )
-        blocks.append(Table(rows, widths=(0.1, 0.22, 0.13, 0.55)))
+        blocks.append(Table(rows, widths=(0.1, 0.4, 0.25, 0.25)))
+        # one row a segment, so that a long list runs over pages
+        segments = [
+            [str(h["id"]), r["name"], str(r["seconds"]), r["sha256"]]
+            for h in data["hearings"]
+            for r in h["recordings"]
+        ]
+        if segments:
+            blocks.append(
+                Table(
+                    [[t["hearing"], t["recordings"], t["seconds"], "SHA-256"], *segments],
+                    widths=(0.1, 0.3, 0.12, 0.48),
+                )
+            )
     else:
         blocks.append(Text(t["none"]))
     blocks.append(Heading(t["outcome"]))

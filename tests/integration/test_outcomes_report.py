@@ -116,3 +116,34 @@ async def test_every_way_of_closing_enters_the_closing_report(new_client: Any) -
     items = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
     reports = [i for i in items if i["kind"] == "report"]
     assert len(reports) == 1 and reports[0]["media_type"] == "application/pdf"
+
+
+async def test_a_hearing_cut_into_hundreds_of_segments_fits_the_closing_report(
+    new_client: Any,
+) -> None:
+    """Recording segments are short when a camera changes often; their list may run over pages."""
+    from zoneinfo import ZoneInfo
+
+    from odr.services.reports import gather, report_pdf
+
+    case_id, _people, app = await hearing_case(new_client)
+    zone = ZoneInfo("Asia/Shanghai")
+    async with app[SESSIONMAKER]() as s:
+        data = await gather(s, case_id, zone)
+    segments = [
+        {"name": f"seg-{i:05d}.webm", "sha256": f"{i:064x}", "size": 9000, "seconds": 2}
+        for i in range(400)
+    ]
+    hearing = {
+        "state": "ended",
+        "scheduled_for": "2026-12-01T02:00:00+00:00",
+        "started_at": "2026-12-01T02:01:00+00:00",
+        "ended_at": "2026-12-01T02:15:00+00:00",
+    }
+    data["hearings"] = [
+        {**hearing, "id": 1, "duration_minutes": 14, "recordings": segments},
+        {**hearing, "id": 2, "duration_minutes": None, "recordings": []},
+    ]
+    for lang in ("zh-CN", "en"):
+        text = pdf_text(report_pdf(data, lang, zone))
+        assert "seg-00000.webm" in text and "seg-00399.webm" in text
