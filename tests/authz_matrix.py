@@ -163,6 +163,7 @@ ROWS: tuple[Row, ...] = (
     *_rows(S, "GET /account", "POST /account/name", "POST /account/password"),
     *_rows(S, "POST /account/display", "POST /account/notifications", "POST /account/export"),
     *_rows(S, "POST /account/sessions/end-others", "GET /account/close", "POST /account/close"),
+    *_rows(S, "POST /account/contact", "POST /account/contact/confirm"),
     *_rows(
         R,
         "GET /complaints/new",
