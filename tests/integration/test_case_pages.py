@@ -346,7 +346,7 @@ def in_language(lang: str, text: Callable[[], str]) -> str:
     """``text()`` with ``lang`` active, leaving the test's own context as it was."""
 
     def run() -> str:
-        i18n.activate(i18n.load_translations()[lang])
+        i18n.activate(lang)
         return text()
 
     return contextvars.copy_context().run(run)
