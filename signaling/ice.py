@@ -8,14 +8,17 @@ busy (many hearings, page renders, a loaded machine), although media still flows
   a few milliseconds a standing queue builds up in the socket's kernel buffer and every packet
   waits behind it, the STUN messages of ICE too. `_read_batch` drains up to `BATCH` datagrams
   per turn (as libuv does): STUN is answered, and its answers seen, as soon as it is read
-  (aioice handles STUN as it is read; media waits in the process, where it is counted).
+  (aioice handles STUN as it is read). Media then waits in aioice's queue instead of the
+  kernel's: `_data_received` bounds it at `MAX_QUEUED` packets (a few seconds of a busy
+  connection) and drops what comes beyond, as the kernel buffer would, so that an overloaded
+  node's memory does not grow without end.
 - aioice checks consent (RFC 7675) every 5 s with one request that must be answered within
   0.5 s, and ends the connection after six late answers in a row. A browser counts an answer
   that comes late. `_query_consent` waits for each answer (with the usual STUN retransmissions)
   up to 7.5 s and ends the connection when no answer at all came for
   `CONSENT_EXPIRY_SECONDS` — a peer that is really gone still goes after about 30 s.
 
-`harden_ice()` installs both in the process (the server at start; the soak's clients, which
+`harden_ice()` installs all three in the process (the server at start; the soak's clients, which
 are aiortc too, do the same). The private names used are listed in `PRIVATE_NAMES` and checked
 by the tests (aiortc is pinned, and with it aioice).
 """
@@ -36,6 +39,8 @@ log = logging.getLogger("odr.signaling.ice")
 
 #: Datagrams read from one socket per turn of the loop at most (fairness between sockets).
 BATCH = 64
+#: Media packets waiting in one connection's queue at most; more are dropped.
+MAX_QUEUED = 400
 #: Retransmissions of one consent check (sent at 0, 0.5, 1.5 and 3.5 s; answered by 7.5 s).
 CONSENT_RETRANSMISSIONS = 3
 #: No answer to any consent check for this long: the peer is gone (RFC 7675's 30 s).
@@ -48,6 +53,8 @@ PRIVATE_NAMES: dict[Any, tuple[str, ...]] = {
     _Transport: ("_read_ready", "_sock", "_protocol", "_conn_lost", "_fatal_error", "max_size"),
     Connection: (
         "query_consent",
+        "data_received",
+        "_queue",
         "_nominated",
         "_query_consent_task",
         "remote_password",
@@ -78,6 +85,12 @@ def _read_batch(self: Any) -> None:
             self._protocol.datagram_received(data, addr)
 
 
+def _data_received(self: Any, data: bytes, component: int) -> None:
+    """`aioice.Connection.data_received` with a bounded queue."""
+    if self._queue.qsize() < MAX_QUEUED:
+        self._queue.put_nowait((data, component))
+
+
 async def _query_consent(self: Any) -> None:
     """`aioice.Connection.query_consent` (RFC 7675) counting answers that come late."""
     assert self.remote_password is not None
@@ -106,6 +119,7 @@ async def _query_consent(self: Any) -> None:
 
 _read_batch.hardened = True  # type: ignore[attr-defined]
 _query_consent.hardened = True  # type: ignore[attr-defined]
+_data_received.hardened = True  # type: ignore[attr-defined]
 
 
 def harden_ice() -> None:
@@ -113,10 +127,11 @@ def harden_ice() -> None:
     use them."""
     _Transport._read_ready = _read_batch
     Connection.query_consent = _query_consent  # type: ignore[method-assign]
+    Connection.data_received = _data_received  # type: ignore[method-assign]
 
 
 def hardened() -> bool:
     return all(
         getattr(method, "hardened", False)
-        for method in (_Transport._read_ready, Connection.query_consent)
+        for method in (_Transport._read_ready, Connection.query_consent, Connection.data_received)
     )

@@ -1,6 +1,7 @@
 """ICE on a busy node (`signaling.ice`): UDP datagrams queued while the loop was busy are read
 in one turn; a consent check answered late (after aioice's half second) still counts; a peer
-that answers nothing is dropped after the expiry; the private names relied on still exist."""
+that answers nothing is dropped after the expiry; media waiting in a connection is bounded;
+the private names relied on still exist."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_the_private_names_relied_on_exist() -> None:
 
 #: attributes aioice and asyncio set on instances, checked on live objects below
 _INSTANCE_ONLY = {"_sock", "_protocol", "_conn_lost", "_nominated", "_query_consent_task"}
-_INSTANCE_ONLY |= {"remote_password"}
+_INSTANCE_ONLY |= {"remote_password", "_queue"}
 
 
 async def test_a_backlog_is_read_in_one_turn_of_the_loop() -> None:
@@ -115,3 +116,14 @@ async def test_a_peer_that_answers_nothing_is_dropped_after_the_expiry(
         await asyncio.sleep(0.1)
     assert not a._nominated  # closed
     assert ice.CONSENT_EXPIRY_SECONDS <= time.monotonic() - started < 15
+
+
+async def test_media_waiting_in_a_connection_is_bounded(
+    pair: tuple[Connection, Connection],
+) -> None:
+    a, _ = pair
+    for n in range(ice.MAX_QUEUED + 100):  # a connection nobody reads from
+        a.data_received(n.to_bytes(4, "big"), 1)
+    assert a._queue.qsize() == ice.MAX_QUEUED
+    first = await a.recv()
+    assert first == (0).to_bytes(4, "big")  # the oldest kept, the newest dropped
