@@ -14,7 +14,9 @@ memory and the page time without hearings are the baselines of the same run.
 Figures: server errors (5xx answers seen by any client plus tracebacks and ERROR lines in the
 server's log), frames delivered (per subscriber: frames received from the others over frames
 they sent, in the measured window), the server's memory growth after the first minute (VmRSS
-from /proc/<pid>/status), p95 page time, the server's CPU.
+from /proc/<pid>/status), p95 page time, the server's CPU and the client processes' CPU, and
+what one hearing costs each (from /proc/<pid>/stat; the clients are real aiortc peers on the
+wire, made cheap: they send pre-encoded frames and count what they receive without decoding).
 
     .venv/bin/python bench/soak.py --hearings 20 --minutes 10 --readers 200
 
@@ -28,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import random
 import re
@@ -154,9 +157,13 @@ class Server:
         return tracebacks, len(errors), errors[:5]
 
 
-def server_env(tmp: Path, log_level: str = "WARNING") -> dict[str, str]:
+def server_env(
+    tmp: Path, log_level: str = "WARNING", max_live_hearings: int | None = None
+) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ODR_")}
+    limit = {"ODR_MAX_LIVE_HEARINGS": str(max_live_hearings)} if max_live_hearings else {}
     return {
+        **limit,
         **clean,
         "ODR_VAR_DIR": str(tmp / "var"),
         "ODR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'odr.sqlite3'}",
@@ -494,6 +501,12 @@ ROLES = ("mediator", "consumer", "rep")
 async def client_process(spec: dict[str, Any]) -> None:
     """Joins its hearings, says ready, measures between "start" and "stop"."""
     loopback_ice()
+    from signaling.ice import harden_ice
+
+    harden_ice()  # as the server does (aiortc clients like it; browsers need none of it)
+    # why a connection ends (ICE consent, DTLS) goes to this process's log
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("aioice.ice").setLevel(logging.INFO)
     from signaling.media import encode_audio_clip, encode_video_clip
 
     clips = (
@@ -806,6 +819,8 @@ async def soak(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> dict
             await child.read(30)
         pids = [c.process.pid for c in clients if c.process is not None]
         clients_cpu0 = sum(cpu_seconds(pid) for pid in pids)
+        assert reader.process is not None
+        reader_cpu0 = cpu_seconds(reader.process.pid)
         cpu0, wall0 = server.cpu_seconds(), time.monotonic()
         rss_samples: list[tuple[float, float]] = [(0.0, server.rss_mib())]
         window = args.minutes * 60
@@ -819,6 +834,7 @@ async def soak(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> dict
         client_cores = (sum(cpu_seconds(pid) for pid in pids) - clients_cpu0) / (
             time.monotonic() - wall0
         )
+        reader_cores = (cpu_seconds(reader.process.pid) - reader_cpu0) / (time.monotonic() - wall0)
         load_average = os.getloadavg()[0]
         for child in clients:
             await child.send("stop")
@@ -883,6 +899,11 @@ async def soak(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> dict
         "server_cores": load_cores,
         "server_cores_baseline": baseline_cores,
         "client_processes_cores": client_cores,
+        "reader_process_cores": reader_cores,
+        # what one more hearing costs: the server over its baseline (the readers alone), and
+        # the clients (three aiortc participants each, pre-encoded media, no decoding)
+        "server_cores_per_hearing": (load_cores - baseline_cores) / args.hearings,
+        "client_cores_per_hearing": client_cores / args.hearings,
         "machine_load_average": load_average,
         "recording_segments": len(recordings),
     }
@@ -918,6 +939,12 @@ def report(figures: dict[str, Any]) -> None:
             f"{figures['server_cores']:.2f} / {figures['server_cores_baseline']:.2f}",
         ),
         ("client processes CPU (cores)", f"{figures['client_processes_cores']:.2f}"),
+        (
+            "CPU per hearing, server / clients (cores)",
+            f"{figures['server_cores_per_hearing']:.3f}"
+            f" / {figures['client_cores_per_hearing']:.3f}",
+        ),
+        ("reader process CPU (cores)", f"{figures['reader_process_cores']:.2f}"),
         ("machine load average (1 min)", f"{figures['machine_load_average']:.2f}"),
         ("recording segments written", f"{figures['recording_segments']}"),
     ]
@@ -947,6 +974,15 @@ def main() -> None:
     parser.add_argument(
         "--server-log-level", default="WARNING", help="INFO shows ICE consent and relay events"
     )
+    parser.add_argument(
+        "--max-live-hearings",
+        type=int,
+        default=0,
+        help="the server's ODR_MAX_LIVE_HEARINGS (default: --hearings, so that all are let in)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the server's and the clients' logs"
+    )
     parser.add_argument("--client", metavar="SPEC", help=argparse.SUPPRESS)
     parser.add_argument("--reader", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -956,14 +992,17 @@ def main() -> None:
         asyncio.run(reader_process(json.loads(Path(args.reader).read_text())))
     else:
         tmp = Path(tempfile.mkdtemp(prefix="odr-soak-"))
-        env = server_env(tmp, args.server_log_level)
+        env = server_env(tmp, args.server_log_level, args.max_live_hearings or args.hearings)
         prepare(env)
         try:
             report(asyncio.run(soak(args, tmp, env)))
         except BaseException:
             print(f"the server's log and the client logs are kept in {tmp}", file=sys.stderr)
             raise
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"the server's log and the client logs are kept in {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,18 @@ and a place freed by a hearing that ends is taken by the next one."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from odr.app import create_app
 from odr.config import Settings
+from odr.http.errors import render_error
 from signaling import ws
+from signaling.host import CAPACITY_RETRY_AFTER, at_capacity
 from tests.builders import hearing_ahead
 from tests.conftest import FAST_PASSWORDS
 from tests.integration.helpers import ANKANG_REP, CONSUMER, MEDIATOR, callers
@@ -82,3 +87,13 @@ def test_the_limit_is_read_from_the_environment() -> None:
     for bad in ("0", "-1", "many"):
         with pytest.raises(ValueError, match="ODR_MAX_LIVE_HEARINGS"):
             Settings.from_env({**env, "ODR_MAX_LIVE_HEARINGS": bad})
+
+
+async def test_over_http_the_refusal_is_a_503_with_retry_after() -> None:
+    request = make_mocked_request("POST", "/api/v1/hearings/1/join")
+    response = await render_error(request, at_capacity(6))
+    assert response.status == 503
+    assert response.headers["Retry-After"] == str(CAPACITY_RETRY_AFTER)
+    assert isinstance(response, web.Response) and response.body is not None
+    error = json.loads(bytes(response.body))["error"]
+    assert error["code"] == "hearings_at_capacity" and "6 live hearings" in error["message"]

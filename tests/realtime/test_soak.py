@@ -18,11 +18,10 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
 
 
-#: What one node sustains today on two cores with its clients on the same machine: two
-#: recorded hearings (six participants). Six do not hold yet — the event loop falls behind,
-#: ICE consent checks fail and every participant of the node is dropped after about 30 s —
-#: which `bench/soak.py --hearings 6` shows; the node has no admission limit yet.
-HEARINGS = 2
+#: Six recorded hearings (eighteen participants), as the node's default admission limit
+#: (`ODR_MAX_LIVE_HEARINGS`): the server and the client processes take about 0.08 of a core
+#: per hearing each (`bench/soak.py` prints both), so about 1.1 cores in all with the readers.
+HEARINGS = 6
 
 
 @pytest.mark.timeout(400)
