@@ -3,7 +3,10 @@ and required when CI=true), settings, and the app under test."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -53,13 +56,31 @@ def need(url: str | None, what: str, variable: str) -> str:
     pytest.skip(f"{what} not configured: set {variable} to run this test")
 
 
-@asynccontextmanager
-async def sqlite_database(tmp_path: Path) -> AsyncIterator[str]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'odr.sqlite3'}"
+#: Migrated once per test process and copied for each test: a SQLite file and a PostgreSQL
+#: template database (dropped when the session ends).
+_TEMPLATES: dict[str, str] = {}
+
+
+async def _migrated(url: str) -> None:
     engine = make_engine(url)
     await upgrade(engine)
     await engine.dispose()
-    yield url
+
+
+@asynccontextmanager
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated SQLite file in ``tmp_path``."""
+    if "sqlite" not in _TEMPLATES:
+        template = Path(tempfile.mkdtemp(prefix="odr-template-")) / "odr.sqlite3"
+        await _migrated(f"sqlite+aiosqlite:///{template}")
+        _TEMPLATES["sqlite"] = str(template)
+    path = tmp_path / "odr.sqlite3"
+    shutil.copyfile(_TEMPLATES["sqlite"], path)
+    yield f"sqlite+aiosqlite:///{path}"
+
+
+def _database_url(base: str, name: str) -> str:
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
 
 
 @asynccontextmanager
@@ -68,18 +89,38 @@ async def postgres_database() -> AsyncIterator[str]:
     base = need(PG_URL, "PostgreSQL", "ODR_TEST_DATABASE_URL")
     name = f"odr_t_{uuid.uuid4().hex[:12]}"
     admin = make_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
     try:
-        await upgrade(engine)
-        await engine.dispose()
-        yield url
-    finally:
+        if "postgres" not in _TEMPLATES:
+            template = f"odr_template_{uuid.uuid4().hex[:12]}"
+            async with admin.connect() as conn:
+                await conn.exec_driver_sql(f'CREATE DATABASE "{template}"')
+            _TEMPLATES["postgres"] = template
+            await _migrated(_database_url(base, template))
         async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+            await conn.exec_driver_sql(
+                f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATES["postgres"]}"'
+            )
+        try:
+            yield _database_url(base, name)
+        finally:
+            async with admin.connect() as conn:
+                await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
         await admin.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if "sqlite" in _TEMPLATES:
+        shutil.rmtree(Path(_TEMPLATES.pop("sqlite")).parent, ignore_errors=True)
+    if "postgres" in _TEMPLATES and PG_URL:
+        asyncio.run(_drop_database(PG_URL, _TEMPLATES.pop("postgres")))
+
+
+async def _drop_database(base: str, name: str) -> None:
+    admin = make_engine(base, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
