@@ -199,7 +199,7 @@ async def create_accounts(env: dict[str, str], hearings: int, readers: int) -> d
 
         async def make(new: NewUser) -> str | None:
             async with UnitOfWork(services.sessionmaker) as uow:
-                created = await create_user(uow, services.passwords, new, today)
+                created = await create_user(uow, services.passwords, new, today, box=services.box)
             return created.totp_secret
 
         for n in range(max(readers, hearings)):
