@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -17,6 +18,24 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+async def _migrate(engine: AsyncEngine, step: Callable[[Connection], None]) -> None:
+    """Run ``step`` in one transaction. On SQLite, foreign keys are not enforced meanwhile (a
+    batch migration rebuilds a table by copy, drop and rename, and the drop of a table that rows
+    refer to fails) and are checked before the commit instead."""
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        try:
+            await conn.run_sync(step)
+            if sqlite and (await conn.exec_driver_sql("PRAGMA foreign_key_check")).first():
+                raise RuntimeError("the migration left rows whose parent row is missing")
+            await conn.commit()
+        finally:
+            if sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 async def upgrade(
@@ -36,8 +55,7 @@ async def upgrade(
         cfg.attributes["previous_secret_keys"] = previous_secret_keys
         command.upgrade(cfg, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    await _migrate(engine, run)
 
 
 async def downgrade(
@@ -55,5 +73,4 @@ async def downgrade(
         cfg.attributes["previous_secret_keys"] = previous_secret_keys
         command.downgrade(cfg, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    await _migrate(engine, run)
