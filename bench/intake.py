@@ -45,6 +45,7 @@ from odr.services.triage_rules import default_rules
 from odr.storage import cases as repo
 from odr.storage.db import make_engine, make_sessionmaker
 from odr.storage.migrate import upgrade
+from odr.storage.sealed import SecretBox
 
 TEXTS = [
     "我因急性阑尾炎住院手术，按医疗险提交了全部材料，保险公司一直说在审核，已经过去{n}天了还没有结果。",
@@ -124,7 +125,8 @@ async def bare_rate(total: int, concurrency: int) -> float:
 async def intake_rate(database_url: str, total: int, concurrency: int, tmp: Path) -> float:
     engine = make_engine(database_url)
     await upgrade(engine)
-    await demo.seed(make_sessionmaker(engine), demo_passwords(), date.today())
+    box = SecretBox("b" * 40)  # the secret key of the settings below
+    await demo.seed(make_sessionmaker(engine), demo_passwords(), date.today(), box)
     await engine.dispose()
     settings = Settings(
         database_url=database_url, secret_key="b" * 40, var_dir=tmp, run_jobs_in_process=False

@@ -51,6 +51,7 @@ from odr.services import demo
 from odr.services.cases import TERMS_VERSION
 from odr.storage.db import make_engine, make_sessionmaker
 from odr.storage.migrate import upgrade
+from odr.storage.sealed import SecretBox
 
 MIB = 1024 * 1024
 LIMIT_MIB = 64
@@ -152,7 +153,8 @@ async def _serve(conn: Connection, tmp: Path, max_bytes: int) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
     engine = make_engine(database_url)
     await upgrade(engine)
-    await demo.seed(make_sessionmaker(engine), demo_passwords(), date.today())
+    box = SecretBox("b" * 40)  # the secret key of the settings below
+    await demo.seed(make_sessionmaker(engine), demo_passwords(), date.today(), box)
     await engine.dispose()
     settings = Settings(
         database_url=database_url,
