@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from odr.domain.accounts import Actor, Role
@@ -26,7 +27,7 @@ from odr.services.ratelimit import RateLimiter
 from odr.storage import accounts as accounts_repo
 from odr.storage import cases as cases_repo
 from odr.storage.db import UnitOfWork
-from odr.storage.models import Notification, User
+from odr.storage.models import Notification, OutboxMessage, User
 
 DAILY_LIMIT = 3
 WINDOW = 24 * 3600
@@ -132,6 +133,7 @@ async def request_callback(
         )
     masked = mask_phone(phone)
     params = {
+        "consumer_id": consumer.id,  # so that closing the account can anonymise the request
         "number": number or "",
         "name": consumer.display_name,
         "phone": phone,
@@ -161,6 +163,40 @@ async def _case_staff(
         if mediator is not None and mediator.active:
             return [notify.recipient(mediator)]
     return await notify.staff_of(s, insurer_id, Role.INSURER_REP.value)
+
+
+async def anonymise_requests_of(
+    s: AsyncSession, consumer: User, case_ids: Iterable[int], name: str
+) -> int:
+    """Remove the consumer's name, number and note from the call-back requests they made
+    (their account is being closed), and drop the e-mails and texts about them not yet sent.
+    A request is theirs when it names them, or, made before requests named their maker, when
+    it is about one of their cases or asked to be called on their account's number."""
+    cases = set(case_ids)
+    rows = (await s.execute(select(Notification).where(Notification.kind.in_(KINDS)))).scalars()
+    changed = 0
+    for n in rows:
+        params = n.params or {}
+        maker = params.get("consumer_id")
+        if maker is not None:
+            mine = maker == consumer.id
+        else:
+            mine = (n.case_id is not None and n.case_id in cases) or (
+                n.case_id is None
+                and bool(consumer.mobile)
+                and params.get("phone") == consumer.mobile
+            )
+        if not mine:
+            continue
+        n.params = {**params, "name": name, "phone": "", "phone_masked": "", "note": ""}
+        changed += 1
+    await s.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.key.startswith(f"callback:{consumer.id}:", autoescape=True),
+        )
+    )
+    return changed
 
 
 async def addressed_to(s: AsyncSession, user_id: int, limit: int = 50) -> list[Notification]:

@@ -28,7 +28,7 @@ from odr.domain.cases import OPEN_STATES
 from odr.domain.errors import Conflict, RateLimited, Unauthenticated, ValidationFailed
 from odr.domain.one_time_codes import Medium, Purpose, destination_of
 from odr.i18n import LANGUAGES, N_, translate
-from odr.services import notifications
+from odr.services import callbacks, notifications
 from odr.services.accounts import UserInfo, user_info
 from odr.services.admin import log_admin_action
 from odr.services.case_views import case_detail, timeline
@@ -347,6 +347,10 @@ class MyAccount:
                     )
                 )
             await s.execute(delete(Notification).where(Notification.user_id == user.id))
+            own_cases = (
+                await s.execute(select(CaseRow.id).where(CaseRow.consumer_id == user.id))
+            ).scalars()
+            await callbacks.anonymise_requests_of(s, user, list(own_cases), CLOSED_NAME)
             await drop_codes(s, user.id)
             await end_sessions(s, user.id, now)
             user.email = None

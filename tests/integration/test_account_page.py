@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from odr.http.keys import SESSIONMAKER
 from odr.services import demo
-from odr.storage.models import AdminLogEntry, LoginSession, Notification, User
+from odr.storage.models import AdminLogEntry, LoginSession, Notification, OutboxMessage, User
 from tests.builders import user_id
 from tests.integration.helpers import (
     ANKANG_REP,
@@ -356,3 +356,37 @@ async def test_reading_evidence_is_logged(new_client: Callable[[], Any]) -> None
     section = text[text.index('id="access-heading"') :]
     assert f"evidence item {sequence}" in section
     assert section.count("<tr>") == 2
+
+
+async def test_closing_the_account_anonymises_call_back_requests(
+    new_client: Callable[[], Any],
+) -> None:
+    me = await login(new_client, OTHER_CONSUMER)
+    other = await login(new_client, CONSUMER)
+    for who, phone in ((me, ""), (me, "010-6512 3456"), (other, "")):
+        data = {"csrf_token": who.token, "case_id": "", "time": "any", "phone": phone}
+        resp = await who.client.post("/callback", data={**data, "note": "下午方便"}, headers=EN)
+        assert resp.status == 200, await resp.text()
+    async with me.client.app[SESSIONMAKER]() as s:
+        name = (
+            await s.execute(select(User.display_name).where(User.mobile == "13800000002"))
+        ).scalar_one()
+    supervisor = await login(new_client, SUPERVISOR)
+    listed = await page(supervisor, "/callbacks")
+    assert "13800000002" in listed and "010-65123456" in listed and name in listed
+    resp = await form(me, "/account/close", password=demo.DEMO_PASSWORD, confirm="yes")
+    assert resp.status == 200 and "Account closed" in await resp.text()
+    listed = await page(supervisor, "/callbacks")
+    assert "13800000002" not in listed and "010-65123456" not in listed
+    assert name not in listed and "tel:<" not in listed and 'href="tel:"' not in listed
+    assert "13800000001" in listed  # someone else's request is left as it was
+    async with me.client.app[SESSIONMAKER]() as s:
+        params = (
+            await s.execute(
+                select(Notification.params).where(Notification.kind == "callback_requested_general")
+            )
+        ).scalars()
+        kept = [p for p in params if p.get("phone") == "13800000001"]
+        assert kept and all(p["note"] == "下午方便" for p in kept)
+        outbox = (await s.execute(select(OutboxMessage.body))).scalars()
+        assert not any("0002" in b and "****" in b for b in outbox)
