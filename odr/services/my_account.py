@@ -467,6 +467,21 @@ def _item_data(item: Any, actor: Actor) -> dict[str, Any]:
     }
 
 
+#: The people behind the role codes the export records (the readable copy names them; the
+#: JSON copy keeps the codes for programs). The same texts as the pages' role labels.
+ROLE_NAMES = {
+    "you": N_("You"),
+    "consumer": N_("the consumer"),
+    "insurer_rep": N_("the insurer"),
+    "mediator": N_("the mediator"),
+    "centre_lead": N_("the mediation centre"),
+    "supervisor": N_("a supervisor"),
+    "channel": N_("a partner service"),
+    "system": N_("the platform"),
+}
+#: The fields of the export that hold a role code.
+ROLE_FIELDS = frozenset({"role", "by"})
+
 HTML_TEXTS = {
     "title": N_("My data"),
     "account": N_("Account"),
@@ -484,11 +499,15 @@ def _html(data: dict[str, Any], lang: str | None) -> str:
     t = {k: html.escape(translate(lang, v)) for k, v in HTML_TEXTS.items()}
     e = html.escape
 
+    def shown(key: str, value: Any) -> str:
+        if value is None:
+            return ""
+        if key in ROLE_FIELDS and str(value) in ROLE_NAMES:
+            return e(translate(lang, ROLE_NAMES[str(value)]))
+        return e(str(value))
+
     def table(rows: Iterable[tuple[str, Any]]) -> str:
-        body = "".join(
-            f"<tr><th>{e(str(k))}</th><td>{e('' if v is None else str(v))}</td></tr>"
-            for k, v in rows
-        )
+        body = "".join(f"<tr><th>{e(str(k))}</th><td>{shown(k, v)}</td></tr>" for k, v in rows)
         return f"<table>{body}</table>"
 
     def listing(items: list[dict[str, Any]], keys: tuple[str, ...]) -> str:
@@ -496,7 +515,7 @@ def _html(data: dict[str, Any], lang: str | None) -> str:
             return f"<p>{t['none']}</p>"
         head = "".join(f"<th>{e(k)}</th>" for k in keys)
         rows = "".join(
-            "<tr>" + "".join(f"<td>{e(str(i.get(k, '')))}</td>" for k in keys) + "</tr>"
+            "<tr>" + "".join(f"<td>{shown(k, i.get(k, ''))}</td>" for k in keys) + "</tr>"
             for i in items
         )
         return f"<table><tr>{head}</tr>{rows}</table>"

@@ -240,6 +240,15 @@ async def test_download_my_data_holds_mine_and_nothing_of_anyone_else(
     assert "四十天" in everything and mine["number"] in page_text
     assert [m["text"] for m in data["cases"][0]["messages"]] == ["已收到"]
     assert data["cases"][0]["messages"][0]["by"] == "insurer_rep"
+    # the readable copy names the people behind the role codes, in the export's language
+    codes = ("insurer_rep", ">consumer<", ">you<", ">system<", ">centre_lead<")
+    assert "保险公司" in page_text and "您本人" in page_text and "消费者" in page_text
+    assert not any(c in page_text for c in codes)
+    assert (await form(me, "/account/display", language="en")).status == 303
+    resp = await form(me, "/account/export")
+    en_text = zipfile.ZipFile(io.BytesIO(await resp.read())).read("my-data.html").decode()
+    assert "the insurer" in en_text and ">You<" in en_text
+    assert not any(c in en_text for c in codes)
     # nothing of another person: not the other consumer's case, not staff names or logins
     assert theirs["number"] not in everything and "车险纠纷" not in everything
     assert OTHER_CONSUMER not in everything
