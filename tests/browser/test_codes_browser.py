@@ -1,17 +1,29 @@
 """One-time codes in real Chromium: registering with the code sent by SMS, and "忘记密码" → the
-code → a new password, after which the session of the consumer's other browser is over. The
-codes are read from the server's console, where the development sender prints them."""
+code → a new password, after which the session of the consumer's other browser is over; and
+signing an agreement with a code sent by SMS instead of the password. The codes are read from
+the server's console, where the development sender prints them."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.browser.conftest import CONSUMER, Server, require_chromium, running_server
+from tests.browser.conftest import (
+    ANKANG_REP,
+    CONSUMER,
+    LEAD,
+    MEDIATOR,
+    Server,
+    api_login,
+    case_to_hearing,
+    require_chromium,
+    running_server,
+)
 from tests.browser.pages import launch, new_person, submit, until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -80,6 +92,48 @@ async def test_register_with_a_code_then_forget_the_password(verbose_server: Ser
             await page.fill("#password", "wang-fang-new-2026")
             await submit(page, "main form button[type=submit]")
             assert page.url.endswith("/home"), page.url
+        finally:
+            await browser.close()
+    assert "Traceback" not in server.output(), server.output()[-4000:]
+
+
+async def test_sign_an_agreement_with_a_code_sent_by_sms(verbose_server: Server) -> None:
+    server = verbose_server
+    people = {
+        login: await api_login(server.base, login)
+        for login in (CONSUMER, ANKANG_REP, MEDIATOR, LEAD)
+    }
+    try:
+        _, case_id = await case_to_hearing(people)
+        await people[MEDIATOR].post(
+            f"/api/v1/cases/{case_id}/agreement",
+            {
+                "facts": "消费者住院手术后申请理赔，保险公司拒赔。",
+                "terms": "保险公司赔付3000元，双方再无争议。",
+                "amount_yuan": "3000.00",
+                "due_on": (date.today() + timedelta(days=10)).isoformat(),
+                "confidential": True,
+            },
+        )
+    finally:
+        for api in people.values():
+            await api.http.close()
+    async with async_playwright() as pw:
+        browser = await launch(pw)
+        try:
+            consumer = await new_person(browser, server, CONSUMER)
+            page = consumer.page
+            await consumer.goto(f"/cases/{case_id}")
+            await submit(page, "#outcome-sign-by-sms button[type=submit]")
+            assert "短信验证码已发到您的手机" in await page.inner_text("body")
+            code = await until(lambda: _async(code_sent_to(server, CONSUMER)), "the code")
+            await page.check("#outcome-sign-read")
+            await page.fill("#outcome-sign-code", code)
+            await submit(page, "#outcome-sign button[type=submit]")
+            assert await page.locator("#outcome-sign").count() == 0
+            signed = await page.inner_text(".signatures .signed")
+            assert "短信验证码" in signed, signed
+            consumer.watch.assert_clean(CONSUMER)
         finally:
             await browser.close()
     assert "Traceback" not in server.output(), server.output()[-4000:]
