@@ -28,6 +28,8 @@ _MESSAGES: dict[str, str] = {
     "invalid_field": N_("Please check the highlighted field."),
     "invalid_answer_kind": N_("Choose accept, propose or reject."),
     "not_found": N_("There is nothing at this address."),
+    "user_not_found": N_("No such user."),
+    "not_staff": N_("Only staff accounts have a second factor to reset."),
     "forbidden": N_("You are not allowed to do this."),
     "unauthenticated": N_("Please log in."),
     "method_not_allowed": N_("This address does not accept this method."),

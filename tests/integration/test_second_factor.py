@@ -161,6 +161,26 @@ async def test_the_reset_page(new_client: Callable[[], Any]) -> None:
         "/admin/users/999999/second-factor", data={"csrf_token": admin.token}, headers=EN
     )
     assert resp.status == 404
+    # the page says why, in the reader's language
+    assert (
+        "Only staff accounts have a second factor to reset."
+        in await (
+            await admin.client.post(
+                f"/admin/users/{consumer_id}/second-factor",
+                data={"csrf_token": admin.token},
+                headers=EN,
+            )
+        ).text()
+    )
+    zh = {"Accept-Language": "zh-CN"}
+    resp = await admin.client.post(
+        f"/admin/users/{consumer_id}/second-factor", data={"csrf_token": admin.token}, headers=zh
+    )
+    assert "只有工作人员账户才有可重置的第二重验证" in await resp.text()
+    resp = await admin.client.post(
+        "/admin/users/999999/second-factor", data={"csrf_token": admin.token}, headers=zh
+    )
+    assert resp.status == 404 and "没有这个用户" in await resp.text()
 
 
 async def test_the_migration_seals_existing_secrets_and_going_down_opens_them(
