@@ -135,6 +135,18 @@ def check_birth_date(value: date | None, today: date) -> date | None:
     return value
 
 
+#: From this age, care mode (larger text, a call-back offer) is on by default.
+SENIOR_AGE = 60
+
+
+def is_senior(birth_date: date | None, today: date) -> bool:
+    """Whether a person born on ``birth_date`` is `SENIOR_AGE` or older on ``today``."""
+    if birth_date is None:
+        return False
+    had_birthday = (today.month, today.day) >= (birth_date.month, birth_date.day)
+    return today.year - birth_date.year - (not had_birthday) >= SENIOR_AGE
+
+
 def check_display_name(name: str) -> str:
     value = " ".join(name.split())
     if not value:

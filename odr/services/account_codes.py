@@ -30,6 +30,7 @@ from odr.domain.accounts import (
     check_birth_date,
     check_display_name,
     check_password_policy,
+    is_senior,
     normalise_login,
 )
 from odr.domain.errors import Conflict, Forbidden, ValidationFailed
@@ -131,7 +132,7 @@ class AccountCodes:
                 is_admin=False,
                 locale=p.get("locale"),
                 birth_date=birth,
-                care_mode=_senior(birth, today),
+                care_mode=is_senior(birth, today),
                 active=True,
                 password_set=True,
                 mobile_verified_at=now if kind == "mobile" else None,
@@ -270,14 +271,3 @@ class AccountCodes:
                 code="code_invalid",
                 details={"field": "code"},
             )
-
-
-def _senior(birth_date: date | None, today: date) -> bool:
-    if birth_date is None:
-        return False
-    age = (
-        today.year
-        - birth_date.year
-        - ((today.month, today.day) < (birth_date.month, birth_date.day))
-    )
-    return age >= 60

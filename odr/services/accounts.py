@@ -17,6 +17,7 @@ from odr.domain.accounts import (
     check_birth_date,
     check_display_name,
     check_password_policy,
+    is_senior,
     normalise_login,
     requires_second_factor,
 )
@@ -73,7 +74,7 @@ def user_info(user: User, today: date) -> UserInfo:
         locale=user.locale,
         care_mode=user.care_mode,
         has_second_factor=user.totp_secret is not None,
-        senior=_is_senior(user.birth_date, today),
+        senior=is_senior(user.birth_date, today),
     )
 
 
@@ -120,7 +121,7 @@ async def create_user(
         is_admin=new.is_admin and new.role is Role.SUPERVISOR,
         locale=new.locale,
         birth_date=new.birth_date,
-        care_mode=_is_senior(new.birth_date, today),
+        care_mode=is_senior(new.birth_date, today),
     )
     secret = new.totp_secret or (new_totp_secret() if requires_second_factor(new.role) else None)
     if secret is not None:
@@ -452,17 +453,6 @@ async def load_user(uow: UnitOfWork, user_id: int, today: date) -> UserInfo | No
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def _is_senior(birth_date: date | None, today: date) -> bool:
-    if birth_date is None:
-        return False
-    age = (
-        today.year
-        - birth_date.year
-        - ((today.month, today.day) < (birth_date.month, birth_date.day))
-    )
-    return age >= 60
 
 
 class Accounts:

@@ -52,3 +52,15 @@ def test_names_and_badges() -> None:
         check_display_name("   ")
     with pytest.raises(ValidationFailed):
         check_badge_number("A/1")
+
+
+def test_senior_from_the_sixtieth_birthday() -> None:
+    from datetime import date
+
+    from odr.domain.accounts import is_senior
+
+    born = date(1966, 12, 2)
+    assert not is_senior(born, date(2026, 12, 1))
+    assert is_senior(born, date(2026, 12, 2))
+    assert is_senior(date(1930, 2, 28), date(2026, 1, 1))
+    assert not is_senior(None, date(2026, 12, 2))
