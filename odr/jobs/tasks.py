@@ -13,14 +13,15 @@ from odr.storage.models import WebSession
 
 
 async def purge_expired_sessions(ctx: JobContext) -> int:
-    """Delete database sessions past their expiry (Redis expires its own), and the rows of
-    one-time codes older than a day."""
+    """Delete database sessions past their expiry (Redis expires its own), the rows of login
+    sessions ended or expired, and the rows of one-time codes older than a day."""
     async with ctx.uow() as uow:
         result = await uow.session.execute(
             delete(WebSession).where(WebSession.expires_at <= ctx.now())
         )
         await uow.commit()
     purged = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    purged += await ctx.services.login_sessions.purge(ctx.now())
     return purged + await ctx.services.codes.purge()  # one-time codes older than a day
 
 

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from odr.domain.devices import summarise_user_agent
@@ -113,6 +113,20 @@ class LoginSessions:
             ended = await end_sessions(uow.session, user_id, now, keep=current)
             await uow.commit()
             return ended
+
+    async def purge(self, now: datetime) -> int:
+        """Delete the rows of sessions that were ended or have expired (nobody can use them)."""
+        async with UnitOfWork(self.sessionmaker) as uow:
+            result = await uow.session.execute(
+                delete(LoginSession).where(
+                    or_(
+                        LoginSession.ended_at.is_not(None),
+                        LoginSession.last_seen_at <= now - self.ttl - SEEN_EVERY,
+                    )
+                )
+            )
+            await uow.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def running(self, user_id: int, current: str | None, now: datetime) -> list[SessionRow]:
         """The user's running sessions, the current one first, then the latest seen."""

@@ -15,7 +15,7 @@ from odr.jobs import JobContext, Periodic, claim_once
 from odr.jobs.runners import InProcessRunner, arq_worker
 from odr.jobs.tasks import JOBS, purge_expired_sessions
 from odr.storage.db import UnitOfWork
-from odr.storage.models import JobRun, WebSession
+from odr.storage.models import JobRun, LoginSession, User, WebSession
 
 
 @pytest.fixture
@@ -101,6 +101,25 @@ async def test_stopping_waits_for_the_periodic_job_under_way(ctx: JobContext) ->
     await asyncio.sleep(0)  # the first tick begins its job
     await runner.stop()
     assert finished == ["at start"]
+
+
+async def test_the_purge_deletes_ended_and_expired_login_sessions(ctx: JobContext) -> None:
+    async with ctx.uow() as uow:
+        user = User(display_name="王芳", password_hash="x", role="consumer", mobile="13800000009")
+        uow.session.add(user)
+        await uow.commit()
+        user_id = user.id
+    logins = ctx.services.login_sessions
+    now = datetime.now(UTC)
+    running = await logins.open(user_id, "Mozilla/5.0 (Windows NT 10.0) Chrome/130.0", now)
+    ended = await logins.open(user_id, None, now)
+    await logins.end(ended, now)
+    expired = await logins.open(user_id, None, now - logins.ttl - timedelta(hours=1))
+    await purge_expired_sessions(ctx)
+    async with ctx.uow() as uow:
+        left = set((await uow.session.execute(select(LoginSession.id))).scalars())
+    assert left == {running} and expired not in left
+    assert await logins.session_user(user_id, running, now.date(), now) is not None
 
 
 async def add_sessions_again(ctx: JobContext) -> None:
