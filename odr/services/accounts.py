@@ -466,29 +466,6 @@ class Accounts:
         self.logins = logins
         self.box = logins.box
 
-    async def register_consumer(
-        self,
-        *,
-        login: str,
-        password: str,
-        display_name: str,
-        birth_date: date | None,
-        locale: str | None,
-        today: date,
-    ) -> UserInfo:
-        async with UnitOfWork(self.sessionmaker) as uow:
-            return await register_consumer(
-                uow,
-                self.passwords,
-                box=self.box,
-                login=login,
-                password=password,
-                display_name=display_name,
-                birth_date=birth_date,
-                locale=locale,
-                today=today,
-            )
-
     async def create_staff_account(self, actor: Actor, new: NewUser, today: date) -> CreatedUser:
         async with UnitOfWork(self.sessionmaker) as uow:
             return await create_staff_account(uow, self.passwords, actor, new, today, box=self.box)
