@@ -442,7 +442,9 @@ def _render_index(manifest: Mapping[str, Any]) -> str:
         f"<h2>案件 Case</h2><table>{rows}</table>",
         _items_table(manifest["items"]),
         _chain_table(manifest["chain"]),
-        f"<p>链头 Chain head: <code>{_text(manifest['head'])}</code></p>",
+        "<p>案件记录校验码（案件记录的任何改动都会改变它）"
+        " Case record fingerprint (changes with any change to the record): "
+        f"<code>{_text(manifest['head'])}</code></p>",
         "</body></html>",
         "",
     ]

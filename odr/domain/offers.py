@@ -1,4 +1,4 @@
-"""Negotiation rules: blind offers (盲拍式报价) and open offers between the two sides.
+"""Negotiation rules: blind offers (保密报价) and open offers between the two sides.
 
 Blind offers: in each round each side submits a secret figure, the consumer the least it
 accepts and the insurer the most it pays. Neither sees the other's. When the insurer's figure

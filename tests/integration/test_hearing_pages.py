@@ -39,7 +39,7 @@ async def test_the_whole_schedule_through_the_pages(new_client: Any) -> None:
     mediator, consumer = people[MEDIATOR], people[CONSUMER]
 
     html = await page(mediator, f"/cases/{case_id}", "zh-CN")
-    assert "听证会" in html and 'id="propose-hearing"' in html
+    assert "调解会议" in html and 'id="propose-hearing"' in html
     html = await page(mediator, f"/cases/{case_id}", "en")
     assert "Propose hearing times" in html
 
