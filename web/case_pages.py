@@ -325,7 +325,7 @@ async def case_act(request: web.Request) -> web.StreamResponse:
 
 async def evidence_submit(request: web.Request) -> web.StreamResponse:
     """The upload form without JavaScript: a multipart POST whose file is streamed to storage
-    (the token comes in the action's query: the CSRF check never reads a multipart body)."""
+    (the CSRF check reads the token from the form's first part, `leading_token`)."""
     user = await require_user(request)
     case_id = _case_id(request)
     form = UploadForm()

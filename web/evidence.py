@@ -31,6 +31,7 @@ _MESSAGES = {
 #: Error codes the upload script may meet, shown in the reader's language.
 SCRIPT_ERRORS = (
     "file_required",
+    "file_empty",
     "file_too_large",
     "unsupported_media_type",
     "invalid_evidence_kind",

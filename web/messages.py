@@ -88,6 +88,7 @@ _MESSAGES: dict[str, str] = {
     "no_mediation_centre": N_("No mediation centre is available at the moment."),
     # evidence
     "file_required": N_("Choose a file to upload."),
+    "file_empty": N_("The file is empty. Choose the file again, or another one."),
     "file_too_large": N_("The file is too large, or the case has no room left for it."),
     "unsupported_media_type": N_(
         "This type of file is not accepted. Send a PDF, an image (JPEG, PNG, WebP), audio "

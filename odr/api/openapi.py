@@ -19,7 +19,8 @@ ERROR_RESPONSES = {
     "409": "Conflicts with the current state",
     "414": "The query string is longer than 4,096 bytes (query_too_long)",
     "422": "Invalid input (invalid_field; invalid_characters: text with control characters "
-    "such as NUL, in the body, the query or a form); details.field names the field",
+    "such as NUL, in the body, the query or a form; file_empty: a file of no bytes); "
+    "details.field names the field",
     "429": "Too many attempts; see Retry-After",
     "503": "The database, Redis or the object store is briefly unavailable "
     "(service_unavailable); try again after Retry-After",

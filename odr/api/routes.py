@@ -200,7 +200,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         evidence.upload,
         "api.evidence.upload",
         "Upload evidence: the raw body (?name=&kind=&visibility=) or a multipart 'file'; "
-        "the type is sniffed from the bytes; 413 over the size limits, 415 for other types",
+        "the type is sniffed from the bytes; 413 over the size limits, 415 for other types, "
+        "422 file_empty for a file of no bytes",
         "evidence",
         status=201,
     ),

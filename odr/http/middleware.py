@@ -15,6 +15,7 @@ from odr.domain.errors import DomainError, ValidationFailed
 from odr.http.auth import CSRF_FIELD, CSRF_HEADER, csrf_ok
 from odr.http.errors import HttpError, render_error, render_http_exception
 from odr.http.keys import SETTINGS
+from odr.http.multipart import leading_token
 from odr.http.sessions import COOKIE_NAME
 from odr.http.unavailable import ServiceUnavailable, is_dependency_failure
 from odr.json_input import has_control_character
@@ -153,7 +154,9 @@ async def logged_in_session(request: web.Request) -> bool:
 @web.middleware
 async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every state-changing request made with a session cookie must prove it came from our
-    pages: the token in the ``X-CSRF-Token`` header, or in the ``csrf_token`` form field."""
+    pages: the token in the ``X-CSRF-Token`` header, or in the ``csrf_token`` form field (the
+    first part of a multipart form). A token in the query string is not accepted: URLs end
+    up in address bars, histories, logs and Referer headers."""
     if request.method not in UNSAFE or request.path.startswith(CSRF_EXEMPT_PREFIXES):
         return await handler(request)
     if request.path.startswith("/api/") and not await logged_in_session(request):
@@ -161,9 +164,11 @@ async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.content_type != "application/json":
             raise HttpError(415, "json_required", "Send the request body as JSON.")
         return await handler(request)
-    supplied = request.headers.get(CSRF_HEADER) or request.query.get(CSRF_FIELD)
+    supplied = request.headers.get(CSRF_HEADER)
     if not supplied and request.content_type == "application/x-www-form-urlencoded":
         supplied = str((await request.post()).get(CSRF_FIELD) or "")
+    elif not supplied and request.content_type == "multipart/form-data":
+        supplied = await leading_token(request)  # never in the URL: the form's first part
     if not await csrf_ok(request, supplied):
         raise HttpError(
             403,

@@ -7,14 +7,18 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 
 from odr.domain.errors import ValidationFailed
+from odr.http.auth import CSRF_FIELD
 from odr.http.errors import HttpError
 
 READ_CHUNK = 64 * 1024
 MAX_FIELD_BYTES = 8000  # a 1,000-character Chinese description is about 3,000 bytes
+MAX_TOKEN_BYTES = 256  # a CSRF token is 43 characters
+#: The reader of a multipart form whose first part, the CSRF token, the check already read.
+_READER = "odr.multipart_reader"
 #: What aiohttp's multipart reader raises on a body that is not a well-formed form (no
 #: boundary, a missing boundary line, a bad part header, a body cut short).
 _MALFORMED = (ValueError, BadHttpMessage)
@@ -40,6 +44,27 @@ class UploadForm:
         return self.chunks
 
 
+async def leading_token(request: web.Request) -> str:
+    """The CSRF token of a multipart form, sent as its first part (``csrf_token``, the form's
+    first control), so that no token travels in a URL and the file is still streamed. The
+    reader stays with the request, after that part, for `read_upload_form`. Anything else
+    first, or a body that cannot be read, gives no token (the form is refused)."""
+    try:
+        reader = await request.multipart()
+        request[_READER] = reader
+        part = await reader.next()
+        if not isinstance(part, BodyPartReader) or part.name != CSRF_FIELD:
+            return ""
+        data = b""
+        while chunk := await part.read_chunk(MAX_TOKEN_BYTES):
+            data += chunk
+            if len(data) > MAX_TOKEN_BYTES:
+                return ""
+    except _MALFORMED:
+        return ""
+    return data.decode("ascii", "replace")
+
+
 async def read_upload_form(request: web.Request, names: Collection[str]) -> UploadForm:
     """Read the fields in ``names`` up to the ``file`` part and leave its bytes unread. An empty
     file input sends no file. A body that is not a well-formed form is a ``400
@@ -52,7 +77,7 @@ async def read_upload_form(request: web.Request, names: Collection[str]) -> Uplo
 
 async def _read_form(request: web.Request, names: Collection[str]) -> UploadForm:
     form = UploadForm(fields={name: "" for name in names})
-    reader = await request.multipart()
+    reader: MultipartReader = request.get(_READER) or await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             continue

@@ -79,6 +79,11 @@ class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
 
 
+def empty_file() -> ValidationFailed:
+    """A file of no bytes: refused for what it is (empty), not for its type."""
+    return ValidationFailed("The file is empty.", code="file_empty", details={"field": "file"})
+
+
 def blob_store(settings: Settings) -> BlobStore:
     """The configured store: S3 when ``ODR_S3_ENDPOINT`` is set, else the local directory."""
     if settings.s3_endpoint:
@@ -285,6 +290,8 @@ class EvidenceService:
         description: str = "",
     ) -> str:
         _check_kind(kind, visibility)
+        if size == 0:
+            raise empty_file()
         async with UnitOfWork(self.sessionmaker) as uow:
             room = await self._room(uow.session, actor, case_id)
             if size > room:
@@ -342,6 +349,9 @@ class EvidenceService:
         head = b""
         async for chunk in await self.store.open_range(blob.sha256, 0, HEAD_BYTES):
             head += chunk
+        if not head:
+            await self._forget(blob.sha256)
+            raise empty_file()
         media = sniff(head)
         if media is None:
             await self._forget(blob.sha256)
@@ -605,12 +615,11 @@ class _Sniffed:
             except StopAsyncIteration:
                 self._done = True
                 break
+        if not self._head:
+            raise empty_file()
         media = sniff(self._head)
         if media is None:
-            raise UnsupportedMediaType(
-                "This type of file is not accepted. Send PDF, images (JPEG, PNG, WebP), audio "
-                "(MP3, M4A, WAV), video (MP4, WebM), plain text or Word (DOCX)."
-            )
+            raise UnsupportedMediaType(REFUSED_TYPE)
         return media
 
     def __aiter__(self) -> AsyncIterator[bytes]:

@@ -90,6 +90,31 @@ async def test_refused_types_and_sizes_store_nothing(new_client: Any, seeded: An
     assert items == []
 
 
+async def test_an_empty_file_is_refused_as_empty_everywhere(new_client: Any, seeded: Any) -> None:
+    consumer, case_id = await new_case(new_client)
+    before = stored_files(seeded.storage_dir)
+    resp = await put(consumer, case_id, b"", name="空.pdf")  # the raw body
+    assert resp.status == 422
+    assert (await resp.json())["error"] == {
+        "code": "file_empty",
+        "message": "The file is empty.",
+        "details": {"field": "file"},
+    }
+    form = aiohttp.FormData()
+    form.add_field("file", b"", filename="空.pdf", content_type="application/pdf")
+    resp = await consumer.client.post(
+        f"/api/v1/cases/{case_id}/evidence", data=form, headers={"X-CSRF-Token": consumer.token}
+    )
+    assert resp.status == 422 and (await resp.json())["error"]["code"] == "file_empty"
+    resp = await consumer.post(  # a resumable upload of no bytes
+        f"/api/v1/cases/{case_id}/uploads", {"name": "空.pdf", "kind": "document", "size": 0}
+    )
+    assert resp.status == 422 and (await resp.json())["error"]["code"] == "file_empty"
+    assert stored_files(seeded.storage_dir) == before
+    items = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
+    assert items == []
+
+
 async def test_oversize_is_413_and_nothing_is_kept(make_client: Any, seeded: Any) -> None:
     client = await make_client(seeded.with_overrides(max_file_bytes=4096))
     session = await login(lambda: _same(client), CONSUMER)

@@ -52,7 +52,7 @@ async def page(session: Session, case_id: int, headers: dict[str, str] = EN) -> 
 
 
 def form_action(text: str) -> str:
-    """The upload form's action: the case's evidence URL, with the CSRF token in its query."""
+    """The upload form's action: the case's evidence URL (no token in it)."""
     match = re.search(r'<form [^>]*id="evidence-form"[^>]*>', text)
     assert match, "no upload form"
     action = re.search(r'action="([^"]+)"', match.group(0))
@@ -60,8 +60,24 @@ def form_action(text: str) -> str:
     return html.unescape(action.group(1))
 
 
-def upload_form(data: bytes, filename: str, **fields: str) -> aiohttp.FormData:
+def form_token(text: str) -> str:
+    """The CSRF token of the upload form: its first control, a hidden field."""
+    match = re.search(
+        r'<form [^>]*id="evidence-form"[^>]*>\s*(?:\{#.*?#\}\s*)?'
+        r'<input type="hidden" name="csrf_token" value="([^"]+)">',
+        text,
+    )
+    assert match, "the upload form does not start with its token"
+    return match.group(1)
+
+
+def upload_form(
+    data: bytes, filename: str, token: str | None = None, **fields: str
+) -> aiohttp.FormData:
+    """The form as a browser sends it: the token first, the fields, the file last."""
     form = aiohttp.FormData()
+    if token is not None:
+        form.add_field("csrf_token", token)
     for name, value in {"kind": "document", "visibility": "all_parties", **fields}.items():
         form.add_field(name, value)
     form.add_field("file", data, filename=filename, content_type="application/octet-stream")
@@ -101,9 +117,11 @@ async def test_the_form_uploads_without_javascript(new_client: Any) -> None:
     consumer, case_id = await new_case(new_client)
     text = await page(consumer, case_id)
     action = form_action(text)
-    assert action.startswith(f"/cases/{case_id}/evidence?csrf_token=")
+    assert action == f"/cases/{case_id}/evidence"  # no token in any address
+    assert "csrf_token=" not in text
+    token = form_token(text)
     assert 'enctype="multipart/form-data"' in text
-    form = upload_form(PNG, "事故现场.png", kind="image", description="事故现场照片")
+    form = upload_form(PNG, "事故现场.png", token, kind="image", description="事故现场照片")
     resp = await consumer.client.post(action, data=form, headers=EN, allow_redirects=False)
     assert resp.status == 303, await resp.text()
     assert resp.headers["Location"] == f"/cases/{case_id}#evidence"
@@ -114,16 +132,18 @@ async def test_the_form_uploads_without_javascript(new_client: Any) -> None:
     items = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
     assert [(i["name"], i["kind"]) for i in items] == [("事故现场.png", "image")]
     # a PDF, followed to the page
-    resp = await consumer.client.post(action, data=upload_form(PDF, "policy.pdf"), headers=EN)
-    assert resp.status == 200 and resp.url.path == f"/cases/{case_id}"
+    form = upload_form(PDF, "policy.pdf", token)
+    resp = await consumer.client.post(action, data=form, headers=EN)
+    assert resp.status == 200 and str(resp.url).endswith(f"/cases/{case_id}")
     assert "policy.pdf" in await resp.text()
 
 
 async def test_refused_uploads_come_back_with_the_message(new_client: Any) -> None:
     consumer, case_id = await new_case(new_client)
-    action = form_action(await page(consumer, case_id))
+    text = await page(consumer, case_id)
+    action, token = form_action(text), form_token(text)
     # an executable named .pdf: sniffed, refused, in Chinese next to the file field
-    form = upload_form(EXE, "保单.pdf", description="说明文字", visibility="mediator_only")
+    form = upload_form(EXE, "保单.pdf", token, description="说明文字", visibility="mediator_only")
     resp = await consumer.client.post(action, data=form, headers=ZH)
     assert resp.status == 415 and resp.headers["X-Error-Code"] == "unsupported_media_type"
     text = await resp.text()
@@ -131,18 +151,34 @@ async def test_refused_uploads_come_back_with_the_message(new_client: Any) -> No
     assert re.search(r'<input type="file" id="evidence-file"[^>]*aria-invalid="true"', text)
     assert "说明文字" in text and 'value="mediator_only" checked' in text  # what was chosen
     assert "保单.pdf" not in text
+    assert str(resp.url).endswith(action)  # the address bar holds no token
     # no file chosen: the browser sends an empty file part
-    form = upload_form(b"", "")
+    form = upload_form(b"", "", token)
     resp = await consumer.client.post(action, data=form, headers=EN)
     assert resp.status == 422 and resp.headers["X-Error-Code"] == "file_required"
     assert "Choose a file to upload." in await resp.text()
+    # a file of no bytes: refused for being empty, not for its type
+    resp = await consumer.client.post(action, data=upload_form(b"", "空.pdf", token), headers=ZH)
+    assert resp.status == 422 and resp.headers["X-Error-Code"] == "file_empty"
+    text = await resp.text()
+    said = re.search(r'<p class="field-error" id="form-error" role="alert">([^<]*)</p>', text)
+    assert said and "文件是空的" in said.group(1) and "类型" not in said.group(1), said
+    assert re.search(r'<input type="file" id="evidence-file"[^>]*aria-invalid="true"', text)
     # a kind the system makes itself
-    resp = await consumer.client.post(action, data=upload_form(PDF, "a.pdf", kind="report"))
+    form = upload_form(PDF, "a.pdf", token, kind="report")
+    resp = await consumer.client.post(action, data=form)
     assert resp.status == 422
     assert re.search(r'<select id="evidence-kind"[^>]*aria-invalid="true"', await resp.text())
-    # without the token in the query, the form is refused and nothing is stored
-    bare = action.split("?")[0]
-    resp = await consumer.client.post(bare, data=upload_form(PDF, "x.pdf"), headers=EN)
+    # without the token, with it elsewhere than first, or in the query: refused, nothing stored
+    for form, query in (
+        (upload_form(PDF, "x.pdf"), ""),
+        (upload_form(PDF, "x.pdf", kind="document"), f"?csrf_token={token}"),
+    ):
+        resp = await consumer.client.post(action + query, data=form, headers=EN)
+        assert resp.status == 403 and resp.headers["X-Error-Code"] == "csrf_failed"
+    late = upload_form(PDF, "x.pdf")
+    late.add_field("csrf_token", token)
+    resp = await consumer.client.post(action, data=late, headers=EN)
     assert resp.status == 403
     items = (await (await consumer.get(f"/api/v1/cases/{case_id}/evidence")).json())["items"]
     assert items == []
@@ -159,7 +195,7 @@ async def test_too_large_comes_back_with_the_message(make_client: Any, seeded: A
     case_id = (await resp.json())["id"]
     text = await page(consumer, case_id, ZH)
     assert "4 KB" in text  # the limit, in the hint
-    big = upload_form(PDF + b"0" * 10_000, "big.pdf")
+    big = upload_form(PDF + b"0" * 10_000, "big.pdf", form_token(text))
     resp = await consumer.client.post(form_action(text), data=big, headers=ZH)
     assert resp.status == 413 and resp.headers["X-Error-Code"] == "file_too_large"
     assert "文件太大" in await resp.text()
