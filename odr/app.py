@@ -22,7 +22,7 @@ from odr.http.middleware import (
 from odr.http.sessions import COOKIE_NAME, DatabaseStorage
 from odr.jobs import JobContext
 from odr.jobs.runners import ArqQueue, InProcessRunner
-from odr.jobs.tasks import JOBS, PERIODIC
+from odr.jobs.tasks import JOBS, PERIODIC, read_text_after_upload
 from odr.services.passwords import Passwords
 from odr.storage.redis import make_job_queue_redis
 
@@ -108,6 +108,7 @@ def _expose(app: web.Application, services: Services) -> None:
     app[keys.LOGIN_SESSIONS] = services.login_sessions
     app[keys.ACCESS_LOG] = services.access_log
     app[keys.MY_ACCOUNT] = services.my_account
+    app[keys.METRICS] = services.metrics
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -121,11 +122,24 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
     if settings.run_jobs_in_process or not settings.redis_url:
         runner = InProcessRunner(JobContext(services), JOBS, PERIODIC)
         app[keys.JOBS] = runner
+        services.evidence.added.append(read_text_after_upload(runner))
+
+        async def queued_here() -> None:
+            services.metrics.jobs_queued.set(runner.queued)
+
+        services.metrics.probe(queued_here)
         runner.start()
         yield
         await runner.stop()
     else:
         pool = make_job_queue_redis(settings.redis_url)  # connects on first use
-        app[keys.JOBS] = ArqQueue(pool)
+        queue = ArqQueue(pool)
+        app[keys.JOBS] = queue
+        services.evidence.added.append(read_text_after_upload(queue))
+
+        async def queued_in_redis() -> None:
+            services.metrics.jobs_queued.set(await queue.queued())
+
+        services.metrics.probe(queued_in_redis)
         yield
         await pool.aclose()

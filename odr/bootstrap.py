@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from odr.config import Settings
+from odr.metrics import Metrics
 from odr.services.access_log import AccessLog
 from odr.services.account_codes import AccountCodes
 from odr.services.accounts import Accounts, LoginPolicy, Logins
@@ -38,6 +39,7 @@ from odr.services.evidence import EvidenceService, blob_store
 from odr.services.hearing_room import HearingRoomService
 from odr.services.inbox import Inbox
 from odr.services.login_sessions import LoginSessions
+from odr.services.metric_probes import PoolCollector, case_gauges, count_case_changes
 from odr.services.my_account import MyAccount
 from odr.services.offers import OfferService
 from odr.services.outbox import Sender
@@ -50,6 +52,7 @@ from odr.services.scheduling import SchedulingService, scheduling_service
 from odr.services.sms import SmsGateway, message_senders
 from odr.services.staff_directory import StaffDirectory
 from odr.services.warnings import Warnings
+from odr.storage.blobs.timed import TimedBlobStore
 from odr.storage.db import CONNECT_DEADLINE, STATEMENT_DEADLINE, make_engine, make_sessionmaker
 from odr.storage.redis import make_redis
 from odr.storage.sealed import SecretBox
@@ -99,6 +102,7 @@ class Services:
     login_sessions: LoginSessions
     access_log: AccessLog
     my_account: MyAccount
+    metrics: Metrics  # this process's metrics (`odr.metrics`), served at /metrics
 
     async def aclose(self) -> None:
         """Close every resource `build_services` opened (once each)."""
@@ -129,6 +133,9 @@ def build_services(
         max_overflow=settings.db_max_overflow,
     )
     sessionmaker = make_sessionmaker(engine)
+    metrics = Metrics()
+    metrics.register(PoolCollector(engine.sync_engine.pool))
+    metrics.probe(case_gauges(sessionmaker, metrics, now))
     redis = make_redis(settings.redis_url) if settings.redis_url else None
     bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
     limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
@@ -165,7 +172,7 @@ def build_services(
     scheduling = scheduling_service(settings, cases, clock=now)
     evidence = EvidenceService(
         sessionmaker,
-        blob_store(settings),
+        TimedBlobStore(blob_store(settings), metrics.observe_blob),
         bus,
         max_file_bytes=settings.max_file_bytes,
         max_case_bytes=settings.max_case_bytes,
@@ -190,6 +197,7 @@ def build_services(
     closing = ClosingService(changes, evidence, agreements)
     # --- end of outcomes ----------------------------------------------------------------------
     cases.subscribe(closing_report(closing))  # closing, whichever way, enters the report
+    cases.subscribe(count_case_changes(metrics))
     return Services(
         settings=settings,
         clock=now,
@@ -228,6 +236,7 @@ def build_services(
         login_sessions=LoginSessions(sessionmaker, settings.session_ttl),
         access_log=access_log,
         my_account=MyAccount(sessionmaker, passwords, limiter, evidence, codes, now),
+        metrics=metrics,
     )
 
 

@@ -37,6 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.configure(settings.log_format, settings.log_level)
     host = args.host or settings.host
     port = args.port or settings.port
+    settings = settings.serving_on(host, port)  # links name this port unless ODR_PUBLIC_URL
     app = create_app(settings)
     print(f"ODR serving on http://{host}:{port}  (mode: {settings.mode.value})", flush=True)
     web.run_app(

@@ -47,9 +47,12 @@ class Settings:
     previous_secret_keys: tuple[str, ...] = ()
     storage_dir: Path = Path("var/evidence")
     recordings_dir: Path = Path("recordings")
+    #: where people reach the service (links in invitations, e-mails); without
+    #: ODR_PUBLIC_URL, the address the server listens on (`local_url`, `serving_on`)
     public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url_given: bool = False  # ODR_PUBLIC_URL was set
     ice_servers: tuple[Mapping[str, Any], ...] = ()
     turn_secret: str | None = None
     #: addresses the media relay offers as its own (ICE host candidates); empty: every
@@ -112,6 +115,14 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
+    def serving_on(self, host: str, port: int) -> Settings:
+        """These settings for a server listening on ``host``:``port`` (``odr serve --host
+        --port``): without ODR_PUBLIC_URL the public URL is that address."""
+        if self.public_url_given:
+            return replace(self, host=host, port=port)
+        return replace(self, host=host, port=port, public_url=local_url(host, port))
+
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -139,6 +150,8 @@ class Settings:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"ODR_TIMEZONE: unknown time zone {timezone!r}") from None
+        host = get("HOST", "127.0.0.1") or "127.0.0.1"
+        port = _int(get, "PORT", 8080)
         return cls(
             mode=mode,
             var_dir=var_dir,
@@ -150,9 +163,10 @@ class Settings:
             ),
             storage_dir=Path(get("STORAGE_DIR") or var_dir / "evidence"),
             recordings_dir=Path(get("RECORDINGS_DIR", "recordings") or "recordings"),
-            public_url=(get("PUBLIC_URL", "http://127.0.0.1:8080") or "").rstrip("/"),
-            host=get("HOST", "127.0.0.1") or "127.0.0.1",
-            port=_int(get, "PORT", 8080),
+            public_url=(get("PUBLIC_URL") or "").rstrip("/") or local_url(host, port),
+            host=host,
+            port=port,
+            public_url_given=bool((get("PUBLIC_URL") or "").strip()),
             ice_servers=_ice_servers(get("ICE_SERVERS")),
             turn_secret=get("TURN_SECRET"),
             media_addresses=tuple(
@@ -188,6 +202,20 @@ class Settings:
             deadline_rules=_path(get("DEADLINE_RULES")),
             thresholds=_thresholds(get("THRESHOLDS")),
         )
+
+
+#: Addresses that mean "every interface": a link to them reaches no one; loopback instead.
+_WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - recognised, not bound
+
+
+def local_url(host: str, port: int) -> str:
+    """``http://host:port``, the public URL of a server nobody gave one (IPv6 in brackets, a
+    wildcard address as 127.0.0.1). A deployment behind a proxy sets ODR_PUBLIC_URL."""
+    if host in _WILDCARDS:
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _int(get: Any, name: str, default: int) -> int:

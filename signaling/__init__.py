@@ -35,7 +35,8 @@ async def _rooms(app: web.Application) -> AsyncIterator[None]:
     from signaling.host import ROOM_SLOTS, RoomHost
     from signaling.ice import harden_ice
     from signaling.media_addresses import use_media_addresses
-    from signaling.relay import Relay
+    from signaling.metrics import HearingCollector
+    from signaling.relay import MediaTotals, Relay
     from signaling.ws import HOST
 
     settings = app[keys.SETTINGS]
@@ -48,16 +49,21 @@ async def _rooms(app: web.Application) -> AsyncIterator[None]:
         for server in settings.ice_servers
         if all(str(u).startswith("stun") for u in _urls(server))
     ]
+    totals = MediaTotals()  # every relay of this node adds to it
+    metrics = app[keys.METRICS]
     host = RoomHost(
         app[keys.HEARING_ROOM],
         app[keys.BUS],
         leases,
         settings.recordings_dir,
-        relay_factory=lambda: Relay(ice_servers=servers, slots=ROOM_SLOTS),
+        relay_factory=lambda: Relay(ice_servers=servers, slots=ROOM_SLOTS, totals=totals),
         segment_seconds=settings.recording_segment_seconds,
         max_rooms=settings.max_live_hearings,
+        metrics=metrics,
     )
     app[HOST] = host
+    collector = HearingCollector(host, totals)
+    metrics.register(collector)
     # in the background: the node serves (and /readyz says why not ready) while the database
     # is away at start, and enters what a crash left out once it is back
     recovery = asyncio.create_task(_recover_segments(app))
@@ -66,6 +72,7 @@ async def _rooms(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await recovery
     await host.close()
+    metrics.unregister(collector)
 
 
 async def _recover_segments(app: web.Application) -> None:

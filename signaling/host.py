@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from odr.domain.errors import AtCapacity
+from odr.metrics import Metrics
 from odr.services.bus import Bus
 from odr.services.hearing_room import Attendee, HearingRoomService
 from signaling import protocol as p
@@ -154,8 +155,10 @@ class RoomHost:
         segment_seconds: float = 60.0,
         node: str | None = None,
         max_rooms: int | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.service = service
+        self.metrics = metrics
         self.bus = bus
         self.leases = leases
         self.recordings_dir = recordings_dir
@@ -216,6 +219,7 @@ class RoomHost:
                 segment_seconds=self.segment_seconds,
                 slots=ROOM_SLOTS,
                 segment_entries=self._segment_entries,
+                metrics=self.metrics,
             )
             self.rooms[hearing_id] = room
             lost = asyncio.Event()

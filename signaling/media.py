@@ -27,6 +27,7 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
 
 VIDEO_CLOCK = 90000
 AUDIO_CLOCK = 48000
@@ -42,9 +43,11 @@ AIORTC_PRIVATE_NAMES: dict[type, tuple[str, ...]] = {
         "_RTCRtpReceiver__decoder_thread",
         "_RTCRtpReceiver__stop_decoder",
         "_send_rtcp_pli",
+        "_send_rtcp_nack",  # counted (`count_nacks_sent`)
     ),
-    # sender: a subscriber's PLI/FIR ends in `_send_keyframe()`; we route it upstream
-    RTCRtpSender: ("_send_keyframe",),
+    # sender: a subscriber's PLI/FIR ends in `_send_keyframe()`; we route it upstream; the
+    # RTCP it receives passes `_handle_rtcp_packet`, where its NACKs are counted
+    RTCRtpSender: ("_send_keyframe", "_handle_rtcp_packet"),
 }
 
 _SEQ_HALF = 0x8000
@@ -98,9 +101,11 @@ class FrameAssembler:
         self._awaiting_keyframe = False
         self.frames = 0
         self.losses = 0
+        self.packets = 0  # RTP packets added
         self.capacity = _MAX_BUFFERED_PACKETS  # JitterBuffer exposes it
 
     def add(self, packet: Any) -> tuple[bool, None]:
+        self.packets += 1
         if self._on_first_packet is not None:
             callback, self._on_first_packet = self._on_first_packet, None
             callback()
@@ -239,6 +244,29 @@ async def send_pli(receiver: RTCRtpReceiver, ssrc: int) -> None:
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
     """Route the PLI/FIR that `sender`'s remote receiver sends to `callback`."""
     sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+def count_nacks_sent(receiver: RTCRtpReceiver, count: Callable[[int], None]) -> None:
+    """``count(n)`` each time `receiver` asks its remote sender for ``n`` lost packets."""
+    send = receiver._send_rtcp_nack
+
+    async def counted(media_ssrc: int, lost: list[int]) -> None:
+        count(len(lost))
+        await send(media_ssrc, lost)
+
+    receiver._send_rtcp_nack = counted  # type: ignore[method-assign]
+
+
+def count_nacks_received(sender: RTCRtpSender, count: Callable[[int], None]) -> None:
+    """``count(n)`` each time `sender`'s remote receiver asks for ``n`` lost packets again."""
+    handle = sender._handle_rtcp_packet
+
+    async def counted(packet: Any) -> None:
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            count(len(packet.lost))
+        await handle(packet)
+
+    sender._handle_rtcp_packet = counted  # type: ignore[method-assign]
 
 
 class RtpClock:

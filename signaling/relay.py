@@ -46,6 +46,8 @@ from signaling.media import (
     RtpClock,
     Timeline,
     codec_preferences,
+    count_nacks_received,
+    count_nacks_sent,
     install_assembler,
     is_vp8_keyframe,
     on_keyframe_request,
@@ -73,6 +75,24 @@ GoneCallback = Callable[[str], Awaitable[None] | None]
 
 def _counts() -> dict[str, int]:
     return dict.fromkeys(KINDS, 0)
+
+
+@dataclass(slots=True)
+class MediaTotals:
+    """What every relay of a node forwarded since it started: plain integers added to on the
+    media path (no allocation, no lock, no metric call per frame) and read by the metrics
+    collector when scraped (`signaling.metrics`)."""
+
+    packets_in: int = 0  # RTP packets of the connections released so far (live ones: `Relay`)
+    frames_in: int = 0
+    bytes_in: int = 0
+    frames_out: int = 0
+    bytes_out: int = 0
+    frames_dropped: int = 0  # not sent to one subscriber (a slot waiting or too slow)
+    keyframe_requests: int = 0  # PLIs sent to publishers
+    keyframe_requests_received: int = 0  # PLIs and FIRs subscribers sent
+    nacks_sent: int = 0  # lost packets asked again of publishers
+    nacks_received: int = 0  # packets subscribers asked again
 
 
 @dataclass(slots=True)
@@ -109,10 +129,15 @@ class SlotTrack(MediaStreamTrack):
     """
 
     def __init__(
-        self, kind: str, subscriber: _Connection, on_keyframe_request: Callable[[], None]
+        self,
+        kind: str,
+        subscriber: _Connection,
+        on_keyframe_request: Callable[[], None],
+        totals: MediaTotals,
     ) -> None:
         super().__init__()
         self.kind = kind
+        self._totals = totals
         self.source: _Connection | None = None
         self._subscriber = subscriber
         self._ask_keyframe = on_keyframe_request
@@ -157,6 +182,7 @@ class SlotTrack(MediaStreamTrack):
                 self._ask_keyframe()
 
     def _drop(self, source: _Connection) -> None:
+        self._totals.frames_dropped += 1
         source.counters.dropped[self.kind] += 1
         self._subscriber.counters.delivery_dropped[self.kind] += 1
 
@@ -164,6 +190,9 @@ class SlotTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         source, packet = await self._queue.get()
+        totals = self._totals
+        totals.frames_out += 1
+        totals.bytes_out += packet.size
         source.counters.forwarded[self.kind] += 1
         self._subscriber.counters.delivered[self.kind] += 1
         return packet
@@ -199,6 +228,7 @@ class _Connection:
     pc: RTCPeerConnection
     slots: list[dict[str, SlotTrack]] = field(default_factory=list)
     receivers: dict[str, Any] = field(default_factory=dict)
+    assemblers: list[FrameAssembler] = field(default_factory=list)
     ssrc: dict[str, int] = field(default_factory=dict)
     clocks: dict[str, RtpClock] = field(default_factory=lambda: {k: RtpClock() for k in KINDS})
     counters: _Counters = field(default_factory=_Counters)
@@ -211,7 +241,13 @@ class _Connection:
 class Relay:
     """The media of one hearing on this node."""
 
-    def __init__(self, *, ice_servers: Sequence[RTCIceServer] = (), slots: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        ice_servers: Sequence[RTCIceServer] = (),
+        slots: int = 5,
+        totals: MediaTotals | None = None,
+    ) -> None:
         if slots < 1:
             raise ValidationFailed("a relay needs at least one slot", details={"field": "slots"})
         self._ice_servers = list(ice_servers)
@@ -225,6 +261,8 @@ class Relay:
         self._watchdog: asyncio.Task[None] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._closed = False
+        #: the node's totals (shared by its relays) or this relay's own
+        self.totals = totals if totals is not None else MediaTotals()
 
     # --- connections ---------------------------------------------------------------------
 
@@ -273,7 +311,9 @@ class Relay:
                 on_loss=lambda ssrc: self._on_loss(conn),
             )
             install_assembler(t.receiver, assembler)
+            count_nacks_sent(t.receiver, self._nacks_sent)
             conn.receivers[kind] = t.receiver
+            conn.assemblers.append(assembler)
             transceivers.append(t)
         pairs = (len(kinds) - 2) // 2
         for index in range(pairs):
@@ -283,14 +323,23 @@ class Relay:
                 continue
             slot: dict[str, SlotTrack] = {}
             for kind in KINDS:
-                track = SlotTrack(kind, conn, self._subscriber_pli_handler(conn, index, kind))
+                track = SlotTrack(
+                    kind, conn, self._subscriber_pli_handler(conn, index, kind), self.totals
+                )
                 t = pc.addTransceiver(track, direction="sendonly")
                 on_keyframe_request(t.sender, self._subscriber_pli_handler(conn, index, kind))
+                count_nacks_received(t.sender, self._nacks_received)
                 slot[kind] = track
                 transceivers.append(t)
             conn.slots.append(slot)
         for t in transceivers:
             t.setCodecPreferences(list(codec_preferences(t.kind)))
+
+    def _nacks_sent(self, lost: int) -> None:
+        self.totals.nacks_sent += lost
+
+    def _nacks_received(self, lost: int) -> None:
+        self.totals.nacks_received += lost
 
     def _subscriber_pli_handler(
         self, conn: _Connection, slot: int, kind: str
@@ -300,6 +349,7 @@ class Relay:
                 return
             source = conn.slots[slot]["video"].source
             conn.counters.keyframe_requests_made += 1
+            self.totals.keyframe_requests_received += 1
             if source is not None:
                 self.request_keyframe(source.name)
 
@@ -368,6 +418,7 @@ class Relay:
         if conn is None:
             return
         conn.released = True
+        self.totals.packets_in += sum(a.packets for a in conn.assemblers)
         self._apply()
         for slot in conn.slots:
             for track in slot.values():
@@ -463,6 +514,9 @@ class Relay:
         conn.ssrc[kind] = ssrc
         pts = conn.clocks[kind].pts(ts)
         conn.counters.received[kind] += 1
+        totals = self.totals
+        totals.frames_in += 1
+        totals.bytes_in += len(data)
         key = False
         if kind == "video":
             conn.last_video_at = time.monotonic()
@@ -501,6 +555,7 @@ class Relay:
             return  # the watchdog tick retries
         conn.last_pli_at = now
         conn.counters.keyframes_requested += 1
+        self.totals.keyframe_requests += 1
         self._spawn(send_pli(conn.receivers["video"], ssrc))
 
     def tap(self, publisher: str, sink: Sink) -> Callable[[], None]:
@@ -553,6 +608,21 @@ class Relay:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @property
+    def connections(self) -> int:
+        """Participants with a media connection to this relay."""
+        return len(self._conns)
+
+    @property
+    def forwarded_streams(self) -> int:
+        """Streams flowing from a publisher into a subscriber's slot now."""
+        return sum(len(tracks) for kinds in self._routes.values() for tracks in kinds.values())
+
+    def packets_in_live(self) -> int:
+        """RTP packets received by the connections still open (released ones are in
+        `totals`)."""
+        return sum(a.packets for conn in self._conns.values() for a in conn.assemblers)
 
     def stats(self) -> dict[str, Any]:
         """Counters per participant (frames received as a publisher; forwarded and dropped

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from odr.domain.errors import DomainError, Forbidden
 from odr.domain.recording_names import participant_stem
+from odr.metrics import Metrics
 from odr.services.hearing_room import Attendee, HearingRoomService
 from signaling import protocol as p
 from signaling.recorder import ParticipantRecorder, Segment
@@ -51,8 +52,10 @@ class Room:
         segment_seconds: float = 60.0,
         slots: int = 5,
         segment_entries: asyncio.Semaphore | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.hearing_id = hearing_id
+        self.metrics = metrics
         self.slots = slots
         self.service = service
         self.relay = relay
@@ -329,7 +332,14 @@ class Room:
 
         async def closed(segment: Segment) -> None:
             async with self._segment_entries:
-                await self.service.add_segment(self.hearing_id, uid, segment)
+                try:
+                    await self.service.add_segment(self.hearing_id, uid, segment)
+                except Exception:
+                    if self.metrics is not None:
+                        self.metrics.segments_failed.inc()
+                    raise
+            if self.metrics is not None:
+                self.metrics.segment_entered(segment.ended_at.timestamp())
 
         recorder = ParticipantRecorder(
             self.directory,

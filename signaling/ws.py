@@ -25,7 +25,7 @@ from odr.domain.errors import AtCapacity, DomainError
 from odr.domain.numbers import parse_int
 from odr.http.auth import current_user
 from odr.http.errors import json_error
-from odr.http.keys import SETTINGS
+from odr.http.keys import METRICS, SETTINGS
 from signaling import protocol as p
 from signaling.host import Link, RoomHost
 
@@ -126,6 +126,8 @@ async def hearing_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     conn = SocketConnection(ws)
     link: Link | None = None
+    sockets = request.app[METRICS].socket_connections
+    sockets.inc()
     try:
         link = await _join(request, ws, conn, hearing_id, user.actor)
         if link is not None:
@@ -136,6 +138,7 @@ async def hearing_socket(request: web.Request) -> web.StreamResponse:
         cleanup = asyncio.ensure_future(_leave(link, conn))
         _CLEANUPS.add(cleanup)
         cleanup.add_done_callback(_CLEANUPS.discard)
+        sockets.dec()
         await asyncio.shield(cleanup)
     return ws
 

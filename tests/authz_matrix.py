@@ -30,6 +30,10 @@ its *access*, and the access names the rule a reader can check against the produ
 ``CHANNEL``
     signed partner-channel calls (HMAC): the channel reads its own cases (2xx); a case it did
     not submit: 404; unsigned, with or without a login session: 401.
+``TOKEN``
+    the metrics of a node: only with the metrics token (``Authorization: Bearer …``), whoever
+    is logged in; without it 401 ``metrics_token_required`` (404 ``metrics_disabled`` when the
+    node has no token configured). Tested in ``tests/realtime/test_metrics.py``.
 ``SOCKET``
     the hearing socket: no session is refused before the upgrade (401); with a session, the
     join is refused unless the user holds a join token for this hearing (which only a party or
@@ -48,6 +52,7 @@ class Access(StrEnum):
     ROLE = "role"
     CASE = "case"
     CHANNEL = "channel"
+    TOKEN = "token"
     SOCKET = "socket"
 
 
@@ -69,7 +74,7 @@ class Row:
 
     @property
     def is_page(self) -> bool:
-        return not self.path.startswith(("/api/", "/healthz", "/readyz", "/ws/"))
+        return not self.path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/ws/"))
 
     @property
     def writes(self) -> bool:
@@ -147,6 +152,8 @@ ROWS: tuple[Row, ...] = (
     *_rows(C, f"POST {_A}/payments/dispute", f"POST {_A}/not-settled", f"POST {_A}/close"),
     *_rows(C, f"GET {_A}/report", f"GET {_A}/report.pdf", f"GET {_A}/referral-package"),
     *_rows(C, f"GET {_A}/confirmation-package", f"GET {_A}/rating", f"POST {_A}/rating"),
+    # --- a node's metrics (a scraper's token) ---
+    *_rows(Access.TOKEN, "GET /metrics"),
     # --- API: partner channels ---
     *_rows(Access.CHANNEL, "POST /api/v1/channel/complaints", "GET /api/v1/channel/cases/{number}"),
     # --- pages: public and accounts ---

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,7 @@ from odr.domain.errors import ValidationFailed
 from odr.domain.money import fen_of_yuan
 from odr.domain.numbers import MAX_ID
 from odr.http.auth import require_actor
-from odr.http.keys import BUS, CASE_VIEWS, CASES, INBOX, PASSWORDS, WARNINGS
+from odr.http.keys import BUS, CASE_VIEWS, CASES, INBOX, METRICS, PASSWORDS, WARNINGS
 from odr.http.params import path_id, query_int
 from odr.services import case_views, consumers
 from odr.services.cases import CONTACT_PREFERENCES, ComplaintForm
@@ -171,7 +172,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
         await response.write(b": connected\n\n")
     except (ConnectionResetError, RuntimeError):
         return response  # the client left before the stream began: nothing failed here
-    async with request.app[BUS].subscribe(f"case:{case_id}") as messages:
+    async with (
+        request.app[BUS].subscribe(f"case:{case_id}") as messages,
+        _open_stream(request),
+    ):
         while True:
             try:
                 # not an async iterator: a timeout would close it for good
@@ -187,6 +191,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
     with contextlib.suppress(ConnectionResetError, RuntimeError):
         await response.write_eof()
     return response
+
+
+@contextlib.asynccontextmanager
+async def _open_stream(request: web.Request) -> AsyncIterator[None]:
+    """Counted in the open-streams gauge while it lasts."""
+    gauge = request.app[METRICS].sse_connections
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
 
 
 async def notifications(request: web.Request) -> web.Response:

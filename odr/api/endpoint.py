@@ -24,3 +24,8 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     auth: bool = True
+    #: the success response's media type when it is not JSON (its body is then text)
+    media_type: str = "application/json"
+    #: the error responses of an endpoint outside /api/ (status, description); those under
+    #: /api/ get the common ones of `odr.api.openapi`
+    errors: tuple[tuple[str, str], ...] = ()

@@ -1,13 +1,16 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and metrics."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from aiohttp import web
 from sqlalchemy import text
 
-from odr.http.keys import ENGINE, REDIS
+from odr.http.errors import HttpError
+from odr.http.keys import ENGINE, METRICS, REDIS, SETTINGS
+from odr.metrics import CONTENT_TYPE
 
 CHECK_TIMEOUT = 2.0
 
@@ -39,3 +42,17 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
     )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """The Prometheus text format, for a scraper holding the metrics token."""
+    token = request.app[SETTINGS].metrics_token
+    if token is None:
+        raise HttpError(404, "metrics_disabled", "Metrics are not enabled on this node.")
+    supplied = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
+        raise HttpError(
+            401, "metrics_token_required", "Send the metrics token: Authorization: Bearer TOKEN."
+        )
+    body = await request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

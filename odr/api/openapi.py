@@ -101,7 +101,14 @@ def build_document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
         ok: dict[str, Any] = {"description": "Success"}
         if ep.response is not None:
             ok["content"] = {"application/json": {"schema": ref(ep.response)}}
+        elif ep.media_type != "application/json":
+            ok["content"] = {ep.media_type: {"schema": {"type": "string"}}}
         responses: dict[str, Any] = {str(ep.status): ok}
+        for status, text in ep.errors:
+            responses[status] = {
+                "description": text,
+                "content": {"application/json": {"schema": error_ref}},
+            }
         if ep.path.startswith("/api/"):
             writes = ep.method in ("POST", "PUT", "PATCH", "DELETE")
             errors = {**ERROR_RESPONSES, **(WRITE_ERROR_RESPONSES if writes else {})}

@@ -40,6 +40,24 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "GET",
+        "/metrics",
+        health.metrics,
+        "metrics",
+        "This node's metrics in the Prometheus text format (Authorization: Bearer "
+        "ODR_METRICS_TOKEN)",
+        "health",
+        auth=False,
+        media_type="text/plain; version=0.0.4; charset=utf-8",
+        errors=(
+            ("401", "Without the metrics token, or with another (metrics_token_required)"),
+            (
+                "404",
+                "Metrics are not enabled on this node: no ODR_METRICS_TOKEN (metrics_disabled)",
+            ),
+        ),
+    ),
+    Endpoint(
+        "GET",
         "/api/v1/openapi.json",
         openapi_handler,
         "openapi",

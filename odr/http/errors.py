@@ -74,8 +74,12 @@ def status_of(error: DomainError) -> int:
     return 400
 
 
+#: Paths read by machines (probes, scrapers) outside /api/: their errors are JSON too.
+MACHINE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def is_api(request: web.Request) -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith("/api/") or request.path in MACHINE_PATHS
 
 
 def json_error(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from odr.bootstrap import Services
 from odr.config import Settings
 from odr.jobs import JobQueue
+from odr.metrics import Metrics
 from odr.services.access_log import AccessLog
 from odr.services.account_codes import AccountCodes
 from odr.services.accounts import Accounts, Logins
@@ -78,4 +79,5 @@ INBOX = web.AppKey("inbox", Inbox)
 LOGIN_SESSIONS = web.AppKey("login_sessions", LoginSessions)
 ACCESS_LOG = web.AppKey("access_log", AccessLog)
 MY_ACCOUNT = web.AppKey("my_account", MyAccount)
+METRICS = web.AppKey("metrics", Metrics)
 PAGE_ERROR_RENDERER: web.AppKey[PageErrorRenderer] = web.AppKey("page_error_renderer")

@@ -14,12 +14,13 @@ from aiohttp_session import get_session
 from odr.domain.errors import DomainError, ValidationFailed
 from odr.http.auth import CSRF_FIELD, CSRF_HEADER, csrf_ok
 from odr.http.errors import HttpError, render_error, render_http_exception
-from odr.http.keys import SETTINGS
+from odr.http.keys import METRICS, SETTINGS
 from odr.http.multipart import leading_token
 from odr.http.sessions import COOKIE_NAME
 from odr.http.unavailable import ServiceUnavailable, is_dependency_failure
 from odr.json_input import has_control_character
 from odr.logs import request_id
+from odr.metrics import UNMATCHED
 
 log = logging.getLogger("odr.http")
 access = logging.getLogger("odr.access")
@@ -65,23 +66,37 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     token = request_id.set(rid)
     started = time.perf_counter()
     status = 500
+    timed = True
     try:
         response = await handler(request)
         status = response.status
+        # a stream or a socket lasts as long as the client stays: counted, not timed
+        timed = not isinstance(response, web.WebSocketResponse) and (
+            response.content_type != "text/event-stream"
+        )
         response.headers["X-Request-Id"] = rid
         return response
     except web.HTTPException as exc:
         status = exc.status
         raise
     finally:
-        access.info(
-            "%s %s %s %.1fms",
-            request.method,
-            request.path,
-            status,
-            (time.perf_counter() - started) * 1000,
-        )
+        elapsed = time.perf_counter() - started
+        access.info("%s %s %s %.1fms", request.method, request.path, status, elapsed * 1000)
+        metrics = request.app.get(METRICS)
+        if metrics is not None:
+            metrics.observe_request(
+                request.method, route_template(request), status, elapsed if timed else None
+            )
         request_id.reset(token)
+
+
+def route_template(request: web.Request) -> str:
+    """The matched route's template (``/api/v1/cases/{case_id}``), never the raw path: a
+    metric label per id would grow without bound."""
+    resource = request.match_info.route.resource
+    if resource is None:
+        return UNMATCHED
+    return resource.canonical
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

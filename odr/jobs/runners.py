@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import cron
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import default_queue_name
 from arq.worker import Function, Worker, func
 
 from odr.jobs import JobContext, JobFunction, Periodic
@@ -42,21 +45,31 @@ class InProcessRunner:
 
     async def enqueue(self, name: str, /, **kwargs: Any) -> None:
         function = self.jobs[name]
-        task = asyncio.create_task(self._run(name, function, kwargs))
+        task = asyncio.create_task(self._run(name, function, kwargs, time.monotonic()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, name: str, function: JobFunction, kwargs: Mapping[str, Any]) -> None:
+    @property
+    def queued(self) -> int:
+        """Enqueued jobs not finished yet."""
+        return len(self._tasks)
+
+    async def _run(
+        self, name: str, function: JobFunction, kwargs: Mapping[str, Any], due: float
+    ) -> None:
         try:
-            await function(self.ctx, **kwargs)
+            with self.ctx.services.metrics.job(name, time.monotonic() - due):
+                await function(self.ctx, **kwargs)
         except Exception:
             log.exception("job failed", extra={"job": name})
 
     async def run_due(self) -> None:
-        """Run every periodic job due at this tick (all of them on the first tick)."""
+        """Run every periodic job due at this tick (all of them on the first tick); each one's
+        lag is counted from the tick."""
+        tick = time.monotonic()
         for job in self.periodic:
             if self._minute % job.minutes == 0:
-                await self._run(job.name, job.function, {})
+                await self._run(job.name, job.function, {}, tick)
         self._minute += 1
 
     async def _loop(self) -> None:
@@ -96,10 +109,18 @@ class ArqQueue:
     async def enqueue(self, name: str, /, **kwargs: Any) -> None:
         await self.redis.enqueue_job(name, **kwargs)
 
+    async def queued(self) -> int:
+        """Jobs waiting in arq's queue (cron ticks included)."""
+        return int(await self.redis.zcard(default_queue_name))
+
 
 def _arq_function(name: str, function: JobFunction) -> Function:
     async def call(ctx: dict[str, Any], **kwargs: Any) -> Any:
-        return await function(ctx["odr"], **kwargs)
+        odr: JobContext = ctx["odr"]
+        enqueued = ctx.get("enqueue_time")  # arq's: when the job (or its cron tick) was due
+        lag = (datetime.now(UTC) - enqueued).total_seconds() if enqueued else None
+        with odr.services.metrics.job(name, lag):
+            return await function(odr, **kwargs)
 
     call.__name__ = call.__qualname__ = name
     return func(call, name=name)

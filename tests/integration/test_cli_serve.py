@@ -108,12 +108,17 @@ async def test_serve_answers_and_every_demo_login_works(env: dict[str, str]) -> 
                     await asyncio.sleep(0.1)
             else:
                 pytest.fail("server did not start")
-            for u in demo.USERS:
+            # without ODR_PUBLIC_URL, invitations link to the port the server runs on
+            assert "ODR_PUBLIC_URL" not in env
+            invitation = await _invitation(base)
+            assert f"{base}/hearings/" in invitation.replace("\r\n ", ""), invitation
+            assert "127.0.0.1:8080" not in invitation
+            for u in demo.USERS:  # staff codes one step ahead of the sessions above
                 jar = aiohttp.CookieJar(unsafe=True)
                 async with aiohttp.ClientSession(cookie_jar=jar) as user_http:
                     body = {"login": u.login, "password": demo.DEMO_PASSWORD}
                     if u.totp_secret:
-                        body["otp"] = current_totp(u.totp_secret)
+                        body["otp"] = current_totp(u.totp_secret, time.time() + 30)
                     async with user_http.post(f"{base}/api/v1/auth/login", json=body) as resp:
                         assert resp.status == 200, (u.login, await resp.text())
                     async with user_http.get(f"{base}/home") as resp:
@@ -126,6 +131,26 @@ async def test_serve_answers_and_every_demo_login_works(env: dict[str, str]) -> 
         proc.terminate()
         output, _ = proc.communicate(timeout=10)
     assert "Traceback" not in output, output
+
+
+async def _invitation(base: str) -> str:
+    """The consumer's calendar invitation of a hearing brought about over the API."""
+    from tests.browser.conftest import api_login, case_to_hearing
+    from tests.builders import ANKANG_REP, CONSUMER, LEAD, MEDIATOR
+
+    people = {
+        login: await api_login(base, login) for login in (CONSUMER, ANKANG_REP, MEDIATOR, LEAD)
+    }
+    try:
+        hearing_id, _ = await case_to_hearing(people)
+        async with people[CONSUMER].http.get(
+            f"/api/v1/hearings/{hearing_id}/invitation.ics"
+        ) as resp:
+            assert resp.status == 200
+            return await resp.text()
+    finally:
+        for session in people.values():
+            await session.http.close()
 
 
 def test_verify_bundle_command(tmp_path: Path, env: dict[str, str]) -> None:

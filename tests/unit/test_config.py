@@ -119,3 +119,25 @@ def test_bad_thresholds_name_the_variable(tmp_path: Path, text: str) -> None:
         Settings.from_env({"ODR_VAR_DIR": str(tmp_path), "ODR_THRESHOLDS": str(path)})
     with pytest.raises(ConfigError, match="ODR_THRESHOLDS"):
         Settings.from_env({"ODR_VAR_DIR": str(tmp_path), "ODR_THRESHOLDS": str(tmp_path / "no")})
+
+
+@pytest.mark.parametrize(
+    ("env", "served_on", "expected"),
+    [
+        ({}, None, "http://127.0.0.1:8080"),
+        ({"ODR_PORT": "9123"}, None, "http://127.0.0.1:9123"),
+        ({"ODR_HOST": "0.0.0.0", "ODR_PORT": "8000"}, None, "http://127.0.0.1:8000"),
+        ({"ODR_HOST": "::1"}, None, "http://[::1]:8080"),
+        ({}, ("192.0.2.7", 8443), "http://192.0.2.7:8443"),  # odr serve --host --port
+        ({"ODR_PUBLIC_URL": "https://odr.example/"}, None, "https://odr.example"),
+        ({"ODR_PUBLIC_URL": "https://odr.example"}, ("0.0.0.0", 9000), "https://odr.example"),
+    ],
+)
+def test_the_public_url_follows_the_address_served_unless_it_is_set(
+    tmp_path: Path, env: dict[str, str], served_on: tuple[str, int] | None, expected: str
+) -> None:
+    s = Settings.from_env({"ODR_VAR_DIR": str(tmp_path), **env})
+    if served_on is not None:
+        s = s.serving_on(*served_on)
+        assert (s.host, s.port) == served_on
+    assert s.public_url == expected
