@@ -122,7 +122,6 @@ class Settings:
             return replace(self, host=host, port=port)
         return replace(self, host=host, port=port, public_url=local_url(host, port))
 
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
