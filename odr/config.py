@@ -99,6 +99,11 @@ class Settings:
     #: per-insurer thresholds of the dashboard (ODR_THRESHOLDS: a TOML file, see
     #: `odr.domain.thresholds`); without the file, the built-in defaults
     thresholds: ThresholdRules = field(default_factory=ThresholdRules)
+    #: the bearer token `/metrics` asks for (ODR_METRICS_TOKEN, at least 32 characters);
+    #: without it, `/metrics` answers 404 ``metrics_disabled``
+    metrics_token: str | None = None
+    #: where `odr worker` serves its own /metrics (ODR_WORKER_METRICS_PORT; none: not served)
+    worker_metrics_port: int | None = None
 
     @property
     def production(self) -> bool:
@@ -200,7 +205,25 @@ class Settings:
             triage_rules=_path(get("TRIAGE_RULES")),
             deadline_rules=_path(get("DEADLINE_RULES")),
             thresholds=_thresholds(get("THRESHOLDS")),
+            metrics_token=_metrics_token(get("METRICS_TOKEN")),
+            worker_metrics_port=(
+                _int(get, "WORKER_METRICS_PORT", 1) if get("WORKER_METRICS_PORT") else None
+            ),
         )
+
+
+#: The shortest metrics token accepted (it guards figures about cases and hearings).
+MIN_METRICS_TOKEN = 32
+
+
+def _metrics_token(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if len(raw) < MIN_METRICS_TOKEN or not raw.isascii() or not raw.isprintable():
+        raise ConfigError(
+            f"ODR_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} printable ASCII characters"
+        )
+    return raw
 
 
 #: Addresses that mean "every interface": a link to them reaches no one; loopback instead.
