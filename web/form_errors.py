@@ -13,8 +13,8 @@ from odr.http.auth import csrf_token
 from odr.http.errors import status_of
 from web.forms import form_field
 from web.i18n import N_, _
-from web.messages import message_for
-from web.rendering import render, use_language
+from web.messages import message_for, wait_text
+from web.rendering import render, use_language, zone_of
 
 _MESSAGES: dict[str, str] = {
     "invalid_phone": N_("Enter a mobile number (11 digits) or a landline with its area code."),
@@ -62,14 +62,17 @@ async def form_again(
     context: Mapping[str, Any],
 ) -> web.Response:
     """The form with the error next to its field, the status of the error and its code."""
-    await use_language(request)
+    lang = await use_language(request)
+    said = message(error)
+    if isinstance(error, RateLimited):
+        said += " " + wait_text(error.retry_after, lang, zone_of(request))
     response = await render(
         request,
         template,
         {
             **context,
             "csrf_token": await csrf_token(request),
-            "error": message(error),
+            "error": said,
             "error_field": form_field(error.details.get("field")),
         },
         status=status_of(error),

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_time
 
 from web.i18n import N_, _, ngettext_
 
@@ -107,7 +111,15 @@ def message_for(code: str, fallback: str) -> str:
     return _(_MESSAGES.get(code, fallback))
 
 
-def wait_text(seconds: int) -> str:
-    """How long to wait before trying again, in whole minutes (at least one)."""
+def wait_text(seconds: int, lang: str, zone: ZoneInfo, now: datetime | None = None) -> str:
+    """How long to wait before trying again, in whole minutes (at least one), and from when:
+    "Try again in 15 minutes, from 14:05." (the local time of day in ``zone``)."""
     minutes = max(1, math.ceil(seconds / 60))
-    return ngettext_("Try again in %(num)d minute.", "Try again in %(num)d minutes.", minutes)
+    until = (now or datetime.now(UTC)) + timedelta(minutes=minutes)
+    clock = format_time(until.astimezone(zone).timetz(), "short", locale=lang.replace("-", "_"))
+    return ngettext_(
+        "Try again in %(num)d minute, from %(time)s.",
+        "Try again in %(num)d minutes, from %(time)s.",
+        minutes,
+        time=clock,
+    )

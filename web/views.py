@@ -22,7 +22,7 @@ from web import case_lists, i18n
 from web.forms import form_field
 from web.i18n import N_
 from web.messages import message_for, wait_text
-from web.rendering import render, use_language
+from web.rendering import render, use_language, zone_of
 
 PENDING_SECONDS = 300  # time allowed between the password and the second factor
 
@@ -42,7 +42,7 @@ async def form_page(
     values: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> web.Response:
-    await use_language(request)  # before any message is translated
+    lang = await use_language(request)  # before any message is translated
     context: dict[str, Any] = {
         **(extra or {}),
         "csrf_token": await csrf_token(request),
@@ -57,7 +57,7 @@ async def form_page(
         status = status_of(error)
         context["error"] = message_for(error.code, error.message)
         if isinstance(error, RateLimited):
-            context["error"] += " " + wait_text(error.retry_after)
+            context["error"] += " " + wait_text(error.retry_after, lang, zone_of(request))
         context["error_field"] = form_field(error.details.get("field"))
         headers["X-Error-Code"] = error.code
         if isinstance(error, RateLimited):

@@ -4,7 +4,10 @@ devices (spread guessing) — and the owner's known browser still gets in."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -79,14 +82,29 @@ async def test_the_login_page_says_how_long_to_wait(proxied: Any) -> None:
             headers={"X-Forwarded-For": "203.0.113.8", "Accept-Language": "en"},
         )
     assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0
-    assert "Try again in 1 minute." in await resp.text()
+    # how long, and from when on the clock of the service's zone (Asia/Shanghai)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    soon = {
+        (datetime.now(UTC) + timedelta(minutes=m)).astimezone(shanghai) for m in (1, 2)
+    }  # the minute may turn between the answer and this line
+    said = re.search(
+        r"Try again in 1 minute, from (\d{1,2}):(\d{2})\W?([AP]M)\.", await resp.text()
+    )
+    assert said, "the lock-out does not say when"
+    hour, minute = (
+        int(said.group(1)) % 12 + (12 if said.group(3) == "PM" else 0),
+        int(said.group(2)),
+    )
+    assert (hour, minute) in {(t.hour, t.minute) for t in soon}, (said.group(0), soon)
     resp = await browser.post(
         "/login",
         data={"login": VICTIM, "password": "wrong-password-1", "csrf_token": await csrf(browser)},
         headers={"X-Forwarded-For": "203.0.113.8", "Accept-Language": "zh-CN"},
     )
     assert resp.status == 429
-    assert "分钟后再试" in await resp.text()
+    said = re.search(r"1 分钟后再试（(\d{2}):(\d{2}) 起可以再次尝试）", await resp.text())
+    assert said, "the lock-out does not say when (zh)"
+    assert (int(said.group(1)), int(said.group(2))) in {(t.hour, t.minute) for t in soon}
 
 
 async def test_spraying_from_one_address_is_slowed(proxied: Any) -> None:
