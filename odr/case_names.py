@@ -1,11 +1,12 @@
-"""Plain-language names of a case's states and events, one table each, shared by the pages
-(`web.labels`) and the documents (the closing report). Texts are marked for the catalogue
+"""Plain-language names of a case's codes (states, events, categories, evidence kinds, triage
+signals), one table each, shared by the pages (`web.labels`), the notifications and the
+documents (the closing report). Texts are marked for the catalogue
 (`odr.i18n`) and translated where they are shown.
 """
 
 from __future__ import annotations
 
-from odr.i18n import N_
+from odr.i18n import N_, translate
 
 #: One name per case state (`odr.domain.cases.CaseState`).
 STATES: dict[str, str] = {
@@ -67,3 +68,50 @@ EVENTS: dict[str, str] = {
     "payment_escalated": N_("Payment overdue: escalated"),
     "confirmation_reminder": N_("Judicial confirmation window: reminder"),
 }
+
+CATEGORIES: dict[str, str] = {
+    "claims": N_("Claim refused, reduced or delayed"),
+    "surrender": N_("Cancelling a policy (surrender)"),
+    "mis_selling": N_("Mis-sold or misleading sales"),
+    "call_back": N_("Follow-up call that did not explain the terms"),
+    "payment_refund": N_("Payment or refund not received"),
+    "premium_renewal": N_("Premium or renewal"),
+    "privacy": N_("Personal information and privacy"),
+    "service": N_("Poor service"),
+    "other": N_("Something else"),
+}
+
+#: Triage signals (`odr/data/triage.toml`); an unknown signal shows the rules file's label.
+SIGNALS: dict[str, str] = {
+    "regulator": N_("Mentions a regulator, the 12378 hotline or a consumer association"),
+    "media": N_("Threatens or reports media exposure"),
+    "litigation": N_("Threatens or pursues legal action"),
+    "group": N_("A group of consumers is affected"),
+    "elderly": N_("An elderly consumer or insured person"),
+    "high_amount": N_("A large amount is at stake"),
+    "repeat": N_("The consumer has complained before"),
+    "emotion": N_("Strong emotion or distress"),
+}
+
+#: Kinds of evidence (`odr.domain.cases.EvidenceKind`); the first five are what parties upload.
+EVIDENCE_KINDS: dict[str, str] = {
+    "document": N_("Document"),
+    "image": N_("Photo or image"),
+    "audio": N_("Audio recording"),
+    "video": N_("Video"),
+    "callback_recording": N_("Insurer's follow-up call recording"),
+    "chat_transcript": N_("Chat transcript"),
+    "call_record": N_("Call record"),
+    "recording": N_("Hearing recording"),
+    "agreement": N_("Agreement"),
+    "report": N_("Report"),
+}
+
+
+def name_in(lang: str | None, names: dict[str, str], code: str | None) -> str:
+    """The name of ``code`` in ``lang``; a code without a name is shown with spaces for its
+    underscores (the completeness test keeps every known code named)."""
+    if not code:
+        return ""
+    text = names.get(code)
+    return code.replace("_", " ") if text is None else translate(lang, text)

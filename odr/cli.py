@@ -1,5 +1,5 @@
 """The `odr` command: serve, migrate, create-organisation, create-user, demo, worker,
-totp-code, triage."""
+totp-code, triage, backup, restore, verify-all."""
 
 from __future__ import annotations
 
@@ -283,6 +283,112 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A consistent snapshot of the database and every blob it refers to (incremental)."""
+    from pathlib import Path
+
+    from odr.bootstrap import open_services
+    from odr.services.backup import backup, schema_revision
+    from odr.storage.db import WORKER_STATEMENT_DEADLINE
+
+    settings = _settings()
+
+    async def run() -> int:
+        async with open_services(
+            settings, statement_deadline=WORKER_STATEMENT_DEADLINE
+        ) as services:
+            report = await backup(
+                database_url=settings.database_url,
+                sessionmaker=services.sessionmaker,
+                store=services.evidence.store,
+                recordings_dir=settings.recordings_dir,
+                dest=Path(args.dest),
+                revision=await schema_revision(services.engine),
+                blob_store_kind="s3" if settings.s3_endpoint else "local",
+                progress=print,
+            )
+        print(
+            f"snapshot {report.snapshot}: {report.blobs} blobs, {report.copied} copied "
+            f"({report.bytes_copied} bytes in {report.seconds:.1f} s, "
+            f"{report.throughput:.1f} MB/s), {report.reused} already in the backup"
+        )
+        for problem in report.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        return 1 if report.problems else 0
+
+    return asyncio.run(run())
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """A snapshot back into an empty deployment (database, blob store, recordings)."""
+    from pathlib import Path
+
+    from odr.bootstrap import open_services
+    from odr.domain.errors import DomainError
+    from odr.services.backup import restore
+    from odr.storage.db import WORKER_STATEMENT_DEADLINE
+
+    settings = _settings()
+
+    async def run() -> int:
+        async with open_services(
+            settings, statement_deadline=WORKER_STATEMENT_DEADLINE
+        ) as services:
+            try:
+                report = await restore(
+                    source=Path(args.src),
+                    database_url=settings.database_url,
+                    engine=services.engine,
+                    store=services.evidence.store,
+                    recordings_dir=settings.recordings_dir,
+                    progress=print,
+                )
+            except DomainError as exc:
+                print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+                return 2
+        print(
+            f"restored {report.snapshot}: {report.blobs} blobs, {report.recordings} "
+            f"recordings, {report.bytes_restored} bytes in {report.seconds:.1f} s"
+        )
+        for problem in report.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        print("next: `odr migrate` (if this release is newer), then `odr verify-all`")
+        return 1 if report.problems else 0
+
+    return asyncio.run(run())
+
+
+def cmd_verify_all(args: argparse.Namespace) -> int:
+    """Every case chain, evidence item, recording and daily digest against their hashes."""
+    from odr.bootstrap import open_services
+    from odr.services.verification import verify_all
+    from odr.storage.db import WORKER_STATEMENT_DEADLINE
+
+    settings = _settings()
+
+    async def run() -> int:
+        async with open_services(
+            settings, statement_deadline=WORKER_STATEMENT_DEADLINE
+        ) as services:
+            report = await verify_all(
+                services.sessionmaker,
+                services.evidence.store,
+                settings.recordings_dir,
+                settings.timezone,
+            )
+        for problem in report.problems:
+            print(f"problem: {problem}")
+        print(
+            f"{'FAILED' if report.problems else 'ok'}: {report.cases} cases "
+            f"({report.chain_entries} chain entries), {report.evidence_items} evidence items "
+            f"({report.evidence_bytes} bytes), {report.recordings} recordings, "
+            f"{report.digests} daily digests; {len(report.problems)} problem(s)"
+        )
+        return 1 if report.problems else 0
+
+    return asyncio.run(run())
+
+
 def cmd_verify_bundle(args: argparse.Namespace) -> int:
     from odr.bundle import main_verify
 
@@ -333,6 +439,18 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_totp_code)
     w = sub.add_parser("worker", help="run background jobs from Redis (arq)")
     w.set_defaults(func=cmd_worker)
+    bk = sub.add_parser(
+        "backup", help="snapshot the database and the evidence into a backup directory"
+    )
+    bk.add_argument("dest", help="backup directory (snapshots share its blobs)")
+    bk.set_defaults(func=cmd_backup)
+    rt = sub.add_parser("restore", help="bring a snapshot back into an empty deployment")
+    rt.add_argument("src", help="backup directory (its newest snapshot) or one snapshot")
+    rt.set_defaults(func=cmd_restore)
+    va = sub.add_parser(
+        "verify-all", help="check every case chain, evidence item, recording and digest"
+    )
+    va.set_defaults(func=cmd_verify_all)
     vb = sub.add_parser("verify-bundle", help="check an exported evidence bundle offline")
     vb.add_argument("file")
     vb.set_defaults(func=cmd_verify_bundle)

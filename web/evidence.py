@@ -85,6 +85,18 @@ class ItemView:
     thumbnail_url: str | None  # images only
 
 
+def description(item: Item) -> str:
+    """What the list says about an item. The platform's own documents carry a hash as their
+    description (older ones a sentence ending with it); the list names it in the reader's
+    language."""
+    if not item.description or item.kind not in ("agreement", "report"):
+        return item.description
+    value = item.description.rsplit(" ", 1)[-1]
+    if item.kind == "agreement":
+        return _("SHA-256 of the signed agreement text: %(sha)s", sha=value)
+    return _("Case record fingerprint when the case was closed: %(value)s", value=value)
+
+
 def items_view(
     request: web.Request, case_id: int, user_id: int, items: list[Item]
 ) -> list[ItemView]:
@@ -101,7 +113,7 @@ def items_view(
                 kind=i.kind,
                 size=i.size,
                 media_type=media,
-                description=i.description,
+                description=description(i),
                 submitted_at=i.submitted_at.isoformat(),
                 submitter_role=i.submitter_role,
                 mine=i.submitter_id == user_id,

@@ -181,6 +181,23 @@ def room_texts() -> dict[str, str]:
             "This server is holding as many hearings as it can right now. This page keeps "
             "trying to connect; please leave it open."
         ),
+        "error_already_joined": _("You are already in this hearing."),
+        "error_join_first": _("The connection to the hearing was lost. Please reload the page."),
+        "error_malformed_message": _("This page is out of date. Please reload it."),
+        "error_invalid_message": _("This page is out of date. Please reload it."),
+        "error_unknown_message": _("This page is out of date. Please reload it."),
+        "error_message_too_large": _("The message is too long. Please shorten it."),
+        "error_bad_offer": _(
+            "Your browser's video connection could not be set up. Please reload the page."
+        ),
+        "error_bad_candidate": _(
+            "Your browser's video connection could not be set up. Please reload the page."
+        ),
+        "error_not_connected": _("The video connection is not ready yet. Please wait a moment."),
+        "error_relay_closed": _("The hearing's video has stopped. Please reload the page."),
+        "error_too_many_publishers": _("The hearing is full: no more cameras can be shown."),
+        "error_unknown_participant": _("This person is no longer in the hearing."),
+        "error_not_in_lobby": _("This person is not waiting to be let in."),
         "error_no_webrtc": _(
             "This browser cannot take part in video hearings. Please use a recent Chrome, Edge, "
             "Firefox or Safari."

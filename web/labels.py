@@ -8,21 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from odr.case_names import CATEGORIES as CATEGORIES
 from odr.case_names import EVENTS as EVENTS  # the timeline's names, shared with documents
+from odr.case_names import EVIDENCE_KINDS as EVIDENCE_KINDS
+from odr.case_names import SIGNALS as SIGNALS
 from odr.case_names import STATES as STATES
 from web.i18n import N_, _
-
-CATEGORIES: dict[str, str] = {
-    "claims": N_("Claim refused, reduced or delayed"),
-    "surrender": N_("Cancelling a policy (surrender)"),
-    "mis_selling": N_("Mis-sold or misleading sales"),
-    "call_back": N_("Follow-up call (回访) that did not explain the terms"),
-    "payment_refund": N_("Payment or refund not received"),
-    "premium_renewal": N_("Premium or renewal"),
-    "privacy": N_("Personal information and privacy"),
-    "service": N_("Poor service"),
-    "other": N_("Something else"),
-}
 
 #: What happens next, by who must act (`odr.services.case_views.NEXT_STEP`).
 NEXT_STEPS: dict[str, str] = {
@@ -88,18 +79,6 @@ CHANNELS: dict[str, str] = {
     "regulator_referral": N_("Referred by the regulator"),
 }
 
-#: Triage signals (`odr/data/triage.toml`); an unknown signal shows the rules file's label.
-SIGNALS: dict[str, str] = {
-    "regulator": N_("Mentions a regulator, the 12378 hotline or a consumer association"),
-    "media": N_("Threatens or reports media exposure"),
-    "litigation": N_("Threatens or pursues legal action"),
-    "group": N_("A group of consumers is affected"),
-    "elderly": N_("An elderly consumer or insured person"),
-    "high_amount": N_("A large amount is at stake"),
-    "repeat": N_("The consumer has complained before"),
-    "emotion": N_("Strong emotion or distress"),
-}
-
 DUPLICATE_REASONS: dict[str, str] = {
     "same_policy_open_case": N_("same consumer, insurer and policy"),
     "near_duplicate_text": N_("a very similar text"),
@@ -110,21 +89,6 @@ MASK_KINDS: dict[str, str] = {
     "bank_card": N_("bank card number"),
     "mobile": N_("mobile number"),
 }
-
-#: Kinds of evidence (`odr.domain.cases.EvidenceKind`); the first five are what parties upload.
-EVIDENCE_KINDS: dict[str, str] = {
-    "document": N_("Document"),
-    "image": N_("Photo or image"),
-    "audio": N_("Audio recording"),
-    "video": N_("Video"),
-    "callback_recording": N_("Insurer's follow-up call recording (回访录音)"),
-    "chat_transcript": N_("Chat transcript"),
-    "call_record": N_("Call record"),
-    "recording": N_("Hearing recording"),
-    "agreement": N_("Agreement"),
-    "report": N_("Report"),
-}
-
 
 #: The buttons of the operations a page offers, one per `odr.domain.commands.COMMANDS`.
 OPERATIONS: dict[str, str] = {

@@ -126,6 +126,7 @@ async def render(
         base["inbox_unread"] = await _unread(request, user.id)
         base["may"] = navigation_rights(user.actor)
         base["cases_title"] = CASES_TITLES.get(user.role, ALL_CASES)
+        base["home_title"] = HOME_TITLES.get(user.role, STAFF_HOME)
     response = aiohttp_jinja2.render_template(
         template, request, {**base, **(context or {})}, status=status
     )
@@ -142,6 +143,12 @@ NAVIGATION_ACTIONS = {
     "register_referral": Action.REGISTER_REFERRAL,
     "view_dashboard": Action.VIEW_DASHBOARD,
 }
+
+
+#: The title of the user's home page (`/home`) and of its link: a consumer's own page, a staff
+#: member's desk.
+HOME_TITLES = {Role.CONSUMER: N_("My home page")}
+STAFF_HOME = N_("My desk")
 
 
 #: The title of the case list (and of its link) after the user's desk; staff above see all.

@@ -53,6 +53,8 @@ _ERRORS: dict[str, str] = {
     "mediator_not_in_centre": N_("Choose a mediator of the case's mediation centre."),
     "mediator_choice_closed": N_("A mediator can only be chosen while the case waits for one."),
     "mediator_already_assigned": N_("This mediator is already assigned."),
+    "invalid_duration": N_("A hearing lasts 15 to 240 minutes."),
+    "minutes_too_long": N_("The minutes may have at most 20,000 characters."),
 }
 
 #: What the page confirms after a scheduling step succeeded.

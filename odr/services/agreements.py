@@ -294,7 +294,7 @@ class AgreementService:
             name=f"{case.number}-agreement.pdf",
             kind="agreement",
             media_type="application/pdf",
-            description=f"sha256 of the signed text: {data['agreement']['sha256']}",
+            description=data["agreement"]["sha256"],
         )
 
     async def confirmation_window(self, actor: Actor, case_id: int) -> dict[str, Any] | None:

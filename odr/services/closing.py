@@ -107,7 +107,7 @@ class ClosingService:
             name=f"{case.number}-closing-report.pdf",
             kind="report",
             media_type="application/pdf",
-            description=f"closing report; chain head {data['chain_head']}",
+            description=data["chain_head"] or "",
         )
 
     # --- referral and judicial confirmation packages ------------------------------------------

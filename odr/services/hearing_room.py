@@ -264,7 +264,7 @@ class HearingRoomService:
             name=f"hearing-{hearing_id}-{segment.path.name}",
             kind="recording",
             media_type="video/webm",
-            description=f"{who} {segment.started_at:%Y-%m-%d %H:%M:%S}Z",
+            description=who,
         )
         relative = segment.path.relative_to(self.recordings_dir).as_posix()
         async with self.uow() as uow:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from odr.case_names import EVENTS, STATES
+from odr.case_names import CATEGORIES, EVENTS, EVIDENCE_KINDS, STATES
 from odr.domain.case_snapshot import restore
 from odr.domain.cases import EventKind
 from odr.domain.money import yuan
@@ -352,7 +352,7 @@ LABELS: dict[str, str] = {
     "mediation": NC_("closing report", "Mediation"),
     "payment": NC_("closing report", "Payment under the agreement"),
     "evidence": NC_("closing report", "5. Evidence (SHA-256)"),
-    "name": NC_("closing report", "Name"),
+    "name": NC_("closing report", "File name"),
     "kind": NC_("closing report", "Kind"),
     "size": NC_("closing report", "Size (bytes)"),
     "hearings": NC_("closing report", "6. Hearings"),
@@ -372,7 +372,13 @@ LABELS: dict[str, str] = {
     "confirmed": NC_("closing report", "The consumer confirmed the payment"),
     "blind": NC_("closing report", "Blind-offer settlement"),
     "reason": NC_("closing report", "Why no agreement"),
-    "chain": NC_("closing report", "Head of the case's hash chain"),
+    "chain": NC_("closing report", "Case record fingerprint"),
+    "chain_note": NC_(
+        "closing report",
+        "The case record fingerprint is computed over everything recorded in the case. Any "
+        "later change to the record would change it, so the record can be checked against "
+        "this report.",
+    ),
     "yuan": NC_("closing report", "CNY %(amount)s"),
     "footer": NC_("closing report", "%(number)s · closing report"),
     "yes": NC_("closing report", "yes"),
@@ -399,7 +405,7 @@ def _labels(lang: str) -> dict[str, str]:
 
 
 def _name(names: dict[str, str], code: str, lang: str) -> str:
-    """The name of an event or a state (`odr.case_names`); a code without one as it is."""
+    """The name of a code (`odr.case_names`); a code without one as it is."""
     text = names.get(code)
     return code.replace("_", " ") if text is None else translate(lang, text)
 
@@ -419,7 +425,7 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
         Table(
             [
                 [t["number"], c["number"]],
-                [t["category"], c["category"]],
+                [t["category"], _name(CATEGORIES, c["category"], lang)],
                 [t["received"], _local(c["received_at"], zone)],
                 [t["amount"], money(c["amount_fen"])],
                 [t["policies"], ", ".join(c["policy_numbers"])],
@@ -473,7 +479,13 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
             Table(
                 [[t["seq"], t["name"], t["kind"], t["size"], "SHA-256"]]
                 + [
-                    [str(i["sequence"]), i["name"], i["kind"], str(i["size"]), i["sha256"]]
+                    [
+                        str(i["sequence"]),
+                        i["name"],
+                        _name(EVIDENCE_KINDS, i["kind"], lang),
+                        str(i["size"]),
+                        i["sha256"],
+                    ]
                     for i in data["evidence"]
                 ],
                 widths=(0.07, 0.25, 0.13, 0.12, 0.43),
@@ -532,6 +544,7 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
         outcome_rows.append([t["reason"], o["not_settled_reason"]])
     outcome_rows.append([t["chain"], data["chain_head"] or t["none"]])
     blocks.append(Table(outcome_rows, header=False, widths=(0.3, 0.7)))
+    blocks.append(Text(t["chain_note"]))
     if data.get("signatures"):
         blocks.append(Heading(t["signatures"]))
         blocks.append(

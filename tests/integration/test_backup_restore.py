@@ -1,0 +1,243 @@
+"""The restore drill: a deployment with cases in many states, evidence, a recorded hearing
+segment, a signed agreement and a daily digest is backed up, destroyed, restored into a new
+database and storage directory (SQLite and PostgreSQL), and `odr verify-all` passes; a blob
+removed or altered afterwards is named, and so is one damaged in the backup itself."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from odr.bootstrap import open_services
+from odr.config import Settings
+from odr.http.keys import HEARING_ROOM, SESSIONMAKER, SETTINGS
+from odr.services.backup import backup, restore, schema_revision
+from odr.services.digests import record_digest
+from odr.services.verification import verify_all
+from odr.storage.blobs import content_key
+from odr.storage.db import make_engine
+from odr.storage.models import CaseRow, ChainEntryRow
+from tests import builders
+from tests.builders import user_id
+from tests.conftest import FAST_PASSWORDS, PG_URL, _database_url
+from tests.integration.helpers import CONSUMER, MEDIATOR, callers
+from tests.integration.outcome_setup import settled_case
+
+
+@dataclass(frozen=True)
+class Segment:
+    path: Path
+    sha256: str
+    size: int
+    started_at: datetime
+    ended_at: datetime
+
+
+async def build_deployment(new_client: Any) -> dict[str, Any]:
+    """Cases in many states, evidence, a recording, a signed agreement, a digest."""
+    case_id, people, app, _view = await settled_case(new_client)  # signed: agreement PDF
+    c = callers(people)
+    for extra in (builders.filed_case, builders.answered_case, builders.mediation_case):
+        await extra(c)
+    withdrawn = await builders.filed_case(c)
+    await c[CONSUMER].post(f"/api/v1/cases/{withdrawn}/actions/withdraw", {"reason": "不用了"})
+    mediator = await user_id(app, MEDIATOR)
+    hearing_id, hearing_case = await builders.hearing_ahead(c, mediator)
+    upload = await people[CONSUMER].client.post(
+        f"/api/v1/cases/{hearing_case}/evidence?name=invoice.txt&kind=document",
+        data="医疗发票 8,000 元".encode(),
+        headers={"X-CSRF-Token": people[CONSUMER].token, "Content-Type": "text/plain"},
+    )
+    assert upload.status == 201, await upload.text()
+    # a closed recording segment, entered as the recorder enters one
+    folder = Path(app[SETTINGS].recordings_dir) / str(hearing_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = b"\x1aE\xdf\xa3" + os.urandom(4096)
+    path = folder / f"{mediator}-0001.webm"
+    path.write_bytes(data)
+    now = datetime.now(UTC)
+    await app[HEARING_ROOM].add_segment(
+        hearing_id, mediator, Segment(path, hashlib.sha256(data).hexdigest(), len(data), now, now)
+    )
+    settings: Settings = app[SETTINGS]
+    await record_digest(app[SESSIONMAKER], date.today(), settings.timezone, now)
+    return {"settings": settings, "case_id": case_id, "hearing_case": hearing_case}
+
+
+async def heads(settings: Settings) -> dict[str, tuple[int, str]]:
+    """{case number: (chain length, head)} of a deployment."""
+    async with (
+        open_services(settings, passwords=FAST_PASSWORDS) as services,
+        services.sessionmaker() as s,
+    ):
+        rows = (
+            await s.execute(
+                select(CaseRow.number, func.count(), func.max(ChainEntryRow.hash))
+                .join(ChainEntryRow, ChainEntryRow.case_id == CaseRow.id)
+                .group_by(CaseRow.number)
+            )
+        ).all()
+    return {number: (int(n), h) for number, n, h in rows}
+
+
+@asynccontextmanager
+async def empty_target(source: Settings, root: Path) -> AsyncIterator[Settings]:
+    """A new, empty deployment: database (never migrated), storage and recordings."""
+    root.mkdir(parents=True)
+    dirs = {"storage_dir": root / "evidence", "recordings_dir": root / "recordings"}
+    if source.uses_sqlite:
+        yield source.with_overrides(
+            database_url=f"sqlite+aiosqlite:///{root / 'odr.sqlite3'}", **dirs
+        )
+        return
+    assert PG_URL
+    name = f"odr_restore_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield source.with_overrides(database_url=_database_url(PG_URL, name), **dirs)
+    finally:
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
+
+
+async def run_restore(target: Settings, dest: Path) -> Any:
+    async with open_services(target, passwords=FAST_PASSWORDS) as services:
+        return await restore(
+            source=dest,
+            database_url=target.database_url,
+            engine=services.engine,
+            store=services.evidence.store,
+            recordings_dir=target.recordings_dir,
+        )
+
+
+async def run_verify(settings: Settings) -> Any:
+    async with open_services(settings, passwords=FAST_PASSWORDS) as services:
+        return await verify_all(
+            services.sessionmaker, services.evidence.store, settings.recordings_dir, "UTC"
+        )
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ODR_DATABASE_URL": settings.database_url,
+        "ODR_SECRET_KEY": settings.secret_key,
+        "ODR_STORAGE_DIR": str(settings.storage_dir),
+        "ODR_RECORDINGS_DIR": str(settings.recordings_dir),
+        "ODR_VAR_DIR": str(settings.var_dir),
+        "ODR_TIMEZONE": settings.timezone,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "odr.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_the_restore_drill(new_client: Any, tmp_path: Path) -> None:
+    world = await build_deployment(new_client)
+    source: Settings = world["settings"]
+    before = await heads(source)
+    assert len(before) == 6
+    check = await run_verify(source)
+    assert check.ok, (check.problems, source.database_url)
+
+    dest = tmp_path / "backups"
+    async with open_services(source, passwords=FAST_PASSWORDS) as services:
+        first = await backup(
+            database_url=source.database_url,
+            sessionmaker=services.sessionmaker,
+            store=services.evidence.store,
+            recordings_dir=source.recordings_dir,
+            dest=dest,
+            revision=await schema_revision(services.engine),
+            blob_store_kind="local",
+        )
+        assert first.problems == [] and first.copied == first.blobs >= 3
+        # a second backup copies nothing already there (content-addressed, incremental)
+        second = await backup(
+            database_url=source.database_url,
+            sessionmaker=services.sessionmaker,
+            store=services.evidence.store,
+            recordings_dir=source.recordings_dir,
+            dest=dest,
+            revision=await schema_revision(services.engine),
+            blob_store_kind="local",
+        )
+    assert second.copied == 0 and second.reused == first.blobs
+    manifest = json.loads((second.snapshot / "manifest.json").read_text())
+    assert manifest["schema_revision"] and len(manifest["recordings"]) == 1
+
+    # the disaster: the deployment is gone; a new one is restored from the backup
+    async with empty_target(source, tmp_path / "restored") as target:
+        restored = await run_restore(target, dest)
+        assert restored.problems == [], restored.problems
+        assert restored.blobs == first.blobs and restored.recordings == 1
+        assert await heads(target) == before
+        report = await run_verify(target)
+        assert report.ok, report.problems
+        assert report.cases == 6 and report.recordings == 1 and report.digests >= 1
+        # the command line says the same
+        done = await asyncio.to_thread(cli, target, "verify-all")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.strip().splitlines()[-1].startswith("ok: 6 cases")
+        # a restore never overwrites a deployment that has data
+        again = await asyncio.to_thread(cli, target, "restore", str(dest))
+        assert again.returncode == 2 and "restore_target_not_empty" in again.stderr
+
+        # tampering after the restore: one blob removed, one altered, one recording altered
+        items = manifest_items(manifest, target)
+        removed, altered = items[0], items[1]
+        (target.storage_dir / content_key(removed)).unlink()
+        (target.storage_dir / content_key(altered)).write_bytes(b"forged")
+        recording = target.recordings_dir / manifest["recordings"][0]["path"]
+        recording.write_bytes(b"forged")
+        tampered = await run_verify(target)
+        problems = "\n".join(tampered.problems)
+        assert f"(sha256 {removed}): missing from the blob store" in problems
+        assert f"(sha256 {altered}): altered" in problems
+        assert f"recording {manifest['recordings'][0]['path']}: altered" in problems
+        assert "case ODR-" in problems  # named by the case's number and the item's name
+
+    # damage inside the backup is named by the restore
+    victim = manifest["blobs"][0]["sha256"]
+    backup_copy = dest / "blobs" / content_key(victim)
+    backup_copy.write_bytes(backup_copy.read_bytes() + b"!")
+    gone = manifest["blobs"][1]["sha256"]
+    shutil.move(dest / "blobs" / content_key(gone), tmp_path / "moved-away")
+    async with empty_target(source, tmp_path / "restored-again") as target:
+        damaged = await run_restore(target, dest)
+        assert f"blob {victim}: altered in the backup (larger)" in damaged.problems
+        assert f"blob {gone}: missing from the backup" in damaged.problems
+        assert not (await run_verify(target)).ok
+
+
+def manifest_items(manifest: dict[str, Any], target: Settings) -> list[str]:
+    """Hashes of blobs stored in the target that are not the recording's."""
+    recorded = {r["sha256"] for r in manifest["recordings"]}
+    return [
+        b["sha256"]
+        for b in manifest["blobs"]
+        if b["sha256"] not in recorded and (target.storage_dir / content_key(b["sha256"])).exists()
+    ]
