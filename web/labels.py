@@ -13,6 +13,7 @@ from odr.case_names import EVENTS as EVENTS  # the timeline's names, shared with
 from odr.case_names import EVIDENCE_KINDS as EVIDENCE_KINDS
 from odr.case_names import SIGNALS as SIGNALS
 from odr.case_names import STATES as STATES
+from odr.domain.cases import ANSWER_STAGE_STATES
 from web.i18n import N_, _
 
 #: What happens next, by who must act (`odr.services.case_views.NEXT_STEP`).
@@ -169,8 +170,26 @@ def mask_kinds(codes: list[str] | tuple[str, ...]) -> str:
     return _(", ").join(label(MASK_KINDS, c) for c in codes)
 
 
+#: Whose deadline runs (`odr.domain.deadlines.Stage`): the case page and the lists name it.
+DEADLINES: dict[str, str] = {
+    "answer": N_("Insurer's answer due"),
+    "mediation": N_("Mediation due"),
+}
+_ANSWER_STAGE = frozenset(str(s) for s in ANSWER_STAGE_STATES)
+
+
+def deadline_title(stage_or_state: str | None) -> str:
+    """The name of the running deadline, the insurer's answer or the mediation, from the
+    clock's stage or (in lists, which carry no stage) the case's state."""
+    stage = stage_or_state or ""
+    if stage not in DEADLINES:
+        stage = "answer" if stage in _ANSWER_STAGE else "mediation"
+    return _(DEADLINES[stage])
+
+
 #: Functions templates call by these names.
 TEMPLATE_GLOBALS = {
+    "deadline_title": deadline_title,
     "category_label": category,
     "state_label": state,
     "next_step_label": next_step,
