@@ -1,65 +1,31 @@
 """Dates, times, money and deadlines as the reader expects them: in the configured time zone,
-in the reader's language. Pure functions; `web.rendering` registers them as jinja filters."""
+in the reader's language. Pure functions; `web.rendering` registers them as jinja filters.
+Times, days and deadlines come from `odr.times`, the one formatter of every surface."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
+from babel.dates import format_timedelta
 from babel.numbers import format_currency, format_decimal
 
+from odr.times import (
+    babel_locale,
+    format_clock,
+    format_day,
+    format_deadline,
+    format_moment,
+    moment,
+)
 from web.i18n import _
 
 #: Below these fractions of the stage's time left, a deadline turns amber, then red.
 AMBER_BELOW = 0.5
 RED_BELOW = 0.2
-
-
-def babel_locale(lang: str) -> str:
-    return "en" if lang == "en" else "zh_CN"
-
-
-def moment(value: datetime | str | None) -> datetime | None:
-    """An aware datetime from what the services return (ISO 8601 text or a datetime)."""
-    if value is None or value == "":
-        return None
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: the services return aware times")
-    return parsed
-
-
-def format_moment(value: datetime | str | None, lang: str, zone: ZoneInfo) -> str:
-    """``2026年11月3日 14:05`` or ``Nov 3, 2026, 2:05 PM`` (no seconds), in ``zone``."""
-    when = moment(value)
-    if when is None:
-        return ""
-    local = when.astimezone(zone)
-    locale = babel_locale(lang)
-    day = format_date(local.date(), "medium", locale=locale)
-    clock = format_time(local.timetz(), "short", locale=locale)
-    pattern = str(get_datetime_format("medium", locale=locale))
-    return pattern.replace("'", "").format(clock, day)
-
-
-def format_day(value: datetime | date | str | None, lang: str, zone: ZoneInfo) -> str:
-    """The local calendar day only: ``2026年11月3日`` or ``Nov 3, 2026``."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        day = value
-    elif isinstance(value, str) and len(value) == 10:  # a calendar day, 2026-11-03
-        day = date.fromisoformat(value)
-    else:
-        when = moment(value)
-        assert when is not None
-        day = when.astimezone(zone).date()
-    return format_date(day, "medium", locale=babel_locale(lang))
 
 
 def format_money(fen: int | None, lang: str) -> str:
@@ -137,18 +103,6 @@ def format_left(c: Countdown, lang: str) -> str:
     return _("%(time)s left", time=span)
 
 
-def format_deadline(value: datetime | str | None, lang: str, zone: ZoneInfo) -> str:
-    """A deadline as people read one: one that ends at local midnight is shown as the end
-    of the day before (``Dec 7, 2026, 11:59 PM``), not as the first minute of the next."""
-    when = moment(value)
-    if when is None:
-        return ""
-    local = when.astimezone(zone)
-    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
-        local -= timedelta(minutes=1)
-    return format_moment(local, lang, zone)
-
-
 def urgency_label(u: Urgency) -> str:
     """The urgency in words, so the colour is never the only sign of it."""
     if u is Urgency.OVERDUE:
@@ -171,3 +125,23 @@ def format_size(size: int, lang: str) -> str:
         power += 1
     shown = format_decimal(size / 1024**power, format="#,##0.#", locale=locale)
     return f"{shown} {units[power - 1]}"
+
+
+__all__ = [
+    "AMBER_BELOW",
+    "RED_BELOW",
+    "Countdown",
+    "Urgency",
+    "babel_locale",
+    "countdown",
+    "format_clock",
+    "format_day",
+    "format_deadline",
+    "format_duration",
+    "format_left",
+    "format_moment",
+    "format_money",
+    "format_size",
+    "moment",
+    "urgency_label",
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from odr.domain.agreements import AgreementDraft, AgreementParties
 from odr.domain.money import yuan
 from odr.i18n import NC_, translate_in
+from odr.times import format_last_day
 
 #: The agreement's words, in English; the catalogue (context ``agreement``) translates them.
 _TEXT: dict[str, str] = {
@@ -68,7 +69,8 @@ def render_agreement(parties: AgreementParties, draft: AgreementDraft, lang: str
         t["payment"],
     ]
     if draft.amount_fen and draft.due_on is not None:
-        lines.append(t["pay"] % {"amount": yuan(draft.amount_fen), "due": draft.due_on.isoformat()})
+        due = format_last_day(draft.due_on, lang)
+        lines.append(t["pay"] % {"amount": yuan(draft.amount_fen), "due": due})
     else:
         lines.append(t["no_payment"])
     lines += [

@@ -280,14 +280,18 @@ class AgreementService:
             data = await agreement_data(s, case)
         if data["agreement"] is None:
             raise Conflict("No agreement has been drafted.", code="no_agreement")
-        return await asyncio.to_thread(documents.agreement_pdf, case.number, data)
+        return await asyncio.to_thread(
+            documents.agreement_pdf, case.number, data, self.changes.zone()
+        )
 
     async def enter_agreement(self, case_id: int) -> Item:
         """The signed agreement as evidence (a PDF with every signature and the text's hash)."""
         async with self.changes.sessionmaker() as s:
             _, case = await repo.load(s, case_id)
             data = await agreement_data(s, case)
-        pdf = await asyncio.to_thread(documents.agreement_pdf, case.number, data)
+        pdf = await asyncio.to_thread(
+            documents.agreement_pdf, case.number, data, self.changes.zone()
+        )
         return await self.evidence.enter_record(
             case_id,
             one_chunk(pdf),

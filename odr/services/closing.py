@@ -138,7 +138,7 @@ class ClosingService:
             bundle = Path(tmp) / "evidence-bundle.zip"
             await self.evidence.export(actor, case_id, bundle)
             letter = await asyncio.to_thread(
-                documents.package_letter, kind, data, parties, window, forum
+                documents.package_letter, kind, data, parties, window, forum, self.changes.zone()
             )
             members: list[tuple[str, bytes]] = [
                 (f"{kind}-letter.pdf", letter),
@@ -148,7 +148,9 @@ class ClosingService:
                 members.append(
                     (
                         "agreement.pdf",
-                        await asyncio.to_thread(documents.agreement_pdf, case.number, agreement),
+                        await asyncio.to_thread(
+                            documents.agreement_pdf, case.number, agreement, self.changes.zone()
+                        ),
                     )
                 )
 

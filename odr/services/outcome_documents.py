@@ -5,10 +5,12 @@ Pure: data in, bytes out."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from odr.domain.money import yuan
 from odr.i18n import LANGUAGES, NC_, translate_in
-from odr.services.pdf import Heading, Table, Text, render_pdf
+from odr.services.pdf import Heading, Table, Text, record_hash, render_pdf
+from odr.times import format_day, format_deadline, format_stored
 
 # --- the agreement as a PDF --------------------------------------------------------------------
 
@@ -35,7 +37,8 @@ _PDF_LABELS: dict[str, str] = {
 }
 
 
-def agreement_pdf(number: str, data: dict[str, Any]) -> bytes:
+def agreement_pdf(number: str, data: dict[str, Any], zone: ZoneInfo) -> bytes:
+    """The agreement in its language; signing times in ``zone``, a deadline as its last day."""
     agreement = data["agreement"]
     lang = agreement.get("language")
     t = {key: translate_in(lang, "agreement", text) for key, text in _PDF_LABELS.items()}
@@ -47,7 +50,7 @@ def agreement_pdf(number: str, data: dict[str, Any]) -> bytes:
             [
                 t.get(sig["party"], sig["party"]),
                 sig["name"],
-                sig["at"] or "",
+                format_stored(sig["at"], lang, zone),
                 t.get(sig["method"], sig["method"]),
                 sig["sha256"] or "",
             ]
@@ -56,7 +59,11 @@ def agreement_pdf(number: str, data: dict[str, Any]) -> bytes:
     if agreement.get("amount_fen"):
         blocks.append(
             Text(
-                t["amount"] % {"amount": yuan(agreement["amount_fen"]), "due": agreement["due_on"]}
+                t["amount"]
+                % {
+                    "amount": yuan(agreement["amount_fen"]),
+                    "due": format_stored(agreement["due_on"], lang, zone, deadline=True),
+                }
             )
         )
     blocks.append(Heading(t["signatures"]))
@@ -66,6 +73,7 @@ def agreement_pdf(number: str, data: dict[str, Any]) -> bytes:
     return render_pdf(
         t["title"],
         blocks,
+        lang=lang,
         subtitle=t["subtitle"] % {"number": number, "sha": agreement["sha256"]},
         footer=f"{number} · SHA-256 {agreement['sha256']}",
     )
@@ -118,6 +126,7 @@ def package_letter(
     parties: dict[str, Any],
     window: dict[str, Any] | None,
     forum: str,
+    zone: ZoneInfo,
 ) -> bytes:
     t = _LETTER[kind]
     number = data["case"]["number"]
@@ -137,13 +146,17 @@ def package_letter(
         )
     else:
         assert window is not None
-        body = _both(
-            "\n",
-            t["body"],
-            number=number,
-            effective=window["effective_on"],
-            ends=window["ends_on"],
-            sha=o["agreement_sha256"],
+        body = "\n".join(
+            translate_in(
+                lang,
+                "package letter",
+                t["body"],
+                number=number,
+                effective=format_day(window["effective_on"], lang, zone),
+                ends=format_deadline(window["ends_on"], lang, zone),
+                sha=o["agreement_sha256"],
+            )
+            for lang in LANGUAGES
         )
     rows = [
         [
@@ -165,6 +178,7 @@ def package_letter(
             Heading(_both(" ", _PARTIES)),
             Table(rows, header=False, widths=(0.3, 0.3, 0.4)),
         ],
+        lang=None,
         subtitle=number,
-        footer=f"{number} · chain head {data['chain_head']}",
+        footer=f"{number} · {record_hash(None, data['chain_head'])}",
     )

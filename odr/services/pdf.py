@@ -1,7 +1,13 @@
 """PDF documents (agreements, closing reports, referral letters) with reportlab.
 
-Text is set in reportlab's built-in CID font ``STSong-Light`` (Adobe's Song, Simplified
-Chinese, which also covers Latin), so no font file is needed and the text stays extractable.
+Text is set in ODR Serif SC (``odr/data/fonts``: Noto Serif CJK SC under the SIL Open Font
+License, cut down to GB 2312 with Latin, punctuation and symbols, with TrueType outlines;
+docs/pdf-font.md says how it is made), embedded as a subset in every document, so a document
+reads the same in every reader and its text stays extractable. A rare character the font
+lacks (a name outside GB 2312) is set in reportlab's CID font ``STSong-Light`` rather than
+shown as a box. Every page carries the document's footer (case number and hash) and
+"Page 1 of 3"; a heading is never left alone at the foot of a page.
+
 Documents are a flat list of blocks; `render_pdf` is CPU work: call it through
 `asyncio.to_thread` from the event loop.
 """
@@ -12,10 +18,24 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from typing import Any
 from xml.sax.saxutils import escape
 
-FONT = "STSong-Light"
+from odr.i18n import LANGUAGES, N_, NC_, translate, translate_in
+
+FONT = "ODRSerifSC"
+FONT_FILE = "ODRSerifSC-Regular.ttf"
+#: For the characters ODR Serif SC lacks: a font every PDF reader supplies (not embedded).
+FALLBACK_FONT = "STSong-Light"
+
+#: The catalogue context of the texts of every PDF.
+CONTEXT = "pdf"
+PAGE_OF = NC_("pdf", "Page %(page)s of %(pages)s")
+#: The footer's name for the head of the case's hash chain (`odr.domain.case_chain`).
+RECORD_HASH = NC_("pdf", "Case record fingerprint")
+#: The PDFs' author: the platform, named as the pages name it.
+PLATFORM = N_("ODR · Insurance dispute resolution")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +61,58 @@ class Table:
 Block = Heading | Text | Table
 
 
+def font_path() -> str:
+    return str(resources.files("odr") / "data" / "fonts" / FONT_FILE)
+
+
+@cache
+def covered() -> frozenset[int]:
+    """Register the fonts once; the code points ODR Serif SC has glyphs for."""
+    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # type: ignore[import-untyped]
+    from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
+
+    font = TTFont(FONT, font_path())
+    pdfmetrics.registerFont(font)
+    pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_FONT))
+    return frozenset(font.face.charToGlyph)
+
+
+def markup(text: str) -> str:
+    """``text`` as paragraph markup: escaped, runs of characters the font lacks set in the
+    fallback font."""
+    have = covered()
+    out: list[str] = []
+    run: list[str] = []
+    for ch in text:
+        if ord(ch) in have or ch in "\t\n\r":
+            if run:
+                out.append(f'<font name="{FALLBACK_FONT}">{escape("".join(run))}</font>')
+                run = []
+            out.append(escape(ch))
+        else:
+            run.append(ch)
+    if run:
+        out.append(f'<font name="{FALLBACK_FONT}">{escape("".join(run))}</font>')
+    return "".join(out)
+
+
 @cache
 def _styles() -> dict[str, object]:
     from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
-    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # type: ignore[import-untyped]
 
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    covered()
     base = {"fontName": FONT, "wordWrap": "CJK"}
     return {
-        "title": ParagraphStyle("title", fontSize=18, leading=26, alignment=1, **base),
-        "subtitle": ParagraphStyle("subtitle", fontSize=10, leading=14, alignment=1, **base),
+        "title": ParagraphStyle(
+            "title", fontSize=18, leading=26, alignment=1, keepWithNext=1, **base
+        ),
+        "subtitle": ParagraphStyle(
+            # small enough for a case number and a whole SHA-256 on one line
+            "subtitle", fontSize=8.5, leading=13, alignment=1, keepWithNext=1, **base
+        ),
         "heading": ParagraphStyle(
-            "heading", fontSize=13, leading=20, spaceBefore=10, spaceAfter=4, **base
+            "heading", fontSize=13, leading=20, spaceBefore=10, spaceAfter=4, keepWithNext=1, **base
         ),
         "body": ParagraphStyle("body", fontSize=10.5, leading=16, **base),
         "small": ParagraphStyle("small", fontSize=8, leading=11, **base),
@@ -64,35 +123,63 @@ def _styles() -> dict[str, object]:
 def _para(text: str, style: object) -> object:
     from reportlab.platypus import Paragraph  # type: ignore[import-untyped]
 
-    return Paragraph(escape(text) or "&nbsp;", style)
+    return Paragraph(markup(text) or "&nbsp;", style)
+
+
+def page_label(page: int, pages: int, lang: str | None) -> str:
+    """``第 1 页 共 3 页`` / ``Page 1 of 3``; without a language, both (letters are in both)."""
+    langs = LANGUAGES if lang is None else (lang,)
+    return " / ".join(translate_in(one, CONTEXT, PAGE_OF, page=page, pages=pages) for one in langs)
+
+
+def record_hash(lang: str | None, head: str | None) -> str:
+    """``Case record fingerprint 3f…`` for a footer; without a language, named in every language."""
+    langs = LANGUAGES if lang is None else (lang,)
+    label = " / ".join(translate_in(one, CONTEXT, RECORD_HASH) for one in langs)
+    return f"{label} {head or '-'}"
+
+
+def platform_name(lang: str | None) -> str:
+    langs = LANGUAGES if lang is None else (lang,)
+    return " / ".join(dict.fromkeys(translate(one, PLATFORM) for one in langs))
+
+
+FOOTER_SIZE = 7
 
 
 def render_pdf(
     title: str,
     blocks: Sequence[Block],
     *,
+    lang: str | None,
     subtitle: str = "",
-    author: str = "ODR",
     footer: str = "",
 ) -> bytes:
-    """An A4 PDF of ``blocks`` under ``title``; every page carries ``footer`` and its number."""
+    """An A4 PDF of ``blocks`` under ``title`` in ``lang`` (None: a letter in every
+    language); every page carries ``footer`` and "Page n of N". Its metadata: the title, the
+    platform as author, the creation date."""
     from reportlab.lib import colors  # type: ignore[import-untyped]
     from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
     from reportlab.lib.units import mm  # type: ignore[import-untyped]
+    from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
+    from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
     from reportlab.platypus import SimpleDocTemplate, Spacer
     from reportlab.platypus import Table as RLTable
 
     styles = _styles()
     buffer = io.BytesIO()
+    margin = 18 * mm
     doc = SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
         title=title,
-        author=author,
+        author=platform_name(lang),
+        creator=platform_name(lang),
+        subject=subtitle or title,
     )
     story: list[object] = [_para(title, styles["title"])]
     if subtitle:
@@ -117,6 +204,7 @@ def render_pdf(
                 repeatRows=1 if block.header else 0,
             )
             commands = [
+                ("FONTNAME", (0, 0), (-1, -1), FONT),  # the table's own default: Helvetica
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ]
@@ -126,12 +214,44 @@ def render_pdf(
             story.append(table)
             story.append(Spacer(1, 3 * mm))
 
-    def decorate(canvas: Any, document: Any) -> None:
-        canvas.saveState()
-        canvas.setFont(FONT, 8)
-        page = canvas.getPageNumber()
-        canvas.drawString(18 * mm, 10 * mm, f"{footer}  · {page}")
-        canvas.restoreState()
+    page_width = A4[0]
 
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    class NumberedCanvas(Canvas):  # type: ignore[misc]
+        """Keeps each page until the last, so that every footer can say how many there are."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            # the embedded font from the start: no reader-supplied Helvetica in the file
+            kwargs["initialFontName"] = FONT
+            kwargs.setdefault("lang", "en" if lang == "en" else "zh-CN")
+            super().__init__(*args, **kwargs)
+            self._kept: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._kept.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            pages = len(self._kept)
+            for state in self._kept:
+                self.__dict__.update(state)
+                self._footer(pages)
+                super().showPage()
+            super().save()
+
+        def _footer(self, pages: int) -> None:
+            label = page_label(self._pageNumber, pages, lang)
+            self.saveState()
+            self.setFont(FONT, FOOTER_SIZE)
+            self.setStrokeColor(colors.grey)
+            self.setLineWidth(0.4)
+            self.line(margin, 13 * mm, page_width - margin, 13 * mm)
+            left = stringWidth(footer, FONT, FOOTER_SIZE)
+            right = stringWidth(label, FONT, FOOTER_SIZE)
+            # the page number to the right of the footer, or under it when both do not fit
+            self.drawRightString(page_width - margin, 9.5 * mm, label)
+            y = 9.5 * mm if left + right + 4 * mm < page_width - 2 * margin else 6 * mm
+            self.drawString(margin, y, footer)
+            self.restoreState()
+
+    doc.build(story, canvasmaker=NumberedCanvas)
     return buffer.getvalue()

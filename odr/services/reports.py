@@ -28,6 +28,7 @@ from odr.storage.models import (
     Organisation,
     User,
 )
+from odr.times import format_stored
 
 #: Event kinds that are not part of the public story (each side's own secrets stay out).
 _PRIVATE_KINDS = {EventKind.BLIND_OFFER_SUBMITTED.value}
@@ -35,18 +36,6 @@ _PRIVATE_KINDS = {EventKind.BLIND_OFFER_SUBMITTED.value}
 
 def _iso(moment: datetime | date | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-def _local(value: str | None, zone: ZoneInfo) -> str:
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if moment.tzinfo is None:
-        return value
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 async def gather(s: AsyncSession, case_id: int, zone: ZoneInfo) -> dict[str, Any]:
@@ -420,13 +409,19 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
     def money(fen: int | None) -> str:
         return t["yuan"] % {"amount": yuan(fen)} if fen else t["none"]
 
+    def when(value: str | None) -> str:
+        return format_stored(value, lang, zone)
+
+    def due(value: str | None) -> str:
+        return format_stored(value, lang, zone, deadline=True)
+
     blocks: list[Any] = [
         Heading(t["case"]),
         Table(
             [
                 [t["number"], c["number"]],
                 [t["category"], _name(CATEGORIES, c["category"], lang)],
-                [t["received"], _local(c["received_at"], zone)],
+                [t["received"], when(c["received_at"])],
                 [t["amount"], money(c["amount_fen"])],
                 [t["policies"], ", ".join(c["policy_numbers"])],
             ],
@@ -444,12 +439,12 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
             [[t["seq"], t["at"], t["event"], t["by"]]]
             + [
                 [
-                    str(e["sequence"]),
-                    _local(e["at"], zone),
+                    str(row),  # rows numbered as shown: what is not shown leaves no gap
+                    when(e["at"]),
                     _name(EVENTS, e["kind"], lang),
                     e["actor"],
                 ]
-                for e in data["timeline"]
+                for row, e in enumerate(data["timeline"], start=1)
             ],
             widths=(0.08, 0.22, 0.45, 0.25),
         ),
@@ -462,8 +457,8 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
                 + [
                     [
                         t[d["name"]],
-                        _local(d["due"], zone),
-                        _local(d["done"], zone),
+                        due(d["due"]),
+                        when(d["done"]),
                         t[d["status"]],
                     ]
                     for d in data["deadlines"]
@@ -480,13 +475,13 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
                 [[t["seq"], t["name"], t["kind"], t["size"], "SHA-256"]]
                 + [
                     [
-                        str(i["sequence"]),
+                        str(row),
                         i["name"],
                         _name(EVIDENCE_KINDS, i["kind"], lang),
                         str(i["size"]),
                         i["sha256"],
                     ]
-                    for i in data["evidence"]
+                    for row, i in enumerate(data["evidence"], start=1)
                 ],
                 widths=(0.07, 0.25, 0.13, 0.12, 0.43),
             )
@@ -500,7 +495,7 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
             rows.append(
                 [
                     str(h["id"]),
-                    _local(h["scheduled_for"], zone),
+                    when(h["scheduled_for"]),
                     "" if h["duration_minutes"] is None else str(h["duration_minutes"]),
                     str(len(h["recordings"])),
                 ]
@@ -524,17 +519,17 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
     blocks.append(Heading(t["outcome"]))
     outcome_rows = [
         [t["result"], _name(STATES, o["result"], lang)],
-        [t["closed_at"], _local(o["closed_at"], zone) or t["none"]],
+        [t["closed_at"], when(o["closed_at"]) or t["none"]],
     ]
     if o["agreement_sha256"]:
         outcome_rows += [
             [t["agreement_hash"], o["agreement_sha256"]],
             [t["agreement_amount"], money(o["agreement_amount_fen"])],
-            [t["agreement_due"], o["agreement_due_on"] or t["none"]],
+            [t["agreement_due"], due(o["agreement_due_on"]) or t["none"]],
         ]
     for pay in o["payments"]:
         outcome_rows.append(
-            [t["payments"], f"{money(pay['amount_fen'])} {pay['paid_on'] or ''} {pay['reference']}"]
+            [t["payments"], f"{money(pay['amount_fen'])} {when(pay['paid_on'])} {pay['reference']}"]
         )
     if o["payment_confirmed"]:
         outcome_rows.append([t["confirmed"], t["yes"]])
@@ -554,7 +549,7 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
                     [
                         t.get(f"party_{sig['party']}", str(sig["party"])),
                         sig["name"],
-                        _local(sig["at"], zone),
+                        when(sig["at"]),
                         t.get(sig["method"], sig["method"]),
                     ]
                     for sig in data["signatures"]
@@ -566,8 +561,9 @@ def report_blocks(data: dict[str, Any], lang: str, zone: ZoneInfo) -> tuple[str,
 
 
 def report_pdf(data: dict[str, Any], lang: str, zone: ZoneInfo) -> bytes:
-    from odr.services.pdf import render_pdf  # reportlab: loaded for PDFs only
+    from odr.services.pdf import record_hash, render_pdf  # reportlab: loaded for PDFs only
 
     title, subtitle, blocks = report_blocks(data, lang, zone)
     footer = translate_in(lang, CONTEXT, LABELS["footer"], number=data["case"]["number"])
-    return render_pdf(title, blocks, subtitle=subtitle, footer=footer)
+    footer = f"{footer} · {record_hash(lang, data['chain_head'])}"
+    return render_pdf(title, blocks, lang=lang, subtitle=subtitle, footer=footer)

@@ -370,11 +370,11 @@ def test_countdowns_and_deadlines_read_as_people_expect() -> None:
     assert in_language("zh-CN", lambda: format_left(late, "zh-CN")) == "已超期 3小时"
     soon = after(days=5, hours=12)
     assert in_language("en", lambda: format_left(soon, "en")) == "4 days left"  # whole days
-    # a deadline at local midnight is the end of the day before
+    # a deadline at local midnight is shown as its last day, the day before
     shanghai = ZoneInfo("Asia/Shanghai")
     midnight = datetime(2026, 12, 8, tzinfo=shanghai)
-    assert format_deadline(midnight, "zh-CN", shanghai) == "2026年12月7日 23:59"
-    assert format_deadline(midnight.isoformat(), "en", shanghai) == "Dec 7, 2026, 11:59\u202fPM"
+    assert format_deadline(midnight, "zh-CN", shanghai) == "2026年12月7日（含当日）"
+    assert format_deadline(midnight.isoformat(), "en", shanghai) == "Dec 7, 2026 (inclusive)"
 
 
 def test_every_code_a_page_shows_has_a_name() -> None:

@@ -19,7 +19,7 @@ async def upload(session: Any, case_id: int) -> str:
     """A small PDF the consumer puts in evidence; its SHA-256."""
     from odr.services.pdf import Text, render_pdf
 
-    data = render_pdf("理赔申请书", [Text("住院发票与病历")])
+    data = render_pdf("理赔申请书", [Text("住院发票与病历")], lang="zh-CN")
     form = {"file": io.BytesIO(data), "kind": "document"}
     resp = await session.client.post(
         f"/api/v1/cases/{case_id}/evidence", data=form, headers={"X-CSRF-Token": session.token}

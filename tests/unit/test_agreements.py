@@ -41,7 +41,7 @@ def test_the_template_names_parties_amount_due_date_and_confidentiality() -> Non
         "陈调解",
         "AK1",
         "3,200.50",
-        "2026-05-01",
+        "2026年5月1日（含当日）",
         "保密",
         "司法确认",
     ):
@@ -77,6 +77,7 @@ def test_the_pdf_renders_and_its_text_is_extractable() -> None:
             Heading("签署记录"),
             Table([["签署方", "SHA-256"], ["消费者", "ab" * 32]]),
         ],
+        lang="zh-CN",
         subtitle="案件 ODR-2026-000123",
         footer="ODR-2026-000123",
     )

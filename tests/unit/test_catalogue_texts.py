@@ -181,10 +181,10 @@ def test_the_agreement_and_its_pdf_in_both_languages(confidential: bool) -> None
     for lang, check in (("zh-CN", assert_chinese), ("en", assert_english)):
         data = agreement_data(lang, confidential=confidential)
         check(data["agreement"]["text"], facts)
-        pdf = pdf_text(outcome_documents.agreement_pdf(PARTIES.case_number, data))
+        pdf = pdf_text(outcome_documents.agreement_pdf(PARTIES.case_number, data, ZONE))
         check(pdf, [facts, data["signatures"]])
         unsigned = {**data, "signatures": []}
-        check(pdf_text(outcome_documents.agreement_pdf(PARTIES.case_number, unsigned)), facts)
+        check(pdf_text(outcome_documents.agreement_pdf(PARTIES.case_number, unsigned, ZONE)), facts)
 
 
 def report_data() -> dict[str, Any]:
@@ -263,7 +263,7 @@ def test_the_package_letters_say_everything_in_chinese_then_in_english() -> None
     }
     window = {"effective_on": "2026-04-20", "ends_on": "2026-05-20"}
     for kind, forum in (("referral", "arbitration"), ("referral", "court"), ("confirmation", "")):
-        text = pdf_text(outcome_documents.package_letter(kind, data, parties, window, forum))
+        text = pdf_text(outcome_documents.package_letter(kind, data, parties, window, forum, ZONE))
         chinese, _, english = text.partition("Case " if kind == "referral" else "The agreement")
         assert english, text
         assert CJK.search(chinese) and "申请人" in text and "Applicant" in text
