@@ -21,7 +21,7 @@ from odr.domain.masking import MaskResult
 from odr.domain.numbers import parse_int
 from odr.http.auth import csrf_token, require_user
 from odr.http.errors import status_of
-from odr.http.keys import ACCESS_LOG, CASE_VIEWS, CASES, EVIDENCE, PASSWORDS, SETTINGS
+from odr.http.keys import ACCESS_LOG, CASE_VIEWS, CASES, EVIDENCE, INBOX, PASSWORDS, SETTINGS
 from odr.http.multipart import UploadForm
 from odr.http.params import path_id
 from odr.services import case_views
@@ -296,8 +296,12 @@ async def _case_page(
 
 
 async def case_page(request: web.Request) -> web.Response:
+    """The case; what the viewer's inbox said about it counts as read now (their own
+    notifications only, so a stranger's visit changes nothing of anyone else's)."""
     user = await require_user(request)
-    return await _case_page(request, user, _case_id(request))
+    case_id = _case_id(request)
+    await request.app[INBOX].mark_case_read(user.id, case_id, datetime.now(UTC))
+    return await _case_page(request, user, case_id)
 
 
 async def case_act(request: web.Request) -> web.StreamResponse:

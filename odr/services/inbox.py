@@ -24,3 +24,7 @@ class Inbox:
 
     async def mark_all_read(self, user_id: int, now: datetime) -> None:
         await store.mark_all_read(self.sessionmaker, user_id, now)
+
+    async def mark_case_read(self, user_id: int, case_id: int, now: datetime) -> int:
+        """The user has the case in front of them: what they were told about it is read."""
+        return await store.mark_all_read(self.sessionmaker, user_id, now, case_id=case_id)

@@ -38,12 +38,20 @@ async def latest(
 
 
 async def mark_all_read(
-    maker: async_sessionmaker[AsyncSession], user_id: int, now: datetime
-) -> None:
+    maker: async_sessionmaker[AsyncSession],
+    user_id: int,
+    now: datetime,
+    *,
+    case_id: int | None = None,
+) -> int:
+    """Marks the user's unread notifications read (only those about ``case_id`` when given);
+    returns how many."""
     async with maker() as s:
-        await s.execute(
-            update(Notification)
-            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-            .values(read_at=now)
+        stmt = update(Notification).where(
+            Notification.user_id == user_id, Notification.read_at.is_(None)
         )
+        if case_id is not None:
+            stmt = stmt.where(Notification.case_id == case_id)
+        result = await s.execute(stmt.values(read_at=now))
         await s.commit()
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -58,6 +58,28 @@ async def test_the_consumer_reads_the_receipt_and_marks_it_read(new_client: Any)
     assert resp.status == 403
 
 
+async def test_opening_a_case_marks_what_was_said_about_it_read(new_client: Any) -> None:
+    consumer = await login(new_client, CONSUMER)
+    first, _ = await file_case(consumer)
+    second, _ = await file_case(consumer, description=DESCRIPTION + " 另一份保单的问题。")
+    rep = await login(new_client, ANKANG_REP)
+    unread_before = unread_in_nav(await page(rep, "/inbox", EN))
+
+    def unread(items: list[dict[str, Any]]) -> set[Any]:
+        return {n["case_id"] for n in items if not n["read"]}
+
+    listed = (await (await consumer.get("/api/v1/notifications")).json())["items"]
+    assert {first, second} <= unread(listed)
+    shown = await page(consumer, f"/cases/{first}", EN)
+    listed = (await (await consumer.get("/api/v1/notifications")).json())["items"]
+    assert first not in unread(listed) and second in unread(listed)  # only that case's
+    assert unread_in_nav(shown) == len([n for n in listed if not n["read"]])  # counted after
+    # the other side's notifications about the case stay as they were
+    assert unread_in_nav(await page(rep, "/inbox", EN)) == unread_before
+    await page(rep, f"/cases/{first}", EN)
+    assert unread_in_nav(await page(rep, "/inbox", EN)) == unread_before - 1
+
+
 async def test_the_insurer_reps_inbox_shows_the_new_complaint(new_client: Any) -> None:
     consumer = await login(new_client, CONSUMER)
     case_id, number = await file_case(consumer)
