@@ -1,5 +1,7 @@
 """Benchmark: the forwarding relay (`signaling.relay.Relay`) against aiortc's decoding
-`MediaRelay` (decode + encode per subscriber), in the same run.
+`MediaRelay` (decode + encode per subscriber), in the same run; and the forwarding relay with
+its metrics on (node totals, NACK counting, a scrape every second) against the same relay with
+them off (``metrics_cpu_overhead``: CPU per delivered frame, on / off − 1).
 
 The server side runs in its own process (its CPU time is read from `os.times()` there); the
 synthetic clients (pre-encoded VP8 + Opus, receiving without decoding) run in this process.
@@ -113,10 +115,32 @@ class MediaRelayServer:
 
 
 class ForwardingServer:
-    def __init__(self, slots: int) -> None:
-        from signaling.relay import Relay
+    """The forwarding relay; with ``metrics`` as a node runs it: counting into node totals
+    (NACKs included) and scraped once a second through the same collector as /metrics."""
 
-        self.relay = Relay(slots=slots)
+    def __init__(self, slots: int, metrics: bool = False) -> None:
+        from signaling.relay import MediaTotals, Relay
+
+        self.relay = Relay(slots=slots, totals=MediaTotals() if metrics else None)
+        self.scraper: asyncio.Task[None] | None = None
+        self.scrapes = 0
+        if metrics:
+            self.scraper = asyncio.ensure_future(self._scrape())
+
+    async def _scrape(self) -> None:
+        from types import SimpleNamespace
+
+        from odr.metrics import Metrics
+        from signaling.metrics import HearingCollector
+
+        metrics = Metrics()
+        host = SimpleNamespace(rooms={1: SimpleNamespace(closed=False, relay=self.relay)})
+        assert self.relay.totals is not None
+        metrics.register(HearingCollector(host, self.relay.totals))  # type: ignore[arg-type]
+        while True:
+            await asyncio.sleep(SCRAPE_INTERVAL)
+            await metrics.render()
+            self.scrapes += 1
 
     async def connect(self, name: str, offer: str) -> str:
         return await self.relay.connect(name, offer)
@@ -128,13 +152,22 @@ class ForwardingServer:
         return self.relay.stats()
 
     async def close(self) -> None:
+        if self.scraper is not None:
+            self.scraper.cancel()
         await self.relay.close()
+
+
+#: Seconds between two scrapes in the forward+metrics mode (Prometheus usually waits 15).
+SCRAPE_INTERVAL = 1.0
+MODES = ("forward", "forward+metrics", "mediarelay")
 
 
 async def serve(mode: str, socket_path: str, slots: int) -> None:
     loopback_ice()
     server: ForwardingServer | MediaRelayServer = (
-        ForwardingServer(slots) if mode == "forward" else MediaRelayServer()
+        ForwardingServer(slots, metrics=mode == "forward+metrics")
+        if mode.startswith("forward")
+        else MediaRelayServer()
     )
     done = asyncio.Event()
 
@@ -284,7 +317,7 @@ async def drive(
         for peer in members[:-1]:
             await peer.join(link.connect)
     for members in hearings:
-        if mode == "forward":
+        if mode.startswith("forward"):
             await show_all(members)  # the relay remembers the late joiner
         else:
             await show_all(members[:-1])
@@ -398,9 +431,18 @@ async def bench(args: argparse.Namespace) -> None:
         encode_video_clip(width=args.width, height=args.height, fps=args.fps, seconds=2.0),
         encode_audio_clip(seconds=1.0),
     )
-    results = {}
-    for mode in args.modes.split(","):
-        results[mode] = await run_mode(mode, args, clips)
+    results: dict[str, dict[str, Any]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(args.repeat):  # interleaved, so that a busy moment hits every mode
+        for mode in args.modes.split(","):
+            runs.setdefault(mode, []).append(await run_mode(mode, args, clips))
+    for mode, measured in runs.items():
+        results[mode] = {
+            key: (sum(r[key] for r in measured) / len(measured))
+            if isinstance(measured[0][key], float)
+            else measured[-1][key]
+            for key in measured[0]
+        }
 
     rows = [
         ("server CPU (cores)", "server_cores", "{:.3f}"),
@@ -443,6 +485,10 @@ async def bench(args: argparse.Namespace) -> None:
     if "forward" in results:
         fwd = results["forward"]
         summary["hearings_per_core"] = round(1 / fwd["cores_per_hearing"], 2)
+        if "forward+metrics" in results:
+            on = results["forward+metrics"]["cpu_per_delivered_frame_us"]
+            off = fwd["cpu_per_delivered_frame_us"]
+            summary["metrics_cpu_overhead"] = round(on / off - 1, 4)
         if "mediarelay" in results:
             base = results["mediarelay"]
             summary["cpu_ratio"] = round(base["cpu_per_stream"] / fwd["cpu_per_stream"], 2)
@@ -460,8 +506,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--fps", type=int, default=30)
-    parser.add_argument("--modes", default="forward,mediarelay", help="forward,mediarelay")
-    parser.add_argument("--serve", choices=["forward", "mediarelay"], help=argparse.SUPPRESS)
+    parser.add_argument("--modes", default=",".join(MODES), help=",".join(MODES))
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each mode, interleaved")
+    parser.add_argument("--serve", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--socket", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

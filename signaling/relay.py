@@ -133,7 +133,7 @@ class SlotTrack(MediaStreamTrack):
         kind: str,
         subscriber: _Connection,
         on_keyframe_request: Callable[[], None],
-        totals: MediaTotals,
+        totals: MediaTotals | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -182,7 +182,8 @@ class SlotTrack(MediaStreamTrack):
                 self._ask_keyframe()
 
     def _drop(self, source: _Connection) -> None:
-        self._totals.frames_dropped += 1
+        if self._totals is not None:
+            self._totals.frames_dropped += 1
         source.counters.dropped[self.kind] += 1
         self._subscriber.counters.delivery_dropped[self.kind] += 1
 
@@ -191,8 +192,9 @@ class SlotTrack(MediaStreamTrack):
             raise MediaStreamError
         source, packet = await self._queue.get()
         totals = self._totals
-        totals.frames_out += 1
-        totals.bytes_out += packet.size
+        if totals is not None:
+            totals.frames_out += 1
+            totals.bytes_out += packet.size
         source.counters.forwarded[self.kind] += 1
         self._subscriber.counters.delivered[self.kind] += 1
         return packet
@@ -261,8 +263,8 @@ class Relay:
         self._watchdog: asyncio.Task[None] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._closed = False
-        #: the node's totals (shared by its relays) or this relay's own
-        self.totals = totals if totals is not None else MediaTotals()
+        #: the node's totals, shared by its relays (None: nothing counted for metrics)
+        self.totals = totals
 
     # --- connections ---------------------------------------------------------------------
 
@@ -311,7 +313,8 @@ class Relay:
                 on_loss=lambda ssrc: self._on_loss(conn),
             )
             install_assembler(t.receiver, assembler)
-            count_nacks_sent(t.receiver, self._nacks_sent)
+            if self.totals is not None:
+                count_nacks_sent(t.receiver, self._nacks_sent)
             conn.receivers[kind] = t.receiver
             conn.assemblers.append(assembler)
             transceivers.append(t)
@@ -328,7 +331,8 @@ class Relay:
                 )
                 t = pc.addTransceiver(track, direction="sendonly")
                 on_keyframe_request(t.sender, self._subscriber_pli_handler(conn, index, kind))
-                count_nacks_received(t.sender, self._nacks_received)
+                if self.totals is not None:
+                    count_nacks_received(t.sender, self._nacks_received)
                 slot[kind] = track
                 transceivers.append(t)
             conn.slots.append(slot)
@@ -336,10 +340,12 @@ class Relay:
             t.setCodecPreferences(list(codec_preferences(t.kind)))
 
     def _nacks_sent(self, lost: int) -> None:
-        self.totals.nacks_sent += lost
+        if self.totals is not None:
+            self.totals.nacks_sent += lost
 
     def _nacks_received(self, lost: int) -> None:
-        self.totals.nacks_received += lost
+        if self.totals is not None:
+            self.totals.nacks_received += lost
 
     def _subscriber_pli_handler(
         self, conn: _Connection, slot: int, kind: str
@@ -349,7 +355,8 @@ class Relay:
                 return
             source = conn.slots[slot]["video"].source
             conn.counters.keyframe_requests_made += 1
-            self.totals.keyframe_requests_received += 1
+            if self.totals is not None:
+                self.totals.keyframe_requests_received += 1
             if source is not None:
                 self.request_keyframe(source.name)
 
@@ -418,7 +425,8 @@ class Relay:
         if conn is None:
             return
         conn.released = True
-        self.totals.packets_in += sum(a.packets for a in conn.assemblers)
+        if self.totals is not None:
+            self.totals.packets_in += sum(a.packets for a in conn.assemblers)
         self._apply()
         for slot in conn.slots:
             for track in slot.values():
@@ -515,8 +523,9 @@ class Relay:
         pts = conn.clocks[kind].pts(ts)
         conn.counters.received[kind] += 1
         totals = self.totals
-        totals.frames_in += 1
-        totals.bytes_in += len(data)
+        if totals is not None:
+            totals.frames_in += 1
+            totals.bytes_in += len(data)
         key = False
         if kind == "video":
             conn.last_video_at = time.monotonic()
@@ -555,7 +564,8 @@ class Relay:
             return  # the watchdog tick retries
         conn.last_pli_at = now
         conn.counters.keyframes_requested += 1
-        self.totals.keyframe_requests += 1
+        if self.totals is not None:
+            self.totals.keyframe_requests += 1
         self._spawn(send_pli(conn.receivers["video"], ssrc))
 
     def tap(self, publisher: str, sink: Sink) -> Callable[[], None]:

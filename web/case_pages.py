@@ -18,6 +18,7 @@ from odr.domain.cases import MAX_DESCRIPTION, MAX_DESIRED_OUTCOME, CaseState, Ch
 from odr.domain.categories import Category
 from odr.domain.errors import DomainError, NotFound, ValidationFailed
 from odr.domain.masking import MaskResult
+from odr.domain.next_step import DESTRUCTIVE_STEPS
 from odr.domain.numbers import parse_int
 from odr.http.auth import csrf_token, require_user
 from odr.http.errors import status_of
@@ -34,7 +35,14 @@ from odr.services.cases import (
     check_form,
 )
 from odr.services.consumers import ConsumerIdentity
-from web import case_lists, evidence, forms, outcome_section, scheduling_pages
+from web import (
+    case_lists,
+    evidence,
+    forms,
+    next_steps,
+    outcome_section,
+    scheduling_pages,
+)
 from web.flash import CASE_NOTICE, flash, take_flash
 from web.formatting import countdown
 from web.i18n import N_
@@ -276,9 +284,28 @@ async def _case_page(
         "access_log": await _access_log(request, user, case_id),
         "access_kinds": ACCESS_KINDS,
         "access_role": user.role.value,
-        **await scheduling_pages.section(request, user, detail),
-        **await outcome_section.section(request, user, detail, events),
     }
+    hearings = await scheduling_pages.section(request, user, detail)
+    outcome = await outcome_section.section(request, user, detail, events)
+    step = next_steps.for_page(page.facts, page.viewer, hearings, outcome["outcome"])
+    steps = frozenset(str(s) for s in step.steps)
+    outcome_section.offer_steps(outcome["outcome"], steps)
+    context.update(hearings)
+    context.update(outcome)
+    context.update(
+        {
+            "next": step,
+            "steps": steps,
+            # the case commands' forms; closing is the outcome section's (it shows the report),
+            # assigning the hearing section's (it lists the eligible mediators)
+            "command_steps": [
+                str(s)
+                for s in step.steps
+                if s in forms.OPERATION_FIELDS and s not in ("close", "assign_mediator")
+            ],
+            "confirm_steps": DESTRUCTIVE_STEPS,
+        }
+    )
     status = 200
     headers: dict[str, str] = {}
     if error is not None:
@@ -310,8 +337,11 @@ async def case_act(request: web.Request) -> web.StreamResponse:
     operation = request.match_info["operation"]
     if operation not in forms.OPERATION_FIELDS:
         raise web.HTTPNotFound()
-    values = forms.strings(await request.post(), forms.OPERATION_FIELDS[operation])
+    posted = await request.post()
+    values = forms.strings(posted, forms.OPERATION_FIELDS[operation])
     try:
+        if operation in DESTRUCTIVE_STEPS:
+            forms.require_confirmation(posted)
         params = forms.operation_params(operation, values)
         outcome = await request.app[CASES].act(user.actor, case_id, operation, params)
     except NotFound:

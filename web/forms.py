@@ -74,6 +74,21 @@ def form_field(service_field: object) -> str | None:
     return _FORM_FIELD.get(service_field, service_field)
 
 
+#: The box a person ticks to confirm a step that cannot be undone (`confirm=1`).
+CONFIRM_FIELD = "confirm"
+
+
+def require_confirmation(form: Mapping[str, Any]) -> None:
+    """Refuse a step that cannot be undone unless its confirmation box was ticked: the form
+    asks for it, and the server does not take the browser's word for it."""
+    if str(form.get(CONFIRM_FIELD, "")) != "1":
+        raise ValidationFailed(
+            "Tick the box to confirm; this cannot be undone.",
+            code="confirmation_required",
+            details={"field": CONFIRM_FIELD},
+        )
+
+
 def strings(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
     return {name: str(form.get(name, "")) for name in names}
 

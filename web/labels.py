@@ -16,28 +16,6 @@ from odr.case_names import STATES as STATES
 from odr.domain.cases import ANSWER_STAGE_STATES
 from web.i18n import N_, _
 
-#: What happens next, by who must act (`odr.services.case_views.NEXT_STEP`).
-NEXT_STEPS: dict[str, str] = {
-    "insurer": N_("The insurer must answer"),
-    "consumer": N_("The consumer decides on the answer"),
-    "supervisor": N_("A supervisor handles the missed deadline"),
-    "centre_lead": N_("The mediation centre assigns a mediator"),
-    "mediator": N_("The mediator takes the next step"),
-    "parties": N_("The parties work with the mediator"),
-    "none": N_("Nothing more to do"),
-}
-
-#: The same, said to the consumer.
-NEXT_STEPS_FOR_CONSUMER: dict[str, str] = {
-    "insurer": N_("Wait for the insurer's answer"),
-    "consumer": N_("Read the answer and accept or reject it"),
-    "supervisor": N_("The platform is following up with the insurer"),
-    "centre_lead": N_("A mediator will be assigned to you"),
-    "mediator": N_("Your mediator will contact you"),
-    "parties": N_("Work with your mediator"),
-    "none": N_("Nothing more to do"),
-}
-
 CONTACT_PREFERENCES: dict[str, str] = {
     "in_app": N_("Messages on this website"),
     "sms": N_("Text message (SMS)"),
@@ -146,10 +124,6 @@ def state(code: str | None) -> str:
     return label(STATES, code)
 
 
-def next_step(code: str | None, *, for_consumer: bool = False) -> str:
-    return label(NEXT_STEPS_FOR_CONSUMER if for_consumer else NEXT_STEPS, code)
-
-
 def signal(code: str, fallback: str = "") -> str:
     name = SIGNALS.get(code)
     return _(name) if name is not None else (fallback or code)
@@ -192,7 +166,6 @@ TEMPLATE_GLOBALS = {
     "deadline_title": deadline_title,
     "category_label": category,
     "state_label": state,
-    "next_step_label": next_step,
     "signal_label": signal,
     "contact_label": lambda code: label(CONTACT_PREFERENCES, code),
     "answer_kind_label": lambda code: label(ANSWER_KINDS, code),

@@ -154,6 +154,13 @@ _MESSAGES: dict[str, str] = {
     "upload_incomplete": N_("The upload is not complete. Please try again."),
     "upload_not_found": N_("This upload has expired or was cancelled. Please start again."),
     "upload_busy": N_("This upload is still in progress. Please wait a moment."),
+    "confirmation_required": N_(
+        "This cannot be undone. Tick the box to confirm that you want to do it."
+    ),
+    "signatures_not_voided": N_(
+        "Saving a change removes every signature. Tick the box to confirm that everyone "
+        "must sign again."
+    ),
 }
 
 

@@ -45,7 +45,7 @@ MAX_REFERENCE = 200
 #: The fields of each form (what is kept when the form comes back with an error). The
 #: password and the code of the signing form are never kept.
 FORM_FIELDS: dict[str, tuple[str, ...]] = {
-    "draft": ("facts", "terms", "amount", "due_on", "confidential"),
+    "draft": ("facts", "terms", "amount", "due_on", "confidential", "confirm"),
     "sign": ("read",),
     "sign_code": (),
     "blind": ("amount",),
@@ -55,7 +55,7 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "confirm": (),
     "dispute": ("reason",),
     "not_settled": ("reason",),
-    "close": (),
+    "close": ("confirm",),
     "rating": ("score", "comment"),
 }
 
@@ -158,6 +158,7 @@ _FORM_SHOWN = {
     "payment": "may_record_payment",
     "dispute": "may_confirm_payment",
     "not_settled": "may_end",
+    "close": "may_close",
     "rating": "may_rate",
 }
 
@@ -342,6 +343,33 @@ async def section(
     return {"outcome": outcome}
 
 
+#: Which flag of the section shows the form of each step (`odr.domain.next_step.Step`).
+_FLAG_OF_STEP = {
+    "draft_agreement": "may_draft",
+    "sign_agreement": "may_sign",
+    "declare_not_settled": "may_end",
+    "close": "may_close",
+    "make_offer": "may_offer",
+    "blind_offer": "may_blind",
+    "record_payment": "may_record_payment",
+    "confirm_payment": "may_confirm_payment",
+    "rate_service": "may_rate",
+}
+
+
+def offer_steps(outcome: dict[str, Any], steps: frozenset[str]) -> None:
+    """Show exactly the forms of the reader's next steps (`odr.domain.next_step`)."""
+    for step, flag in _FLAG_OF_STEP.items():
+        outcome[flag] = step in steps
+    if "answer_offer" not in steps:
+        outcome["answerable"] = None
+    failed = outcome["failed_form"]
+    outcome["top_error"] = bool(failed) and not outcome.get(_FORM_SHOWN.get(failed, ""), False)
+    outcome["visible"] = outcome["visible"] or any(
+        outcome[k] for k in ("top_error", "may_draft", "may_end", "may_close")
+    )
+
+
 def _error_text(failure: Failure) -> str:
     """What a refusal says, in the language of the page showing it."""
     if failure.code in _ERRORS:
@@ -433,6 +461,7 @@ async def draft_submit(request: web.Request) -> web.StreamResponse:
             amount_fen=amount,
             due_on=_day(values["due_on"], "due_on"),
             confidential=values["confidential"] == "1",
+            void_signatures=values["confirm"] == "1",
         )
     except NotFound:
         raise
@@ -601,7 +630,9 @@ async def close_submit(request: web.Request) -> web.StreamResponse:
     """Close the case (its closing report enters the evidence) and show the report."""
     user = await require_user(request)
     case_id = path_id(request, "case_id")
+    posted = await request.post()
     try:
+        forms.require_confirmation(posted)
         await request.app[CLOSING].close_case(user.actor, case_id)
     except NotFound:
         raise

@@ -17,7 +17,7 @@ from odr.domain.authz import Action, is_allowed
 from odr.http.auth import csrf_token, current_user, treat_as_visitor
 from odr.http.keys import INBOX, SETTINGS
 from odr.http.unavailable import is_dependency_failure
-from web import formatting, i18n, labels
+from web import formatting, i18n, labels, next_steps
 from web.i18n import N_
 from web.messages import message_for
 
@@ -47,6 +47,7 @@ def make_environment(app: web.Application) -> jinja2.Environment:
         filesize=_filesize,
     )
     env.globals.update(labels.TEMPLATE_GLOBALS)
+    env.globals.update(next_steps.TEMPLATE_GLOBALS)
     env.globals["urgency_label"] = formatting.urgency_label
     return env
 

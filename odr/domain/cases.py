@@ -86,6 +86,9 @@ MEDIATION_STAGE_STATES = frozenset(
     }
 )
 CLOCK_STATES = ANSWER_STAGE_STATES | MEDIATION_STAGE_STATES
+#: Where the consumer may withdraw the complaint: the case is open and no signed agreement
+#: binds them yet (once settled, the agreement is carried out, not withdrawn).
+WITHDRAWABLE_STATES = OPEN_STATES - {_S.SETTLED}
 EXTENSION_REQUEST_STATES = MEDIATION_STAGE_STATES | {_S.AWAITING_INSURER}
 #: A request made in time may still be decided after the escalation it did not prevent.
 EXTENSION_DECISION_STATES = EXTENSION_REQUEST_STATES | {_S.ESCALATED}
@@ -1059,7 +1062,7 @@ class Case:
     # -- ending --
 
     def withdraw(self, actor: Actor, now: datetime, *, reason: str = "") -> None:
-        self._check(actor, now, Action.WITHDRAW_CASE, OPEN_STATES, "withdraw")
+        self._check(actor, now, Action.WITHDRAW_CASE, WITHDRAWABLE_STATES, "withdraw")
         text = _text(reason, "reason", required=False)
         self._stop_clock(now)
         self._record(actor, now, EventKind.WITHDRAWN, _S.WITHDRAWN, {"reason": text})

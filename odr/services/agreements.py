@@ -23,7 +23,7 @@ from odr.domain.agreements import (
 )
 from odr.domain.authz import Action, authorize
 from odr.domain.cases import Case, CaseState, EventKind
-from odr.domain.errors import Conflict, Forbidden, Unauthenticated
+from odr.domain.errors import Conflict, Forbidden, Unauthenticated, ValidationFailed
 from odr.domain.sides import Party
 from odr.services import outcome_documents as documents
 from odr.services.account_codes import AccountCodes, SigningCode
@@ -133,17 +133,27 @@ class AgreementService:
         amount_fen: int | None,
         due_on: date | None,
         confidential: bool = True,
+        void_signatures: bool = True,
     ) -> dict[str, Any]:
         """The mediator drafts (or redrafts) the agreement from the template; a changed text
-        voids every signature (the case's rule)."""
+        voids every signature (the case's rule). With ``void_signatures`` false (a page whose
+        box was not ticked) a draft that would void a signature is refused,
+        ``signatures_not_voided``."""
         draft = AgreementDraft(facts, terms, amount_fen, due_on, confidential)
 
         async def apply(s: AsyncSession, case: Case, now: datetime) -> str:
+            signed = bool(case.signatures)
             lang = case_language(await s.get(User, case.consumer_id))
             text = render_agreement(await self._parties(s, case), draft, lang)
             case.propose_agreement(
                 actor, now, terms=text, amount_fen=draft.amount_fen, due_on=draft.due_on
             )
+            if signed and not void_signatures:  # asked after the case's own checks
+                raise ValidationFailed(
+                    "Saving a change removes every signature; confirm it.",
+                    code="signatures_not_voided",
+                    details={"field": "confirm"},
+                )
             await s.execute(delete(AgreementDraftRow).where(AgreementDraftRow.case_id == case.id))
             s.add(
                 AgreementDraftRow(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from copy import deepcopy
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -15,6 +15,7 @@ from odr.domain.authz import (
     Action,
     CaseScope,
     EvidenceScope,
+    Relation,
     Visibility,
     authorize,
     is_allowed,
@@ -23,35 +24,19 @@ from odr.domain.case_snapshot import restore
 from odr.domain.cases import Case, CaseState, EventKind
 from odr.domain.commands import COMMANDS
 from odr.domain.errors import DomainError, ValidationFailed
+from odr.domain.hearings import HearingState
 from odr.domain.ledger import verify_chain
+from odr.domain.next_step import CaseFacts, HearingStage, facts_of, next_step, viewer_relations
 from odr.domain.numbers import MAX_ID
 from odr.services.access_log import AccessKind, AccessLog
 from odr.services.case_commands import apply
 from odr.services.outcome_rights import OutcomeRights, outcome_rights
 from odr.storage import cases as repo
+from odr.storage import hearings as hearing_repo
 from odr.storage.models import CaseEventRow, CaseRow, Organisation, User
 
 MAX_PAGE = 200
 MAX_OFFSET = 1_000_000
-
-#: The next step each state asks of whom, for "what happens next" on lists and pages.
-NEXT_STEP: dict[str, str] = {
-    "submitted": "insurer",
-    "awaiting_insurer": "insurer",
-    "insurer_answered": "consumer",
-    "escalated": "supervisor",
-    "mediation_requested": "centre_lead",
-    "mediator_assigned": "mediator",
-    "hearing_scheduled": "parties",
-    "in_hearing": "parties",
-    "agreement_pending": "parties",
-    "settled": "insurer",
-    "fulfilled": "mediator",
-    "not_settled": "mediator",
-    "resolved": "none",
-    "withdrawn": "none",
-    "closed": "none",
-}
 
 
 @dataclass(frozen=True)
@@ -127,6 +112,10 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def summary(row: CaseRow, insurer_name: str, actor: Actor) -> dict[str, Any]:
+    """A case as lists show it; ``next_step`` is what ``actor`` waits for or must do
+    (`odr.domain.next_step`), from the case's own record."""
+    case = restore(row.snapshot)
+    step = next_step(facts_of(case, datetime.now(UTC)), viewer_relations(actor, case.scope()))
     item: dict[str, Any] = {
         "id": row.id,
         "number": row.number,
@@ -136,7 +125,7 @@ def summary(row: CaseRow, insurer_name: str, actor: Actor) -> dict[str, Any]:
         "received_at": _iso(row.received_at),
         "due_at": _iso(row.due_at),
         "care_priority": row.care_priority,
-        "next_step": NEXT_STEP.get(row.state, "none"),
+        "next_step": step.waiting.value,
         "updated_at": _iso(row.updated_at),
     }
     if actor.role not in (Role.CONSUMER, Role.CHANNEL):
@@ -144,10 +133,30 @@ def summary(row: CaseRow, insurer_name: str, actor: Actor) -> dict[str, Any]:
     return item
 
 
+_HEARING_STAGES = {
+    HearingState.PROPOSED: HearingStage.PROPOSED,
+    HearingState.SCHEDULED: HearingStage.SCHEDULED,
+    HearingState.IN_PROGRESS: HearingStage.IN_PROGRESS,
+}
+
+
+async def case_facts(s: AsyncSession, case: Case, now: datetime) -> CaseFacts:
+    """What the next step of ``case`` depends on, with its hearing ahead (if any)."""
+    hearing_id = await hearing_repo.open_hearing_of(s, case.id)
+    stage = HearingStage.NONE
+    if hearing_id is not None:
+        hearing = await hearing_repo.load(s, hearing_id)
+        stage = _HEARING_STAGES.get(hearing.state, HearingStage.NONE)
+    return facts_of(case, now, hearing=stage)
+
+
 async def case_detail(s: AsyncSession, actor: Actor, case_id: int) -> dict[str, Any]:
     row = await repo.row_of(s, case_id)
     case = restore(row.snapshot)
     authorize(actor, Action.VIEW_CASE, case.scope())
+    step = next_step(
+        await case_facts(s, case, datetime.now(UTC)), viewer_relations(actor, case.scope())
+    )
     names = await _organisation_names(s, {row.insurer_id})
     consumer = await s.get(User, row.consumer_id)
     detail = summary(row, names.get(row.insurer_id, ""), actor)
@@ -178,6 +187,9 @@ async def case_detail(s: AsyncSession, actor: Actor, case_id: int) -> dict[str, 
             },
             "version": row.version,
             "allowed": allowed_operations(case, actor),
+            "next_step": step.waiting.value,
+            "steps": [str(x) for x in step.steps],
+            "primary_step": None if step.primary is None else str(step.primary),
         }
     )
     if actor.role not in (Role.CONSUMER, Role.CHANNEL):
@@ -324,6 +336,8 @@ class CasePage:
     detail: dict[str, Any]
     events: list[dict[str, Any]]
     may_upload: bool
+    facts: CaseFacts  # what the next step depends on (the reader's own facts left out)
+    viewer: tuple[Relation, ...]  # how the reader stands to the case
 
 
 class CaseViews:
@@ -364,10 +378,14 @@ class CaseViews:
     async def case_page(self, actor: Actor, case_id: int) -> CasePage:
         """What the case's page shows; staff openings go to the access log."""
         async with self.sessionmaker() as s:
+            detail = await case_detail(s, actor, case_id)
+            case = restore((await repo.row_of(s, case_id)).snapshot)
             page = CasePage(
-                detail=await case_detail(s, actor, case_id),
+                detail=detail,
                 events=await timeline(s, actor, case_id),
                 may_upload=await may_upload(s, actor, case_id),
+                facts=await case_facts(s, case, datetime.now(UTC)),
+                viewer=viewer_relations(actor, case.scope()),
             )
         if self.access is not None:
             await self.access.record(actor, case_id, AccessKind.CASE)

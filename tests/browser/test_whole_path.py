@@ -150,6 +150,7 @@ async def whole_path(browser: Browser, server: Server, shots: Path) -> None:
 
     # the mediator closes: the closing report, in the page and as a PDF
     await mediator.goto(case)
+    await mediator.page.check("#outcome-close-confirm")  # closing cannot be undone
     await submit(mediator.page, "#outcome-close button[type=submit]")
     assert mediator.page.url.endswith(f"{case}/report"), mediator.page.url
     report = await mediator.page.inner_text("#closing-report")

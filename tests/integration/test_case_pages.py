@@ -263,7 +263,7 @@ async def test_supervisor_filters_all_cases(new_client: Any) -> None:
     consumer = await login(new_client, CONSUMER)
     first, first_number = await file_case(consumer)
     _, second_number = await file_case(consumer, policy_numbers="AK2023100999")
-    assert (await act(consumer, first, "withdraw", reason="已自行解决")).status == 303
+    assert (await act(consumer, first, "withdraw", reason="已自行解决", confirm="1")).status == 303
     supervisor = await login(new_client, SUPERVISOR)
     everything = await page(supervisor, "/cases", EN)
     assert first_number in everything and second_number in everything
@@ -382,14 +382,15 @@ def test_every_code_a_page_shows_has_a_name() -> None:
     from odr.domain.cases import CaseState, EventKind
     from odr.domain.categories import Category
     from odr.domain.commands import COMMANDS as OPERATIONS
-    from odr.services.case_views import NEXT_STEP
+    from odr.domain.next_step import Step, Waiting
     from odr.services.cases import CONTACT_PREFERENCES
-    from web import forms, labels
+    from web import forms, labels, next_steps
 
     assert set(EventKind) <= set(labels.EVENTS)
     assert set(CaseState) <= set(labels.STATES)
     assert set(Category) <= set(labels.CATEGORIES)
-    assert set(NEXT_STEP.values()) <= set(labels.NEXT_STEPS) == set(labels.NEXT_STEPS_FOR_CONSUMER)
+    assert set(Waiting) == set(next_steps.WAITING)
+    assert set(Step) <= set(next_steps.STEPS)
     assert set(CONTACT_PREFERENCES) <= set(labels.CONTACT_PREFERENCES)
     assert set(OPERATIONS) == set(forms.OPERATION_FIELDS) == set(labels.OPERATIONS)
     assert set(OPERATIONS) == set(labels.DONE)

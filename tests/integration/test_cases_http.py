@@ -38,7 +38,8 @@ async def test_intake_gives_a_number_and_routes_to_the_insurer(new_client: Any) 
     assert re.fullmatch(r"ODR-\d{4}-000001", case["number"])
     assert case["state"] == "awaiting_insurer" and case["duplicate_of"] is None
     detail = await (await consumer.get(f"/api/v1/cases/{case['id']}")).json()
-    assert detail["due_at"] and detail["next_step"] == "insurer"
+    assert detail["due_at"] and detail["next_step"] == "insurer_answer"
+    assert detail["steps"] == ["withdraw"] and detail["primary_step"] is None
     assert "triage" not in detail and "risk_score" not in detail  # internal to staff
     assert "withdraw" in detail["allowed"] and "answer" not in detail["allowed"]
     rep = await login(new_client, ANKANG_REP)

@@ -146,7 +146,13 @@ async def test_agreement_payment_and_rating_through_the_pages(new_client: Any) -
     # the mediator closes: the closing report; then the parties rate the service
     html = section(await page(mediator, case_id, "zh-CN"))
     assert 'id="outcome-close"' in html and "结案" in html
+    # closing cannot be undone: without the box ticked the server refuses, nothing changes
     resp = await post(mediator, f"{base}/close")
+    assert resp.status == 422 and resp.headers["X-Error-Code"] == "confirmation_required"
+    again = section(await resp.text())
+    assert re.search(r'id="outcome-close-confirm"[^>]*aria-invalid="true"', again)
+    assert (await api(mediator, f"/api/v1/cases/{case_id}"))["state"] == "fulfilled"
+    resp = await post(mediator, f"{base}/close", {"confirm": "1"})
     assert resp.status == 303 and resp.headers["Location"] == f"/cases/{case_id}/report"
     html = section(await page(consumer, case_id, "en"))
     assert f'href="/cases/{case_id}/report"' in html and "report.pdf?lang=en" in html
@@ -245,7 +251,7 @@ async def test_not_settled_closed_referred_and_rated(new_client: Any) -> None:
     html = section(await page(mediator, case_id, "en"))
     assert "referral-package?forum=arbitration" in html
     assert "referral-package?forum=court" in html
-    resp = await post(mediator, f"{base}/close")
+    resp = await post(mediator, f"{base}/close", {"confirm": "1"})
     assert resp.status == 303 and resp.headers["Location"] == f"/cases/{case_id}/report"
     for reader, lang in ((consumer, "zh-CN"), (rep, "en")):
         html = section(await page(reader, case_id, lang))

@@ -104,7 +104,7 @@ ALLOWED: dict[EventKind, set[tuple[S, S]]] = {
     ),
     E.NOT_SETTLED: _moves((MEDIATION_UNTIL_AGREEMENT, S.NOT_SETTLED)),
     E.PAYMENT_CONFIRMED: _moves((S.SETTLED, S.FULFILLED)),
-    E.WITHDRAWN: _moves((OPEN, S.WITHDRAWN)),
+    E.WITHDRAWN: _moves((OPEN - {S.SETTLED}, S.WITHDRAWN)),
     E.CLOSED: _moves((frozenset({S.RESOLVED, S.WITHDRAWN, S.FULFILLED, S.NOT_SETTLED}), S.CLOSED)),
     # events that leave the state as it is
     E.EXTENSION_REQUESTED: _stays(CLOCK - {S.SUBMITTED, S.ESCALATED}),

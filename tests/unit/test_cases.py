@@ -514,7 +514,7 @@ TRANSITIONS = [
     Transition(
         "withdraw",
         frozenset({"consumer"}),
-        OPEN,
+        OPEN - {S.SETTLED},  # a signed agreement is carried out, not withdrawn
         goes(S.WITHDRAWN),
         EventKind.WITHDRAWN,
         lambda c, a, t: c.withdraw(a, t, reason="已自行和解"),
