@@ -304,6 +304,7 @@ async def recordings_page(request: web.Request) -> web.Response:
                 "play": _("Play"),
                 "pause": _("Pause"),
                 "no_recording": _("Nothing recorded at this moment"),
+                "starts_at": _("Recorded from %(time)s on", time="{time}"),
                 "cannot_play": _("This browser cannot play the recording; download it instead."),
             },
             "case_url": _case_url(request, view),

@@ -321,6 +321,16 @@ async def run_hearing(
     for item in items:
         assert await page.locator(f"tr.segment[data-recording-id='{item['id']}']").inner_text()
         assert item["sha256"] in await page.inner_text("main")
+
+    # before Play: every participant was recorded from the start, so every tile shows its
+    # video (the first frame), and none says that nothing was recorded
+    async def loaded() -> list[dict[str, Any]] | None:
+        tracks: list[dict[str, Any]] = await page.evaluate("window.odrPlayer.tracks()")
+        return tracks if all(t["readyState"] >= 1 for t in tracks) else None
+
+    tracks = await until(loaded, "every tile to load its first segment", 15)
+    assert [t["says"] for t in tracks] == [""] * len(everyone), tracks
+    assert await page.locator(".tile .placeholder:visible").count() == 0
     await page.click("#player-toggle")
 
     async def playing() -> bool:

@@ -15,6 +15,10 @@
   const seek = document.getElementById("player-seek");
   const timeLabel = document.getElementById("player-time");
   const DRIFT = 0.35; // seconds a video may be off the timeline before it is moved
+  // Each participant's recorder starts a moment after the first one: a segment beginning
+  // this soon after the timeline's position is shown already (its first frame), so that a
+  // tile with a recording never says there is none, at the start or between two segments.
+  const LEAD = 1.5;
   const length = Number(data.length) || 0;
 
   const tracks = data.tracks.map((track) => {
@@ -44,7 +48,15 @@
   };
 
   function segmentAt(t, at) {
-    return t.segments.find((s) => at >= s.offset && at < s.offset + Math.max(s.duration, 0.05)) || null;
+    return t.segments.find((s) => at >= s.offset - LEAD && at < s.offset + Math.max(s.duration, 0.05)) || null;
+  }
+
+  // What a tile says when nothing of its participant is recorded at `at`: when their
+  // recording begins, if it is still to come, else that there is none at this moment.
+  function absence(t, at) {
+    const next = t.segments.find((s) => s.offset > at);
+    if (next && T.starts_at) return T.starts_at.replace("{time}", clock(next.offset));
+    return T.no_recording || "";
   }
 
   function align(t, force) {
@@ -58,7 +70,7 @@
         t.current = null;
         t.ready = false;
       }
-      t.placeholder.textContent = T.no_recording || "";
+      t.placeholder.textContent = absence(t, at);
       t.placeholder.hidden = false;
       t.tile.classList.add("no-video");
       return;
@@ -72,7 +84,7 @@
       return; // aligned again once its metadata is in
     }
     if (!t.ready) return;
-    const want = Math.max(0, at - segment.offset);
+    const want = Math.max(0, at - segment.offset); // before its start: its first frame
     if (force || Math.abs(t.video.currentTime - want) > DRIFT) {
       try {
         t.video.currentTime = want;
@@ -127,6 +139,6 @@
     get playing() {
       return playing;
     },
-    tracks: () => tracks.map((t) => ({ user_id: t.user_id, segment: t.current ? t.current.id : null, time: t.video.currentTime, readyState: t.video.readyState, paused: t.video.paused })),
+    tracks: () => tracks.map((t) => ({ user_id: t.user_id, segment: t.current ? t.current.id : null, time: t.video.currentTime, readyState: t.video.readyState, paused: t.video.paused, says: t.placeholder.hidden ? "" : t.placeholder.textContent })),
   };
 })();
