@@ -55,6 +55,17 @@ def create_app(settings: Settings, *, passwords: Passwords | None = None) -> web
     return app
 
 
+def create_metrics_app(services: Services) -> web.Application:
+    """Only /metrics, for a process that serves nothing else (`odr worker`)."""
+    from odr.api.health import metrics
+
+    app = web.Application(middlewares=[request_context, errors])
+    app[keys.SETTINGS] = services.settings
+    app[keys.METRICS] = services.metrics
+    app.router.add_get("/metrics", metrics, name="metrics")
+    return app
+
+
 def _session_storage(services: Services) -> aiohttp_session.AbstractStorage:
     """Login sessions in Redis when configured, else in the database."""
     settings = services.settings

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from odr.config import ConfigError, Settings
 
@@ -265,13 +266,32 @@ def cmd_worker(args: argparse.Namespace) -> int:
             settings, statement_deadline=WORKER_STATEMENT_DEADLINE
         ) as services:
             worker = arq_worker(JobContext(services), redis_url, JOBS, PERIODIC)
+            metrics_site = await _worker_metrics(services)
             try:
                 await worker.async_run()
             finally:
                 await worker.close()
+                if metrics_site is not None:
+                    await metrics_site.cleanup()
 
     asyncio.run(run())
     return 0
+
+
+async def _worker_metrics(services: Any) -> Any:
+    """The worker's own /metrics (jobs run, failed, their lag) on ODR_WORKER_METRICS_PORT."""
+    from aiohttp import web
+
+    from odr.app import create_metrics_app
+
+    port = services.settings.worker_metrics_port
+    if port is None:
+        return None
+    runner = web.AppRunner(create_metrics_app(services), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, services.settings.host, port).start()
+    print(f"worker metrics on http://{services.settings.host}:{port}/metrics", flush=True)
+    return runner
 
 
 def cmd_triage(args: argparse.Namespace) -> int:

@@ -5,14 +5,16 @@ graph, and is refused without the token."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from odr.app import create_app
+from odr.app import create_app, create_metrics_app
+from odr.bootstrap import open_services
 from odr.config import ConfigError, Settings
-from tests.conftest import FAST_PASSWORDS
+from tests.conftest import FAST_PASSWORDS, sqlite_database
 from tests.integration.helpers import ANKANG_REP, CONSUMER, MEDIATOR
 from tests.realtime.hearing_setup import RoomClient, open_hearing
 from tests.realtime.peers import Peer
@@ -151,3 +153,29 @@ async def test_metrics_are_off_without_a_token(tmp_path: Any, aiohttp_client: An
     assert (await resp.json())["error"]["code"] == "metrics_disabled"
     with pytest.raises(ConfigError, match="ODR_METRICS_TOKEN"):
         Settings.from_env({"ODR_METRICS_TOKEN": "short", "ODR_SECRET_KEY": "x" * 40})
+
+
+async def test_the_worker_serves_its_own_metrics(tmp_path: Any, aiohttp_client: Any) -> None:
+    async with sqlite_database(tmp_path) as url:
+        settings = Settings(
+            var_dir=tmp_path, database_url=url, secret_key="x" * 40, metrics_token=TOKEN
+        )
+        async with open_services(settings) as services:
+            with services.metrics.job("send_outbox", 0.2):
+                pass
+            with contextlib.suppress(RuntimeError), services.metrics.job("send_outbox", 0.1):
+                raise RuntimeError("the SMTP server said no")
+            client = await aiohttp_client(create_metrics_app(services))
+            assert (await client.get("/metrics")).status == 401
+            resp = await client.get("/metrics", headers=AUTH)
+            assert resp.status == 200
+            samples = {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(await resp.text())
+                for s in family.samples
+            }
+    job = (("job", "send_outbox"),)
+    assert samples[("odr_jobs_run_total", job)] == 1
+    assert samples[("odr_jobs_failed_total", job)] == 1
+    assert samples[("odr_job_lag_seconds_count", job)] == 2
+    assert samples[("odr_cases_open", (("state", "awaiting_insurer"),))] == 0
