@@ -95,6 +95,9 @@ class Settings:
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     triage_rules: Path | None = None  # overrides the packaged odr/data/triage.toml
+    #: the learned triage model's artefact (ODR_TRIAGE_MODEL; default var/triage-model.json),
+    #: built by ``odr triage-train`` or on first use (`odr.services.triage_model`)
+    triage_model: Path | None = None
     deadline_rules: Path | None = None  # TOML overriding the default regulatory deadlines
     #: per-insurer thresholds of the dashboard (ODR_THRESHOLDS: a TOML file, see
     #: `odr.domain.thresholds`); without the file, the built-in defaults
@@ -203,6 +206,7 @@ class Settings:
             s3_access_key=get("S3_ACCESS_KEY"),
             s3_secret_key=get("S3_SECRET_KEY"),
             triage_rules=_path(get("TRIAGE_RULES")),
+            triage_model=_path(get("TRIAGE_MODEL")),
             deadline_rules=_path(get("DEADLINE_RULES")),
             thresholds=_thresholds(get("THRESHOLDS")),
             metrics_token=_metrics_token(get("METRICS_TOKEN")),

@@ -4,8 +4,14 @@ Two rules, in order of strength:
 
 1. **Same policy, open case**: the same consumer already has an open case against the same
    insurer about one of the same policies. The new complaint belongs with that case.
-2. **Near-duplicate text**: the text is a near copy or close paraphrase of an earlier complaint,
-   whoever filed it (`odr.domain.similarity.NearDuplicateIndex` finds those).
+2. **Near-duplicate text**: the text is a near copy or close paraphrase of an earlier complaint
+   of the same consumer, or about one of the same policies (`odr.domain.similarity.
+   NearDuplicateIndex` finds the texts; `may_repeat` decides whose they may be).
+
+A "repeat" or "duplicate" is one person (or one policy) coming back. Near-identical complaints
+by *different* consumers are not duplicates of each other: against one insurer and product
+within days they form a cluster, an early warning for supervisors and the insurer's lead
+(`odr.domain.similarity.detect_clusters`), and no consumer is ever told of another's case.
 
 Pure: the caller supplies the candidate cases and the near-duplicate candidates.
 """
@@ -76,6 +82,22 @@ def same_policy_open_cases(
         and normalise_insurer(case.insurer) == who
         and wanted & {normalise_policy_no(p) for p in case.policy_numbers}
     ]
+
+
+def may_repeat(
+    *,
+    consumer_id: ItemId | None,
+    policy_numbers: Iterable[str],
+    other_consumer_id: ItemId | None,
+    other_policy_numbers: Iterable[str],
+) -> bool:
+    """Whether an earlier complaint can be the one a new complaint repeats: the same
+    consumer, or one of the same (normalised) policies. Near-identical texts of different
+    people about different policies are a cluster, never a duplicate."""
+    if consumer_id is not None and consumer_id == other_consumer_id:
+        return True
+    mine = {normalise_policy_no(p) for p in policy_numbers} - {""}
+    return bool(mine & {normalise_policy_no(p) for p in other_policy_numbers})
 
 
 def duplicate_links(

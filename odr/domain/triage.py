@@ -47,6 +47,39 @@ _UNIT_MULTIPLIERS = {"": 1, "元": 1, "块": 1, "千": 1_000, "万": 10_000, "�
 # --- Input and result ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ModelSuggestion:
+    """What a learned category model says of a text: a probability per category (summing to
+    1) and, per category, the text features that pushed towards it most (phrase, weight).
+
+    The model itself lives outside the domain (`odr.services.triage_model`); triage only
+    combines its verdict with the rules' (`TriageRules.rule_weight`)."""
+
+    probabilities: tuple[tuple[Category, float], ...]
+    features: tuple[tuple[Category, tuple[tuple[str, float], ...]], ...] = ()
+
+    def probability(self, category: Category) -> float:
+        for cat, p in self.probabilities:
+            if cat is category:
+                return p
+        return 0.0
+
+    def features_of(self, category: Category) -> tuple[tuple[str, float], ...]:
+        for cat, found in self.features:
+            if cat is category:
+                return found
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatedAge:
+    """An age of a person affected, as the text states it (``我父亲今年78岁``, ``年过七旬``,
+    ``1948年出生``): ``age`` in years, ``evidence`` the words that state it."""
+
+    age: int
+    evidence: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TriageInput:
     """What intake knows about a complaint.
@@ -67,6 +100,7 @@ class TriageInput:
     policy_numbers: tuple[str, ...] = ()
     earlier_complaints: int = 0
     channel: str | None = None
+    model: ModelSuggestion | None = None  # the learned model's verdict on the text, if any
 
     def __post_init__(self) -> None:
         if self.form_category is not None:
@@ -118,6 +152,15 @@ class TriageResult:
     care_priority: bool
     care_reason: str | None
     age: int | None  # the consumer's age on the day the complaint was received
+    #: how sure triage is of ``suggested_category`` (0-1; the combined score of model and
+    #: rules); None when no model was consulted (the rules alone decided)
+    confidence: float | None = None
+    needs_confirmation: bool = False  # confidence under ``TriageRules.confirm_below``
+    #: why ``suggested_category``: the model's strongest features, then the rules' phrases
+    category_reasons: tuple[str, ...] = ()
+    rules_category: Category = Category.OTHER  # what the keyword rules alone suggest
+    model_category: Category | None = None  # what the model alone suggests
+    stated_ages: tuple[StatedAge, ...] = ()
 
     @property
     def signals(self) -> frozenset[str]:
@@ -147,6 +190,9 @@ class SignalRule:
     negatable: bool = True
     channels: frozenset[str] = frozenset()
     age_patterns: tuple[re.Pattern[str], ...] = ()  # elderly: an age of ``elderly_age`` or more
+    #: elderly: words saying the person affected is old although no age is given (老人家,
+    #: 老母亲); they raise the care priority as a stated age of ``care_age`` would
+    care_patterns: tuple[re.Pattern[str], ...] = ()
     amount_patterns: tuple[re.Pattern[str], ...] = ()  # high_amount, when no amount was given
 
 
@@ -164,6 +210,8 @@ class TriageRules:
     repeat_min_earlier: int
     similarity: SimilarityParams
     clusters: ClusterParams
+    rule_weight: float = 0.35  # the rules' share beside the model's probability
+    confirm_below: float = 0.5  # a suggestion less sure than this awaits staff confirmation
 
     def signal(self, name: str) -> SignalRule:
         for rule in self.signals:
@@ -229,7 +277,16 @@ class TriageRules:
             )
         except OverflowError:
             raise _invalid("clusters.window_days", "is out of range") from None
+        model = _table(data, "model") if "model" in data else {}
+        rule_weight = _float(model.get("rule_weight", 0.35), "model.rule_weight")
+        confirm_below = _float(model.get("confirm_below", 0.5), "model.confirm_below")
+        if not 0.0 <= rule_weight <= 10.0:
+            raise _invalid("model.rule_weight", "must be between 0 and 10")
+        if not 0.0 <= confirm_below <= 1.0:
+            raise _invalid("model.confirm_below", "must be between 0 and 1")
         return cls(
+            rule_weight=rule_weight,
+            confirm_below=confirm_below,
             version=_str(data.get("version", ""), "version"),
             category_keywords=tuple(category_keywords),
             minimum_category_score=_int(
@@ -277,6 +334,10 @@ def _signal_rule(name: str, table: Mapping[str, Any]) -> SignalRule:
         channels=frozenset(_str_list(table.get("channels", []), f"{where}.channels")),
         age_patterns=age_patterns,
         amount_patterns=amount_patterns,
+        care_patterns=tuple(
+            _regex(p, f"{where}.care_patterns")
+            for p in _str_list(table.get("care_patterns", []), f"{where}.care_patterns")
+        ),
     )
 
 
@@ -284,27 +345,49 @@ def _signal_rule(name: str, table: Mapping[str, Any]) -> SignalRule:
 
 
 def triage(complaint: TriageInput, rules: TriageRules) -> TriageResult:
-    """Judge one complaint: suggested category, risk score with reasons, care priority."""
+    """Judge one complaint: suggested category, risk score with reasons, care priority.
+
+    **Category.** The keyword rules score each category (`_score_categories`); their best
+    category, if it reaches ``minimum_score``, is ``rules_category`` (else "other"). With a
+    model suggestion, each category gets ``(p + w * r) / (1 + w)``: ``p`` the model's
+    probability, ``r`` the category's rule score divided by the best rule score (0 when no
+    rule fired) and ``w`` the rules' weight ``rule_weight``. The highest is the suggestion
+    and its combined score the ``confidence``; under ``confirm_below`` the suggestion needs
+    staff confirmation. Without a model the rules decide alone, as they always did.
+    """
     text = normalise_for_matching(complaint.text)
     scores, hits = _score_categories(text, rules)
     ranked = sorted(scores, key=lambda pair: -pair[1])  # stable: ties keep the rules' order
     best, best_score = ranked[0] if ranked else (Category.OTHER, 0)
-    suggested = best if best_score >= rules.minimum_category_score else Category.OTHER
+    rules_category = best if best_score >= rules.minimum_category_score else Category.OTHER
+    suggested, confidence, model_category = _combine(complaint.model, scores, rules_category, rules)
 
     age = age_on(complaint.birth_date, complaint.received_on) if complaint.birth_date else None
+    ages = stated_ages(text, complaint.received_on, rules)
     reasons = []
     for rule in rules.signals:
-        evidence = _signal_evidence(rule, text, complaint, age, rules)
+        evidence = _signal_evidence(rule, text, complaint, age, ages, rules)
         if evidence is not None and rule.weight > 0:
             reasons.append(Reason(rule.name, rule.weight, evidence, rule.label))
     risk = min(MAX_RISK, sum(r.weight for r in reasons))
 
+    oldest = max(ages, key=lambda a: a.age, default=None)
     if age is not None and age >= rules.care_age:
         care_reason: str | None = f"aged {age}"
+    elif oldest is not None and oldest.age >= rules.care_age:
+        care_reason = f"aged {oldest.age} according to the text"
+    elif (phrase := _care_phrase(text, rules)) is not None:
+        care_reason = f"an elderly person is affected: {phrase}"
     elif complaint.care_requested:
         care_reason = "requested by the consumer"
     else:
         care_reason = None
+
+    category_reasons = [
+        f"model: {phrase} ({weight:+.2f})"
+        for phrase, weight in (complaint.model.features_of(suggested) if complaint.model else ())
+    ]
+    category_reasons += [f"rule: {h.phrase} (+{h.weight})" for h in hits if h.category is suggested]
 
     form = complaint.form_category
     return TriageResult(
@@ -317,7 +400,96 @@ def triage(complaint: TriageInput, rules: TriageRules) -> TriageResult:
         care_priority=care_reason is not None,
         care_reason=care_reason,
         age=age,
+        confidence=confidence,
+        needs_confirmation=confidence is not None and confidence < rules.confirm_below,
+        category_reasons=tuple(category_reasons),
+        rules_category=rules_category,
+        model_category=model_category,
+        stated_ages=ages,
     )
+
+
+def _combine(
+    model: ModelSuggestion | None,
+    scores: Sequence[tuple[Category, int]],
+    rules_category: Category,
+    rules: TriageRules,
+) -> tuple[Category, float | None, Category | None]:
+    """The suggested category, its confidence and the model's own choice (see `triage`)."""
+    if model is None or not model.probabilities:
+        return rules_category, None, None
+    model_category = max(model.probabilities, key=lambda pair: pair[1])[0]
+    top = max((score for _, score in scores), default=0)
+    share = {cat: (score / top if top >= rules.minimum_category_score else 0.0)
+             for cat, score in scores}  # fmt: skip
+    w = rules.rule_weight
+    combined = [
+        (cat, (model.probability(cat) + w * share.get(cat, 0.0)) / (1.0 + w)) for cat in Category
+    ]
+    best, confidence = max(combined, key=lambda pair: pair[1])  # ties: the enum's order
+    return best, round(confidence, 4), model_category
+
+
+def stated_ages(text: str, received_on: date, rules: TriageRules) -> tuple[StatedAge, ...]:
+    """Every age of a person the (normalised) text states, in order of appearance: the
+    ``age_patterns`` of the elderly rule (an age in digits or Chinese numerals next to a
+    person: 我父亲今年78岁, 七十六岁的奶奶, 老爷子今年七十九), decades (年过七旬 is 70, 年近
+    八旬 78) and birth years (1948年出生 is the age reached in the year of the complaint).
+    An age that is a limit or a future date rather than someone's age (60岁以后开始领, 保到
+    80岁) is not one."""
+    found: list[tuple[int, int, StatedAge]] = []
+    try:
+        rule = rules.signal(ELDERLY)
+    except KeyError:
+        return ()
+    for pattern in rule.age_patterns:
+        for match in pattern.finditer(text):
+            if _NOT_AN_AGE.match(text, match.end()):
+                continue
+            value = parse_number(match.group("age"))
+            if value is not None and 0 < value < 130:
+                found.append((match.start(), match.end(), StatedAge(value, match.group())))
+    for match in _DECADES.finditer(text):
+        value = _DIGITS[match.group("decade")] * 10 - (2 if match.group("near") else 0)
+        found.append((match.start(), match.end(), StatedAge(value, match.group())))
+    for match in _BIRTH_YEAR.finditer(text):
+        year = int(match.group("year"))
+        if 1900 <= year <= received_on.year:
+            age = StatedAge(received_on.year - year, match.group())
+            found.append((match.start(), match.end(), age))
+    found.sort(key=lambda item: (item[0], -item[1]))
+    kept: list[StatedAge] = []
+    reach = -1
+    for start, end, age in found:  # overlapping matches state one age once
+        if start >= reach:
+            kept.append(age)
+            reach = end
+    return tuple(kept)
+
+
+# After an age: it is a limit or a date, not how old someone is (60岁以后, 80岁前, 65岁起).
+_NOT_AN_AGE = re.compile(
+    r"(?:以后|以上|以下|以内|之前|之后|为止|后|前|起|开始|时|的时候|才|退休|到期)"
+)
+_DECADES = re.compile(
+    r"(?:(?P<near>年近|将近|快)|年过|年逾|年届|已过|年满)?(?P<decade>[六七八九])旬"
+)
+_BIRTH_YEAR = re.compile(
+    r"(?P<year>(?:19|20)\d{2})年(?:\d{1,2}月)?(?:\d{1,2}[日号])?"
+    r"(?:出生|生人|生的|生(?![效产活意病]))"
+)
+
+
+def _care_phrase(text: str, rules: TriageRules) -> str | None:
+    try:
+        rule = rules.signal(ELDERLY)
+    except KeyError:
+        return None
+    for pattern in rule.care_patterns:
+        match = pattern.search(text)
+        if match:
+            return match.group()
+    return None
 
 
 def normalise_for_matching(text: str) -> str:
@@ -351,7 +523,12 @@ def _score_categories(
 
 
 def _signal_evidence(
-    rule: SignalRule, text: str, complaint: TriageInput, age: int | None, rules: TriageRules
+    rule: SignalRule,
+    text: str,
+    complaint: TriageInput,
+    age: int | None,
+    ages: Sequence[StatedAge],
+    rules: TriageRules,
 ) -> str | None:
     """Why this signal fires, or None. Facts from the form come before words in the text."""
     if complaint.channel is not None and complaint.channel in rule.channels:
@@ -373,10 +550,12 @@ def _signal_evidence(
         phrase = _first_match(pattern, text, rules if rule.negatable else None)
         if phrase is not None:
             return phrase
-    for pattern in rule.age_patterns:
-        for match in pattern.finditer(text):
-            value = parse_number(match.group("age"))
-            if value is not None and value >= rules.elderly_age:
+    if rule.name == ELDERLY:
+        for stated in ages:
+            if stated.age >= rules.elderly_age:
+                return stated.evidence
+        for pattern in rule.care_patterns:
+            if (match := pattern.search(text)) is not None:
                 return match.group()
     return None
 
@@ -398,10 +577,14 @@ def _amount_in_text(
     for pattern in patterns:
         for match in pattern.finditer(text):
             groups = match.groupdict()
+            raw = groups["value"].replace(",", "")
             try:
-                value = Decimal(groups["value"].replace(",", ""))
+                value = Decimal(raw)
             except InvalidOperation:
-                continue
+                number = parse_number(raw)  # 三十六万: Chinese numerals
+                if number is None:
+                    continue
+                value = Decimal(number)
             value *= _UNIT_MULTIPLIERS.get(groups.get("unit") or "", 1)
             if value >= threshold:
                 return match.group()

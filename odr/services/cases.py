@@ -37,6 +37,7 @@ from odr.domain.duplicates import (
     CaseRef,
     DuplicateLink,
     duplicate_links,
+    may_repeat,
     normalise_policy_no,
     same_policy_open_cases,
 )
@@ -60,6 +61,7 @@ from odr.services.consumers import (
     find_or_create_consumer,
 )
 from odr.services.passwords import Passwords
+from odr.services.triage_model import ModelSource, default_path
 from odr.services.triage_rules import load_rules
 from odr.storage import cases as repo
 from odr.storage.db import UnitOfWork
@@ -210,6 +212,7 @@ def case_service(
         bus,
         deadlines=deadline_rules(settings),
         triage_rules=load_rules(settings.triage_rules),
+        category_model=ModelSource(default_path(settings.var_dir, settings.triage_model)),
     )
 
 
@@ -224,6 +227,8 @@ class CaseService:
     deadlines: DeadlineRules
     triage_rules: TriageRules
     clock: Callable[[], datetime] = now_utc
+    #: the learned category model beside the rules, loaded on the first complaint
+    category_model: ModelSource | None = None
     fingerprint: Fingerprinter = field(init=False)
     subscribers: list[Subscriber] = field(default_factory=list, repr=False)
 
@@ -376,6 +381,9 @@ class CaseService:
                 policy_numbers=case.policy_numbers,
                 earlier_complaints=max(0, earlier),
                 channel=channel_kind.value,
+                model=self.category_model.suggest(form.description)
+                if self.category_model is not None
+                else None,
             ),
             self.triage_rules,
         )
@@ -468,6 +476,18 @@ class CaseService:
                 and estimate_similarity(fp.signature, signature_from_bytes(raw))
                 >= threshold - CANDIDATE_MARGIN
             }
+            owners = await repo.owners(s, rough)
+            rough = {
+                cid
+                for cid in rough
+                if cid in owners
+                and may_repeat(
+                    consumer_id=case.consumer_id,
+                    policy_numbers=policies,
+                    other_consumer_id=owners[cid][0],
+                    other_policy_numbers=owners[cid][1],
+                )
+            }  # another consumer's near-identical complaint is a cluster, not a duplicate
             for cid, other in (await repo.descriptions(s, rough)).items():
                 sim = jaccard(fp.shingles, self.fingerprint.shingles_of(other))
                 if sim >= threshold:
@@ -643,8 +663,9 @@ class CaseService:
         return ZoneInfo(self.deadlines.time_zone)
 
     def format_due(self, case: Case) -> str:
-        local = case.clock.due_at.astimezone(self.deadlines_zone())
-        return local.strftime("%Y-%m-%d %H:%M")
+        """The deadline for a notice's parameters: ISO 8601 with the local offset (texts show
+        it as its last day, `odr.times`)."""
+        return case.clock.due_at.astimezone(self.deadlines_zone()).isoformat()
 
     async def publish(self, case_id: int, version: int) -> None:
         try:
@@ -656,6 +677,11 @@ class CaseService:
 def _triage_summary(result: TriageResult, links: Sequence[DuplicateLink]) -> dict[str, Any]:
     return {
         "suggested_category": result.suggested_category.value,
+        "confidence": result.confidence,
+        "needs_confirmation": result.needs_confirmation,
+        "category_reasons": list(result.category_reasons),
+        "rules_category": result.rules_category.value,
+        "model_category": result.model_category.value if result.model_category else None,
         "risk_score": result.risk_score,
         "reasons": [
             {"signal": r.signal, "weight": r.weight, "evidence": r.evidence, "label": r.label}

@@ -15,7 +15,9 @@ same birth date and the same policy number come from the same person. A consumer
 policies is then seen as several consumers (earlier complaints are under-counted, never
 over-counted). A line with neither a consumer id nor a birth date has no known consumer.
 
-**Which category is printed?** The one suggested from the text. The file's ``category`` is
+**Which category is printed?** The one suggested from the text, by the learned model and the
+rules together (`odr.domain.triage.triage`), with its ``confidence``, ``needs_confirmation``
+and ``category_reasons``. The file's ``category`` is
 treated as the form's choice: it becomes the case category (used to group clusters) but is not
 printed, so the printed category is the text's own verdict.
 """
@@ -35,6 +37,7 @@ from odr.domain.duplicates import (
     CaseRef,
     DuplicateLink,
     duplicate_links,
+    may_repeat,
     normalise_policy_no,
     same_policy_open_cases,
 )
@@ -47,6 +50,7 @@ from odr.domain.similarity import (
     detect_clusters,
 )
 from odr.domain.triage import TriageInput, TriageResult, TriageRules, triage
+from odr.services.triage_model import ModelSource
 from odr.services.triage_rules import default_rules
 
 ROW_KEYS = ("id", "category", "risk_score", "signals", "care_priority", "duplicate_of")
@@ -67,20 +71,31 @@ class FileTriageOutcome:
             "signals": sorted(self.result.signals),
             "care_priority": self.result.care_priority,
             "duplicate_of": self.duplicates[0].of if self.duplicates else None,
+            "confidence": self.result.confidence,
+            "needs_confirmation": self.result.needs_confirmation,
+            "category_reasons": list(self.result.category_reasons),
         }
 
 
 class FileTriage:
     """An empty store that complaints are filed into one after another."""
 
-    def __init__(self, rules: TriageRules | None = None, *, today: date | None = None) -> None:
+    def __init__(
+        self,
+        rules: TriageRules | None = None,
+        *,
+        today: date | None = None,
+        model: ModelSource | None = None,
+    ) -> None:
         self.rules = rules or default_rules()
+        self.model = model if model is not None else ModelSource(None)
         self.today = today or date.today()
         self._fingerprint = Fingerprinter(self.rules.similarity)
         self._index = NearDuplicateIndex(self.rules.similarity)
         self._cases_by_consumer: defaultdict[str, list[CaseRef]] = defaultdict(list)
         self._cluster_items: list[ClusterItem] = []
         self._ids: set[str | int] = set()
+        self._owners: dict[str | int, tuple[str | None, tuple[str, ...]]] = {}
 
     def intake(self, record: Mapping[str, Any]) -> FileTriageOutcome:
         complaint_id = _id(record)
@@ -110,6 +125,7 @@ class FileTriage:
                 if consumer
                 else 0,
                 channel=_optional_str(record, "channel"),
+                model=self.model.suggest(text),
             ),
             self.rules,
         )
@@ -124,9 +140,20 @@ class FileTriage:
             if consumer
             else []
         )
-        links = duplicate_links(same_policy, self._index.query(fingerprint))
+        near = [
+            c
+            for c in self._index.query(fingerprint)
+            if may_repeat(
+                consumer_id=consumer,
+                policy_numbers=policies,
+                other_consumer_id=self._owners[c.item_id][0],
+                other_policy_numbers=self._owners[c.item_id][1],
+            )
+        ]  # another consumer's near-identical complaint is a cluster, not a duplicate
+        links = duplicate_links(same_policy, near)
 
         self._ids.add(complaint_id)
+        self._owners[complaint_id] = (consumer, policies)
         self._index.add(complaint_id, fingerprint)
         if consumer:  # every case filed from a file stays open
             self._cases_by_consumer[consumer].append(
@@ -154,10 +181,14 @@ class FileTriage:
 
 
 def triage_jsonl(
-    lines: Iterable[str], *, today: date | None = None, rules: TriageRules | None = None
+    lines: Iterable[str],
+    *,
+    today: date | None = None,
+    rules: TriageRules | None = None,
+    model: ModelSource | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One JSON-ready row per complaint line, in file order (blank lines are skipped)."""
-    run = FileTriage(rules, today=today)
+    run = FileTriage(rules, today=today, model=model)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

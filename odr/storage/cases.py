@@ -295,6 +295,26 @@ async def candidates(
     return {cid: sig for cid, sig in (await session.execute(stmt)).all()}
 
 
+async def owners(
+    session: AsyncSession, case_ids: Iterable[int]
+) -> dict[int, tuple[int, frozenset[str]]]:
+    """Each case's consumer and (normalised) policy numbers."""
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    found: dict[int, tuple[int, set[str]]] = {}
+    rows = await session.execute(select(CaseRow.id, CaseRow.consumer_id).where(CaseRow.id.in_(ids)))
+    for cid, consumer in rows.all():
+        found[cid] = (consumer, set())
+    policies = await session.execute(
+        select(CasePolicy.case_id, CasePolicy.policy_no).where(CasePolicy.case_id.in_(ids))
+    )
+    for cid, policy in policies.all():
+        if cid in found:
+            found[cid][1].add(policy)
+    return {cid: (consumer, frozenset(p)) for cid, (consumer, p) in found.items()}
+
+
 async def descriptions(session: AsyncSession, case_ids: Iterable[int]) -> dict[int, str]:
     ids = list(case_ids)
     if not ids:

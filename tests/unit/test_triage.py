@@ -83,7 +83,7 @@ HELD_OUT = [
     Case("H08", "service", "1982-10-30", 0, "web", False, "",
          "去柜台办理保单变更，工作人员态度非常差，让我来回跑了四趟，每次都说缺材料，又不肯"
          "一次性说清楚需要什么。"),
-    Case("H09", "claims", "1975-08-08", 12000, "hotline", False, "elderly regulator",
+    Case("H09", "claims", "1975-08-08", 12000, "hotline", True, "elderly regulator",
          "我父亲今年76岁，在家摔伤骨折住院，意外险理赔申请提交了两个月一直没有结果，我已"
          "经打了12378热线反映。"),
     Case("H10", "mis_selling", "1986-01-15", 100000, "web", False, "group high_amount regulator",
@@ -116,10 +116,10 @@ HELD_OUT = [
          "告知还在等待期内，明显是夸大宣传。"),
     Case("H20", "claims", "1983-03-30", 3000, "web", False, "",
          "我不想打官司，也不想找媒体，只希望保险公司按合同把住院的理赔款给我。"),
-    Case("H21", "call_back", "1987-04-04", 0, "web", False, "elderly",
+    Case("H21", "call_back", "1987-04-04", 0, "web", True, "elderly",
          "回访时我妈妈说听不懂普通话，对方却让她直接回答“清楚”，她今年已经78岁了，根本"
          "不知道自己买的是什么。"),
-    Case("H22", "mis_selling", "1972-10-10", 150000, "web", False,
+    Case("H22", "mis_selling", "1972-10-10", 150000, "web", True,
          "elderly emotion high_amount regulator",
          "我母亲70岁了，被业务员忽悠买了五份保险，花光了她所有的养老钱，我们全家都快崩溃"
          "了，如果再不解决我们就去银保监局反映。"),
@@ -273,7 +273,7 @@ HELD_OUT = [
     Case("D09", "service", "1987-05-15", 0, "web", False, "",
          "到分公司柜台办理理赔申请，被工作人员以系统故障为由拒绝受理，让我改天再来，来了三"
          "次都是一样的说法，我请了三次假。"),
-    Case("D10", "claims", "1979-07-19", 12000, "web", False, "elderly regulator",
+    Case("D10", "claims", "1979-07-19", 12000, "web", True, "elderly regulator",
          "家里老人住院，用的是我给他买的医疗险，保险公司核赔时把进口药的费用全部剔除了，只"
          "赔了不到三千，我要求按合同足额赔付，否则就投诉到银保监局。"),
     Case("D11", "mis_selling", "1983-10-10", 18000, "web", False, "",
@@ -409,7 +409,7 @@ HELD_OUT = [
     Case("F15", "service", "1988-04-12", 0, "web", False, "",
          "在线客服回复都是固定话术，根本解决不了问题，要求转人工就说人工客服繁忙，留了电话"
          "说二十四小时内回电，三天了也没人打过来。"),
-    Case("F16", "service", "1971-09-09", 0, "web", False, "elderly",
+    Case("F16", "service", "1971-09-09", 0, "web", True, "elderly",
          "理赔员上门查勘时对我老母亲大吼大叫，说她是骗保，老人家吓得好几天睡不着，我要求公"
          "司道歉并处理这个员工。"),
     Case("F17", "claims", "1986-12-20", 70000, "web", False, "group regulator",
