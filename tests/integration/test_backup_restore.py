@@ -24,18 +24,22 @@ from sqlalchemy import func, select
 
 from odr.bootstrap import open_services
 from odr.config import Settings
+from odr.domain.accounts import Actor, Role
 from odr.http.keys import HEARING_ROOM, SESSIONMAKER, SETTINGS
 from odr.services.backup import backup, restore, schema_revision
+from odr.services.cases import TERMS_VERSION, ComplaintForm
 from odr.services.digests import record_digest
 from odr.services.verification import verify_all
 from odr.storage.blobs import content_key
 from odr.storage.db import make_engine
-from odr.storage.models import CaseRow, ChainEntryRow
+from odr.storage.models import CaseRow, ChainEntryRow, Organisation, User
 from tests import builders
 from tests.builders import user_id
-from tests.conftest import FAST_PASSWORDS, PG_URL, _database_url
+from tests.conftest import FAST_PASSWORDS, PG_URL, _database_url, sqlite_database
+from tests.integration.conftest import seed
 from tests.integration.helpers import CONSUMER, MEDIATOR, callers
 from tests.integration.outcome_setup import settled_case
+from tests.integration.test_blobs import s3_endpoint  # noqa: F401  (the moto server)
 
 
 @dataclass(frozen=True)
@@ -241,3 +245,86 @@ def manifest_items(manifest: dict[str, Any], target: Settings) -> list[str]:
         for b in manifest["blobs"]
         if b["sha256"] not in recorded and (target.storage_dir / content_key(b["sha256"])).exists()
     ]
+
+
+async def _bucket(endpoint: str) -> str:
+    from aiobotocore.session import get_session
+
+    bucket = f"odr-backup-{uuid.uuid4().hex[:12]}"
+    async with get_session().create_client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ) as client:
+        await client.create_bucket(Bucket=bucket)
+    return bucket
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), 1 << 16):
+        yield data[start : start + (1 << 16)]
+
+
+async def test_backup_and_restore_with_evidence_in_s3(
+    s3_endpoint: str,  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
+    make_settings: Any,
+) -> None:
+    async with sqlite_database(tmp_path) as url:
+        s3 = {"s3_endpoint": s3_endpoint, "s3_access_key": "test", "s3_secret_key": "test"}
+        source = await seed(make_settings(url, s3_bucket=await _bucket(s3_endpoint), **s3))
+        async with open_services(source, passwords=FAST_PASSWORDS) as services:
+            async with services.sessionmaker() as s:
+                insurer = await s.scalar(
+                    select(Organisation.id).where(Organisation.kind == "insurer")
+                )
+                consumer = await s.scalar(select(User.id).where(User.role == "consumer"))
+            assert insurer and consumer
+            intake = await services.cases.file(
+                Actor(consumer, Role.CONSUMER, None),
+                ComplaintForm(
+                    insurer_id=insurer,
+                    policy_numbers=("P-9",),
+                    category="claims",
+                    description="理赔被拒。",
+                    terms_version=TERMS_VERSION,
+                ),
+                consumer_id=consumer,
+            )
+            names = {}
+            for index in range(2):
+                item = await services.evidence.enter_record(
+                    intake.case_id,
+                    _chunks(os.urandom(300_000)),
+                    name=f"scan-{index}.bin",
+                    kind="recording",
+                    media_type="video/webm",
+                )
+                names[item.sha256] = item.name
+            dest = tmp_path / "backups"
+            made = await backup(
+                database_url=source.database_url,
+                sessionmaker=services.sessionmaker,
+                store=services.evidence.store,
+                recordings_dir=source.recordings_dir,
+                dest=dest,
+                revision=await schema_revision(services.engine),
+                blob_store_kind="s3",
+            )
+        assert made.problems == [] and made.copied == 2
+        target = source.with_overrides(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'restored.sqlite3'}",
+            s3_bucket=await _bucket(s3_endpoint),
+            recordings_dir=tmp_path / "restored-recordings",
+        )
+        assert (await run_restore(target, dest)).problems == []
+        assert (await run_verify(target)).ok
+        gone = sorted(names)[0]
+        async with open_services(target, passwords=FAST_PASSWORDS) as services:
+            await services.evidence.store.delete(gone)
+        problems = (await run_verify(target)).problems
+        assert len(problems) == 1
+        assert problems[0].startswith(f"case {intake.number}: evidence ")
+        assert problems[0].endswith(f"{names[gone]!r} (sha256 {gone}): missing from the blob store")
