@@ -308,10 +308,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from odr.bootstrap import open_services
-    from odr.services.backup import backup, schema_revision
+    from odr.services.backup import backup, prune, schema_revision
     from odr.storage.db import WORKER_STATEMENT_DEADLINE
 
     settings = _settings()
+    if args.keep is not None and args.keep < 1:
+        print("--keep must be 1 or more", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         async with open_services(
@@ -334,7 +337,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
         )
         for problem in report.problems:
             print(f"problem: {problem}", file=sys.stderr)
-        return 1 if report.problems else 0
+        if report.problems:
+            return 1
+        if args.keep:
+            snapshots, blobs = prune(Path(args.dest), args.keep)
+            print(f"pruned {snapshots} older snapshot(s) and {blobs} blob(s) none of them lists")
+        return 0
 
     return asyncio.run(run())
 
@@ -463,6 +471,9 @@ def parser() -> argparse.ArgumentParser:
         "backup", help="snapshot the database and the evidence into a backup directory"
     )
     bk.add_argument("dest", help="backup directory (snapshots share its blobs)")
+    bk.add_argument(
+        "--keep", type=int, help="then keep only the KEEP newest snapshots (and their blobs)"
+    )
     bk.set_defaults(func=cmd_backup)
     rt = sub.add_parser("restore", help="bring a snapshot back into an empty deployment")
     rt.add_argument("src", help="backup directory (its newest snapshot) or one snapshot")

@@ -353,6 +353,32 @@ async def _copy_in(
         return await _keep(stream, root, blob)
 
 
+def prune(dest: Path, keep: int) -> tuple[int, int]:
+    """Keep the ``keep`` newest snapshots; delete the older ones and every blob no kept
+    snapshot lists (so bytes deleted under the retention rule leave the backups too).
+    Returns (snapshots deleted, blobs deleted)."""
+    if keep < 1:
+        raise ValueError("keep at least one snapshot")
+    snapshots = sorted((dest / "snapshots").iterdir())
+    complete = [p for p in snapshots if (p / "manifest.json").is_file()]
+    kept = complete[-keep:]
+    gone = [p for p in snapshots if p not in kept]
+    for path in gone:
+        shutil.rmtree(path)
+    listed = {
+        b["sha256"]
+        for snapshot in kept
+        for b in json.loads((snapshot / "manifest.json").read_text("utf-8"))["blobs"]
+    }
+    removed = 0
+    root = dest / "blobs" / "sha256"
+    for path in root.glob("*/*/*") if root.is_dir() else ():
+        if path.name not in listed:
+            path.unlink()
+            removed += 1
+    return len(gone), removed
+
+
 # --- restore --------------------------------------------------------------------------------
 
 

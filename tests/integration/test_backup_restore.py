@@ -26,7 +26,7 @@ from odr.bootstrap import open_services
 from odr.config import Settings
 from odr.domain.accounts import Actor, Role
 from odr.http.keys import HEARING_ROOM, SESSIONMAKER, SETTINGS
-from odr.services.backup import backup, restore, schema_revision
+from odr.services.backup import backup, prune, restore, schema_revision
 from odr.services.cases import TERMS_VERSION, ComplaintForm
 from odr.services.digests import record_digest
 from odr.services.verification import verify_all
@@ -328,3 +328,22 @@ async def test_backup_and_restore_with_evidence_in_s3(
         assert len(problems) == 1
         assert problems[0].startswith(f"case {intake.number}: evidence ")
         assert problems[0].endswith(f"{names[gone]!r} (sha256 {gone}): missing from the blob store")
+
+
+def test_pruning_keeps_the_newest_snapshots_and_the_blobs_they_list(tmp_path: Path) -> None:
+    dest = tmp_path / "backups"
+    hashes = [hashlib.sha256(bytes([i])).hexdigest() for i in range(3)]
+    for name, listed in (("20260101T000000Z", hashes), ("20260201T000000Z", hashes[1:])):
+        snapshot = dest / "snapshots" / name
+        snapshot.mkdir(parents=True)
+        blobs = [{"sha256": h, "size": 1} for h in listed]
+        (snapshot / "manifest.json").write_text(json.dumps({"blobs": blobs}))
+    (dest / "snapshots" / "20260301T000000Z").mkdir()  # a backup cut off: no manifest
+    for h in hashes:
+        path = dest / "blobs" / content_key(h)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    assert prune(dest, 1) == (2, 1)
+    assert [p.name for p in (dest / "snapshots").iterdir()] == ["20260201T000000Z"]
+    assert not (dest / "blobs" / content_key(hashes[0])).exists()
+    assert all((dest / "blobs" / content_key(h)).exists() for h in hashes[1:])
