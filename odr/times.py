@@ -14,8 +14,7 @@ Pure functions: data in, text out.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from babel.dates import format_date, format_time, get_datetime_format
 
@@ -41,7 +40,7 @@ def moment(value: datetime | str | None) -> datetime | None:
     return parsed
 
 
-def parse(value: object, zone: ZoneInfo) -> datetime | date | None:
+def parse(value: object, zone: tzinfo) -> datetime | date | None:
     """A time or a day from stored text: ISO 8601 with an offset, a calendar day
     (``2026-12-17``), or local ``YYYY-MM-DD HH:MM`` (read in ``zone``); None otherwise."""
     if isinstance(value, datetime):
@@ -63,7 +62,7 @@ def parse(value: object, zone: ZoneInfo) -> datetime | date | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
-def _day_of(value: datetime | date | str, zone: ZoneInfo) -> date:
+def _day_of(value: datetime | date | str, zone: tzinfo) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and len(value) == 10:  # a calendar day, 2026-11-03
@@ -74,7 +73,7 @@ def _day_of(value: datetime | date | str, zone: ZoneInfo) -> date:
 
 
 def format_moment(
-    value: datetime | str | None, lang: str | None, zone: ZoneInfo, *, seconds: bool = False
+    value: datetime | str | None, lang: str | None, zone: tzinfo, *, seconds: bool = False
 ) -> str:
     """``2026年11月3日 14:05`` or ``Nov 3, 2026, 2:05 PM``, in ``zone``; with ``seconds``,
     ``14:05:09`` (never fractions)."""
@@ -90,7 +89,7 @@ def format_moment(
 
 
 def format_clock(
-    value: datetime | str | None, lang: str | None, zone: ZoneInfo, *, seconds: bool = False
+    value: datetime | str | None, lang: str | None, zone: tzinfo, *, seconds: bool = False
 ) -> str:
     """The local time of day only: ``14:05`` / ``2:05 PM``, with ``seconds`` ``14:05:09`` /
     ``2:05:09 PM``."""
@@ -101,14 +100,14 @@ def format_clock(
     return format_time(local.timetz(), "medium" if seconds else "short", locale=babel_locale(lang))
 
 
-def format_day(value: datetime | date | str | None, lang: str | None, zone: ZoneInfo) -> str:
+def format_day(value: datetime | date | str | None, lang: str | None, zone: tzinfo) -> str:
     """The local calendar day only: ``2026年11月3日`` or ``Nov 3, 2026``."""
     if value is None or value == "":
         return ""
     return format_date(_day_of(value, zone), "medium", locale=babel_locale(lang))
 
 
-def last_day(value: datetime | date | str | None, zone: ZoneInfo) -> date | None:
+def last_day(value: datetime | date | str | None, zone: tzinfo) -> date | None:
     """The last day a deadline includes, or None when ``value`` is a time of day that is not
     a midnight (such a deadline is shown as its moment)."""
     if value is None or value == "":
@@ -125,7 +124,7 @@ def last_day(value: datetime | date | str | None, zone: ZoneInfo) -> date | None
     return local.date() - timedelta(days=1)
 
 
-def format_deadline(value: datetime | date | str | None, lang: str | None, zone: ZoneInfo) -> str:
+def format_deadline(value: datetime | date | str | None, lang: str | None, zone: tzinfo) -> str:
     """A deadline as people read one: its last day, ``2026年12月17日（含当日）`` /
     ``Dec 17, 2026 (inclusive)``; one that does not end at a local midnight, as its moment."""
     if value is None or value == "":
@@ -144,14 +143,17 @@ def format_last_day(day: date, lang: str | None) -> str:
 
 
 def format_stored(
-    value: object, lang: str | None, zone: ZoneInfo, *, deadline: bool = False
+    value: object, lang: str | None, zone: tzinfo | None, *, deadline: bool = False
 ) -> str:
     """A time or day kept as text in stored parameters (a notification's ``due`` or
     ``when``), shown as `format_deadline` or `format_moment` / `format_day` show it; text that
-    is neither is shown as it is."""
-    parsed = parse(value, zone)
+    is neither is shown as it is. Without ``zone``, in the zone the text was written in (the
+    services write local times with their offset; local text without one reads as written)."""
+    parsed = parse(value, zone or UTC)
     if parsed is None:
         return "" if value is None else str(value)
+    if zone is None:
+        zone = parsed.tzinfo if isinstance(parsed, datetime) and parsed.tzinfo else UTC
     if deadline:
         return format_deadline(parsed, lang, zone)
     if isinstance(parsed, datetime):

@@ -25,6 +25,7 @@ from odr.http.params import path_id
 from odr.services.accounts import UserInfo
 from odr.services.hearing_room import MEDIATOR_SIDE
 from odr.services.scheduling import HearingView
+from odr.times import format_clock
 from web.i18n import _
 from web.rendering import render, use_language, zone_of
 
@@ -233,7 +234,10 @@ class Track:
 
 
 def group_segments(
-    items: Sequence[Mapping[str, Any]], file_url: Callable[[int], str], zone: ZoneInfo
+    items: Sequence[Mapping[str, Any]],
+    file_url: Callable[[int], str],
+    zone: ZoneInfo,
+    lang: str = "zh-CN",
 ) -> tuple[list[Track], float]:
     """The recordings grouped by participant on one timeline starting at the first segment,
     and the timeline's length in seconds. ``file_url(recording_id)`` is a segment's address."""
@@ -256,8 +260,8 @@ def group_segments(
                 offset=(start - origin).total_seconds(),
                 duration=max(0.0, (end - start).total_seconds()),
                 url=file_url(item["id"]),
-                from_label=start.astimezone(zone).strftime("%H:%M:%S"),
-                to_label=end.astimezone(zone).strftime("%H:%M:%S"),
+                from_label=format_clock(start, lang, zone, seconds=True),
+                to_label=format_clock(end, lang, zone, seconds=True),
             )
         )
     for track in tracks.values():
@@ -271,13 +275,13 @@ async def recordings_page(request: web.Request) -> web.Response:
     hearing_id = _hearing_id(request)
     view = await request.app[SCHEDULING].hearing(user.actor, hearing_id)  # 404 for strangers
     items = await request.app[HEARING_ROOM].recordings(user.actor, hearing_id)
-    await use_language(request)
+    lang = await use_language(request)
     resource = request.app.router["api.hearings.recording_file"]
 
     def file_url(recording_id: int) -> str:
         return str(resource.url_for(hearing_id=str(hearing_id), recording_id=str(recording_id)))
 
-    tracks, length = group_segments(items, file_url, zone_of(request))
+    tracks, length = group_segments(items, file_url, zone_of(request), lang)
     player = {
         "length": length,
         "tracks": [

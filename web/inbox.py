@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from odr.storage.models import Notification
 from odr.storage.notifications import latest, mark_all_read, unread_count
+from odr.times import format_stored
 from web import labels
-from web.formatting import format_moment
 from web.i18n import N_, _
 
 #: One sentence per kind, over the same parameters as the e-mails.
@@ -48,7 +48,7 @@ SENTENCES: dict[str, str] = {
         "can attend."
     ),
     "hearing_invitation": N_(
-        "The video hearing of case %(number)s is set for %(when)s (%(zone)s). "
+        "The video hearing of case %(number)s is set for %(when)s. "
         "Check your camera and microphone beforehand."
     ),
     "hearing_rescheduled": N_(
@@ -83,22 +83,15 @@ class Entry:
     unread: bool
 
 
-def _due(raw: Any, lang: str, zone: ZoneInfo) -> str:
-    """The services write the deadline as local ``YYYY-MM-DD HH:MM``; shown localised."""
-    try:
-        local = datetime.strptime(str(raw), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
-    except ValueError:
-        return "" if raw is None else str(raw)
-    return format_moment(local, lang, zone)
-
-
 def sentence(kind: str, params: Mapping[str, Any], lang: str, zone: ZoneInfo) -> str:
     """What a notification says, in the active language; an unknown kind says so plainly."""
     template = SENTENCES.get(kind)
     if template is None:
         return _("A notification about case %(number)s.", number=params.get("number", ""))
     values = {name: "" if params.get(name) is None else str(params[name]) for name in _PARAMS}
-    values["due"] = _due(params.get("due"), lang, zone)
+    # a deadline as its last day, a hearing's time as local time (`odr.times`)
+    values["due"] = format_stored(params.get("due"), lang, zone, deadline=True)
+    values["when"] = format_stored(params.get("when"), lang, zone)
     if kind == "cluster_warning":
         values["category"] = labels.category(values["category"])
     return _(template, **values)

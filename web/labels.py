@@ -6,6 +6,7 @@ without a name here is shown as it is rather than hidden.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from odr.case_names import CATEGORIES as CATEGORIES
@@ -14,7 +15,7 @@ from odr.case_names import EVIDENCE_KINDS as EVIDENCE_KINDS
 from odr.case_names import SIGNALS as SIGNALS
 from odr.case_names import STATES as STATES
 from odr.domain.cases import ANSWER_STAGE_STATES
-from web.i18n import N_, _
+from web.i18n import N_, _, ngettext_
 
 CONTACT_PREFERENCES: dict[str, str] = {
     "in_app": N_("Messages on this website"),
@@ -140,6 +141,68 @@ def care_reason(text: str | None) -> str:
     return text
 
 
+def signal_evidence(text: str | None) -> str:
+    """Why a triage signal fired, where `odr.domain.triage` states a fact of the form
+    (``consumer aged 76``, ``2 earlier complaints by this consumer``, ``received through
+    channel hotline``, ``amount 80000 CNY >= 50000``); words quoted from the complaint stay as
+    they are."""
+    if not text:
+        return ""
+    if match := re.fullmatch(r"consumer aged (\d+)", text):
+        return _("The consumer is %(age)s years old", age=match[1])
+    if match := re.fullmatch(r"(\d+) earlier complaints? by this consumer", text):
+        return ngettext_(
+            "The consumer has complained %(num)d time before",
+            "The consumer has complained %(num)d times before",
+            int(match[1]),
+        )
+    if match := re.fullmatch(r"received through channel (\w+)", text):
+        return _("Received through: %(channel)s", channel=label(CHANNELS, match[1]))
+    if match := re.fullmatch(r"amount (\d+) CNY >= (\d+)", text):
+        return _(
+            "The amount in dispute, %(amount)s yuan, reaches %(limit)s yuan",
+            amount=match[1],
+            limit=match[2],
+        )
+    return text
+
+
+def category_reason(text: str) -> str:
+    """One reason for triage's suggested category (`odr.domain.triage`): a feature of the text
+    the model weighed (``model: 住院 (+0.14)``) or a keyword rule (``rule: 住院 (+1)``)."""
+    if match := re.fullmatch(r"(model|rule): (.+) \(\+([\d.]+)\)", text, re.S):
+        kind, phrase, weight = match.groups()
+        if kind == "model":
+            return _("text feature “%(phrase)s” (+%(weight)s)", phrase=phrase, weight=weight)
+        return _("keyword “%(phrase)s” (+%(weight)s)", phrase=phrase, weight=weight)
+    return text
+
+
+#: Short names of the file types evidence may have (`odr.domain.sniffing`), as people know them.
+FILE_TYPES: dict[str, str] = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WebP",
+    "audio/mpeg": "MP3",
+    "audio/mp4": "M4A",
+    "audio/wav": "WAV",
+    "audio/x-wav": "WAV",
+    "video/mp4": "MP4",
+    "video/webm": "WebM",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word (DOCX)",
+    "application/json": "JSON",
+}
+
+
+def file_type(media_type: str | None) -> str:
+    """A file's type as people name it (``PDF``, ``JPEG``, plain text); never a MIME code."""
+    media = (media_type or "").split(";")[0].strip()
+    if media.startswith("text/"):
+        return _("Plain text")
+    return FILE_TYPES.get(media) or media.rsplit("/", 1)[-1].upper()
+
+
 def mask_kinds(codes: list[str] | tuple[str, ...]) -> str:
     return _(", ").join(label(MASK_KINDS, c) for c in codes)
 
@@ -177,5 +240,8 @@ TEMPLATE_GLOBALS = {
     "done_label": lambda code: label(DONE, code),
     "mask_kinds_label": mask_kinds,
     "care_reason_label": care_reason,
+    "category_reason_label": category_reason,
+    "file_type_label": file_type,
+    "signal_evidence_label": signal_evidence,
     "evidence_kind_label": lambda code: label(EVIDENCE_KINDS, code),
 }

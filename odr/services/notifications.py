@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from odr.i18n import N_, NC_, translate_in
 from odr.storage.models import Membership, Notification, OutboxMessage, User
+from odr.times import format_stored
 
 #: The catalogue context of the texts below: e-mails and SMS say some things differently from
 #: the inbox sentences of the pages.
@@ -106,7 +107,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         NC_("notification", "Hearing invitation %(number)s: %(when)s"),
         NC_(
             "notification",
-            "The video hearing of case %(number)s is set for %(when)s (%(zone)s) and lasts "
+            "The video hearing of case %(number)s is set for %(when)s and lasts "
             "about %(minutes)s minutes. You can come in from 30 minutes before. The calendar "
             "invitation is attached. Please check your camera and microphone beforehand: "
             "%(url)s",
@@ -131,7 +132,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         NC_("notification", "Hearing tomorrow, %(number)s: %(when)s"),
         NC_(
             "notification",
-            "The video hearing of case %(number)s starts at %(when)s (%(zone)s). Please "
+            "The video hearing of case %(number)s starts at %(when)s. Please "
             "check your camera and microphone beforehand: %(url)s",
         ),
     ),
@@ -139,8 +140,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         NC_("notification", "Your hearing starts soon, %(number)s"),
         NC_(
             "notification",
-            "The video hearing of case %(number)s starts at %(when)s (%(zone)s). You can "
-            "come in now: %(url)s",
+            "The video hearing of case %(number)s starts at %(when)s. You can come in now: %(url)s",
         ),
     ),
     "mediator_assigned_by_choice": (
@@ -163,10 +163,17 @@ CALLBACK_TIMES: dict[str, str] = {
 }
 
 
-def render(kind: str, language: str | None, params: Mapping[str, Any]) -> tuple[str, str]:
-    """The subject and body of a ``kind`` of notification in ``language`` (else Chinese)."""
+def render(
+    kind: str, language: str | None, params: Mapping[str, Any], zone: tzinfo | None = None
+) -> tuple[str, str]:
+    """The subject and body of a ``kind`` of notification in ``language`` (else Chinese).
+    A deadline (``due``) reads as its last day and a time (``when``) as the local time, in
+    ``zone`` or else in the offset the services wrote it with (`odr.times`)."""
     subject, body = TEXTS[kind]
     values = {k: ("" if v is None else v) for k, v in params.items()}
+    for key, deadline in (("due", True), ("when", False)):
+        if values.get(key):
+            values[key] = format_stored(values[key], language, zone, deadline=deadline)
     if isinstance(time := values.get("time"), str) and time in CALLBACK_TIMES:
         values["time"] = translate_in(language, CONTEXT, CALLBACK_TIMES[time])
     return (

@@ -670,7 +670,7 @@ class SchedulingService:
         return {
             "number": number,
             "hearing_id": hearing.id,
-            "when": when.strftime("%Y-%m-%d %H:%M") if when else "",
+            "when": when.isoformat() if when else "",  # texts show it as local time
             "zone": self.settings.timezone,
             "minutes": hearing.duration_minutes,
             "reason": hearing.reason or "",

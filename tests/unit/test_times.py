@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextvars
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -76,3 +78,37 @@ def test_stored_parameters_of_any_age_read_the_same() -> None:
     assert format_stored("2026-12-17", "en", SHANGHAI) == "Dec 17, 2026"
     assert format_stored(None, "en", SHANGHAI) == ""
     assert format_stored("soon", "en", SHANGHAI) == "soon"  # not a time: as it is
+
+
+def in_language(lang: str, kind: str, params: dict[str, Any]) -> str:
+    """An inbox sentence as a page in ``lang`` says it (in a context of its own)."""
+    from web import i18n
+    from web.inbox import sentence
+
+    def run() -> str:
+        i18n.activate(lang)
+        return sentence(kind, params, lang, SHANGHAI)
+
+    return contextvars.copy_context().run(run)
+
+
+def test_notices_say_the_same_last_day_and_local_time_in_mail_and_inbox() -> None:
+    from odr.services import notifications
+
+    due = datetime(2026, 12, 18, tzinfo=SHANGHAI).isoformat()  # as the services store it
+    when = datetime(2026, 12, 1, 20, 5, tzinfo=UTC).astimezone(SHANGHAI).isoformat()
+    for lang, day, clock in (
+        ("zh-CN", "2026年12月17日（含当日）", "2026年12月2日 04:05"),
+        ("en", "Dec 17, 2026 (inclusive)", "Dec 2, 2026, 4:05\u202fAM"),
+    ):
+        _, mail = notifications.render("case_received", lang, {"number": "ODR-1", "due": due})
+        inbox = in_language(lang, "case_received", {"number": "ODR-1", "due": due})
+        assert day in mail and day in inbox, (mail, inbox)
+        params = {"number": "ODR-1", "when": when, "zone": "Asia/Shanghai", "minutes": 60}
+        subject, mail = notifications.render("hearing_invitation", lang, {**params, "url": "u"})
+        inbox = in_language(lang, "hearing_invitation", params)
+        for text in (subject, mail, inbox):
+            assert clock in text and "Asia" not in text and "+08" not in text, text
+    # notices stored before (local time without an offset) read the same
+    old = in_language("en", "case_received", {"number": "ODR-1", "due": "2026-12-18 00:00"})
+    assert "Dec 17, 2026 (inclusive)" in old
