@@ -37,6 +37,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]  # Chromium start-u
 
 NOTES = Path("/work/notes/screenshots")
 
+#: The caucus notices a participant's screen shows (banners and the passing message).
+CAUCUS_NOTICES = """() => {
+  const texts = JSON.parse(document.getElementById("hearing-texts").textContent);
+  const caucus = [texts.caucus_started_consumer, texts.caucus_started_insurer];
+  const notice = document.getElementById("caucus-notice");
+  return ["caucus-notice", "caucus-info", "room-message"]
+    .map((id) => document.getElementById(id))
+    .filter((e) => !e.hidden && e.textContent.trim())
+    .filter((e) => e === notice || caucus.includes(e.textContent.trim()))
+    .map((e) => e.textContent.trim());
+}"""
+
 
 @dataclass
 class Person:
@@ -205,6 +217,10 @@ async def run_hearing(
     await mediator.page.click("#caucus-consumer")
     await rep.page.wait_for_selector("#caucus-notice:not([hidden])")
     assert await consumer.page.is_hidden("#caucus-notice")
+    await consumer.page.wait_for_selector("#caucus-info:not([hidden])")
+    for person in (mediator, consumer, rep):  # one notice of the caucus on each screen
+        said = await person.page.evaluate(CAUCUS_NOTICES)
+        assert len(said) == 1, said
     await shot(rep.page, shots, "room-caucus-notice", keep=True)
     await asyncio.sleep(1.0)  # what was in flight has arrived
     rep_before, consumer_before = await rep.stats(), await consumer.stats()

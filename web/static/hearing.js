@@ -306,10 +306,10 @@
     }
   }
 
-  function notice(code, params) {
+  function notice(code) {
     h.lastNotice = code;
-    if (code === "caucus_started") flash(text(`caucus_started_${params.side}`));
-    else if (code === "caucus_ended" || code === "muted_by_mediator" || code === "admitted") flash(text(code));
+    // a caucus that starts is shown by its banner for as long as it lasts (render), not twice
+    if (code === "caucus_ended" || code === "muted_by_mediator" || code === "admitted") flash(text(code));
     else if (["removed", "denied", "replaced", "hearing_ended"].includes(code)) h.lastNotice = code;
   }
 
