@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from odr.i18n import N_, NC_, translate_in
+from odr.case_names import CATEGORIES
+from odr.i18n import N_, NC_, translate, translate_in
 from odr.storage.models import Membership, Notification, OutboxMessage, User
 from odr.times import format_stored
 
@@ -176,6 +177,8 @@ def render(
             values[key] = format_stored(values[key], language, zone, deadline=deadline)
     if isinstance(time := values.get("time"), str) and time in CALLBACK_TIMES:
         values["time"] = translate_in(language, CONTEXT, CALLBACK_TIMES[time])
+    if isinstance(category := values.get("category"), str) and category in CATEGORIES:
+        values["category"] = translate(language, CATEGORIES[category])  # a code, not a name
     return (
         translate_in(language, CONTEXT, subject) % values,
         translate_in(language, CONTEXT, body) % values,
