@@ -1,6 +1,24 @@
 // Progressive enhancement only: every page works without this file.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
+  // The header's menu: open on a wide window, closed on a narrow one (the page chose by the
+  // browser's kind when it was made); Escape closes it and gives the focus back to its button.
+  const menu = document.getElementById("site-menu");
+  const narrow = window.matchMedia ? window.matchMedia("(max-width: 40rem)") : null;
+  if (menu && narrow) {
+    const fit = () => {
+      menu.open = !narrow.matches;
+    };
+    fit();
+    if (narrow.addEventListener) narrow.addEventListener("change", fit);
+    menu.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && menu.open && narrow.matches) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
+  }
+
   const error = document.getElementById("form-error");
   if (error) {
     const invalid = document.querySelector('[aria-invalid="true"]');
