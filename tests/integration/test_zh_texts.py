@@ -68,6 +68,7 @@ ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}")
 UTC_TIME = re.compile(
     r"\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?\s*(?:Z\b|UTC|GMT|[+-]00:?00)|\bUTC\b|\bGMT\b"
 )
+CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
 
 #: What Chinese texts show as it is (taken out before the checks), with why.
@@ -218,13 +219,17 @@ class Sweep:
         self.plain, self.of_case, self.of_hearing = page_routes(app)
         self.findings = Findings()
         self.states: set[str] = set()
+        self.texts: dict[str, str] = {}  # what each page and document said
 
     async def html(self, client: Any, path: str, where: str, *, consumer: bool) -> None:
         resp = await client.get(path)
         if "text/html" not in resp.headers.get("Content-Type", ""):
             return
         assert resp.status < 500, (where, resp.status)
-        self.findings.check(where, visible_text(await resp.text()), consumer=consumer)
+        lines = visible_text(await resp.text())
+        assert any(CJK.search(line) for line in lines), f"{where}: not a Chinese page"
+        self.findings.check(where, lines, consumer=consumer)
+        self.texts[where] = "\n".join(lines)
 
     async def case_pages(self, case_id: int, hearing_id: int | None = None) -> None:
         """Every page of the case, and of its hearing, for every role, in the case's state."""
@@ -257,6 +262,7 @@ class Sweep:
 
     def document(self, where: str, text: str) -> None:
         self.findings.check(where, [line for line in text.splitlines() if line.strip()])
+        self.texts[where] = text
 
     async def pdf(self, path: str, where: str) -> None:
         resp = await self.people[CONSUMER].client.get(path)
@@ -282,7 +288,7 @@ class Sweep:
             in ("SUMMARY", "DESCRIPTION", "LOCATION", "COMMENT")
         ]
         assert lines, text
-        self.findings.check(where, [x for line in lines for x in line.splitlines()])
+        self.document(where, "\n".join(lines))
 
     async def messages(self) -> None:
         """Every notice, e-mail and SMS sent to a Chinese reader, and every kind of notice."""
@@ -435,6 +441,12 @@ async def test_every_chinese_surface_says_it_in_chinese_in_the_glossarys_words(
     reached = {str(s) for s in CaseState} - {"submitted"}  # triage follows filing at once
     assert sweep.states >= reached, f"states not reached: {reached - sweep.states}"
     assert {"case_received", "case_new"} <= sweep.notice_kinds
+    # the glossary's terms are the ones used
+    said = sweep.texts
+    assert "调解协议" in said["agreement.pdf"] and "结案报告" in said["report.pdf"]
+    assert "调解会议" in said["invitation.ics"]
+    assert "调解会议" in said[f"/cases/{case_id} hearing_scheduled {CONSUMER}"]
+    assert "我的主页" in said[f"/home {CONSUMER}"] and "我的工作台" in said[f"/home {MEDIATOR}"]
     assert sweep.findings.found == {}, "\n" + sweep.findings.report()
 
 
