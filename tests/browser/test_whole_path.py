@@ -76,7 +76,7 @@ async def whole_path(browser: Browser, server: Server, shots: Path) -> None:
     # the consumer reads the answer and asks for mediation
     await consumer.goto(case)
     assert "不予赔付" in await consumer.page.inner_text("#answer-heading + p + p")
-    await submit(consumer.page, "#op-request_mediation button[type=submit]")
+    await submit(consumer.page, "#op-reject_answer button[type=submit]")
     await done(consumer)
 
     # the centre's lead assigns the mediator in the hearing section
