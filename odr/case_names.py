@@ -56,6 +56,7 @@ EVENTS: dict[str, str] = {
     "deadline_extended": N_("Deadline extended"),
     "extension_refused": N_("Request for more time refused"),
     "message_sent": N_("Message"),
+    "category_corrected": N_("Category set by staff"),
     "evidence_added": N_("Evidence added"),
     "evidence_withdrawn": N_("Evidence withdrawn"),
     "evidence_purged": N_("Evidence files deleted at the end of their retention period"),

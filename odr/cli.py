@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from odr.config import ConfigError, Settings
@@ -303,6 +304,65 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_path(args: argparse.Namespace) -> Path:
+    from odr.services.triage_model import default_path
+
+    if args.out:
+        return Path(args.out)
+    settings = Settings.from_env()
+    return default_path(settings.var_dir, settings.triage_model)
+
+
+def cmd_triage_train(args: argparse.Namespace) -> int:
+    """Train the category model on the corpus's training part (and ``--extra`` files)."""
+    from odr.services import triage_model
+
+    model = triage_model.build([Path(p) for p in args.extra])
+    path = _model_path(args)
+    triage_model.write(model, path)
+    print(json.dumps({"artefact": str(path), **model.meta, "digest": model.digest}))
+    return 0
+
+
+def cmd_triage_eval(args: argparse.Namespace) -> int:
+    """Score triage on the training part and on the held-out part of the corpus."""
+    from odr.services import triage_eval, triage_model
+    from odr.services.triage_rules import default_rules
+
+    records = triage_model.load_corpus()
+    train, held_out = triage_model.split(records)
+    model = triage_model.train(train, digest=triage_model.corpus_digest(records))
+    rules = default_rules()
+    parts = {"train": train, "held_out": held_out}
+    scores = {name: triage_eval.score(part, model, rules) for name, part in parts.items()}
+    if args.json:
+        print(json.dumps({name: s.to_json() for name, s in scores.items()}, ensure_ascii=False))
+    else:
+        print("\n\n".join(triage_eval.report(name, s) for name, s in scores.items()))
+    return 0
+
+
+def cmd_triage_export_corrections(args: argparse.Namespace) -> int:
+    """Write staff corrections of the category as labelled examples (JSON lines)."""
+    from odr.bootstrap import open_services
+    from odr.services.triage_corrections import export_corrections
+
+    settings = _settings()
+
+    async def run() -> list[dict[str, object]]:
+        async with open_services(settings) as services:
+            return await export_corrections(services.sessionmaker)
+
+    rows = asyncio.run(run())
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if args.out:
+        Path(args.out).write_text(lines, encoding="utf-8")
+    else:
+        sys.stdout.write(lines)
+    print(f"{len(rows)} corrections", file=sys.stderr)
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     """A consistent snapshot of the database and every blob it refers to (incremental)."""
     from pathlib import Path
@@ -488,6 +548,18 @@ def parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("triage", help="triage the complaints of a JSON-lines file")
     tr.add_argument("file")
     tr.set_defaults(func=cmd_triage)
+    tt = sub.add_parser("triage-train", help="train the triage category model (no network)")
+    tt.add_argument("--out", help="the artefact (default: $ODR_TRIAGE_MODEL or var/)")
+    tt.add_argument("--extra", action="append", default=[], help="more labelled JSON lines")
+    tt.set_defaults(func=cmd_triage_train)
+    te = sub.add_parser("triage-eval", help="score triage on the corpus: train and held out")
+    te.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    te.set_defaults(func=cmd_triage_eval)
+    tx = sub.add_parser(
+        "triage-export-corrections", help="write staff category corrections as examples"
+    )
+    tx.add_argument("--out", help="the JSON-lines file (default: standard output)")
+    tx.set_defaults(func=cmd_triage_export_corrections)
     return p
 
 

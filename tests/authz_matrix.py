@@ -107,6 +107,7 @@ _ACTIONS = [
     "refer_to_mediation",
     "return_to_insurer",
     "send_message",
+    "correct_category",
     "close",
     "assign_mediator",
     "accept_assignment",

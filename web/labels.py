@@ -83,6 +83,7 @@ OPERATIONS: dict[str, str] = {
     "refer_to_mediation": N_("Refer to mediation"),
     "return_to_insurer": N_("Return to the insurer"),
     "send_message": N_("Send the message"),
+    "correct_category": N_("Set the category"),
     "close": N_("Close the case"),
     "assign_mediator": N_("Assign a mediator"),
     "accept_assignment": N_("Accept the assignment"),
@@ -102,6 +103,7 @@ DONE: dict[str, str] = {
     "refer_to_mediation": N_("The case was referred to mediation."),
     "return_to_insurer": N_("The case was returned to the insurer."),
     "send_message": N_("Your message was sent."),
+    "correct_category": N_("The category was set."),
     "close": N_("The case was closed."),
     "assign_mediator": N_("The mediator was assigned."),
     "accept_assignment": N_("You accepted the case. Propose times for the hearing."),
@@ -138,6 +140,11 @@ def care_reason(text: str | None) -> str:
         return _("Aged %(age)s", age=text[5:])
     if text == "requested by the consumer":
         return _("Asked for by the consumer")
+    stated = text.removeprefix("aged ").removesuffix(" according to the text")
+    if text.endswith(" according to the text") and stated.isdigit():
+        return _("Aged %(age)s, as the complaint says", age=stated)
+    if text.startswith("an elderly person is affected: "):
+        return _("An elderly person is affected: %(words)s", words=text.split(": ", 1)[1])
     return text
 
 
@@ -240,6 +247,7 @@ TEMPLATE_GLOBALS = {
     "done_label": lambda code: label(DONE, code),
     "mask_kinds_label": mask_kinds,
     "care_reason_label": care_reason,
+    "category_codes": tuple(CATEGORIES),
     "category_reason_label": category_reason,
     "file_type_label": file_type,
     "signal_evidence_label": signal_evidence,

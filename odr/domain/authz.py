@@ -39,6 +39,7 @@ class Action(StrEnum):
     RESPOND_TO_ANSWER = "respond_to_answer"  # accept or reject the insurer's answer
     REQUEST_MEDIATION = "request_mediation"
     ANSWER_COMPLAINT = "answer_complaint"
+    CORRECT_CATEGORY = "correct_category"  # set or confirm the category triage suggested
     TRIAGE_CASE = "triage_case"
     APPLY_RETENTION = "apply_retention"  # delete the bytes of evidence kept long enough
     ENTER_RECORD = "enter_record"  # enter the system's own records (recordings…) as evidence
@@ -148,6 +149,7 @@ CASE_RULES: dict[Action, frozenset[Relation]] = {
     Action.RESPOND_TO_ANSWER: frozenset({_C}),
     Action.REQUEST_MEDIATION: frozenset({_C}),
     Action.ANSWER_COMPLAINT: frozenset({_I}),
+    Action.CORRECT_CATEGORY: frozenset({_I, _M}),
     Action.TRIAGE_CASE: frozenset({_S, _SYS}),
     Action.RUN_CLOCK: frozenset({_SYS}),
     Action.APPLY_RETENTION: frozenset({_SYS}),

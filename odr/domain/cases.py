@@ -164,6 +164,8 @@ class EventKind(StrEnum):
     OFFER_MADE = "offer_made"
     OFFER_ANSWERED = "offer_answered"
     PAYMENT_DISPUTED = "payment_disputed"
+    # staff (the insurer's or the mediator) correct or confirm the category triage suggested
+    CATEGORY_CORRECTED = "category_corrected"
     PAYMENT_REMINDER = "payment_reminder"
     PAYMENT_ESCALATED = "payment_escalated"
     CONFIRMATION_REMINDER = "confirmation_reminder"
@@ -525,6 +527,26 @@ class Case:
                 "care_priority": self.care_priority,
                 "answer_due_at": _iso(self.clock.due_at),
             },
+        )
+
+    def correct_category(
+        self, actor: Actor, now: datetime, *, category: Category | str, reason: str = ""
+    ) -> CaseEvent:
+        """The insurer's staff or the case's mediator set the category (the same one confirms
+        it): the case is counted under it from now on; the answer deadline stays as it was
+        set from receipt. The event keeps what it was before, for the triage model to learn
+        from (``odr triage-export-corrections``)."""
+        self._check(actor, now, Action.CORRECT_CATEGORY, frozenset(_S), "correct_category")
+        cat = _enum(Category, category, "category")
+        text = _text(reason, "reason", required=False, limit=1000)
+        previous = self.category
+        self.category = cat
+        return self._record(
+            actor,
+            now,
+            EventKind.CATEGORY_CORRECTED,
+            self.state,
+            {"category": str(cat), "previous_category": str(previous), "reason": text},
         )
 
     # -- the insurer's answer and the consumer's response --

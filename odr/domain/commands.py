@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Self
 
 from odr.domain.authz import Action
 from odr.domain.cases import MAX_MESSAGE_LENGTH, MAX_TEXT_LENGTH, AnswerKind
+from odr.domain.categories import Category
 from odr.domain.errors import ValidationFailed
 from odr.domain.ledger import MAX_SAFE_INTEGER
 
@@ -257,6 +258,28 @@ class SendMessage(CaseCommand):
     text: str = _text("The message", limit=MAX_MESSAGE_LENGTH)
 
 
+def _category() -> Any:
+    param = Param(
+        ParamKind.CHOICE,
+        True,
+        choices=tuple(c.value for c in Category),
+        invalid="Choose one of the categories.",
+        description="The category the case is about (the same one confirms it)",
+    )
+    return field(metadata={PARAM: param})
+
+
+@dataclass(frozen=True)
+class CorrectCategory(CaseCommand):
+    """The insurer's staff or the mediator correct (or confirm) the case's category; the
+    correction is kept in the case's log and teaches the triage model."""
+
+    name = "correct_category"
+    action = Action.CORRECT_CATEGORY
+    category: str = _category()
+    reason: str = _text("Why (optional)", required=False)
+
+
 @dataclass(frozen=True)
 class Close(CaseCommand):
     """Close a case that reached its end; the closing report is entered as evidence."""
@@ -307,6 +330,7 @@ COMMANDS: dict[str, type[CaseCommand]] = {
         ReferToMediation,
         ReturnToInsurer,
         SendMessage,
+        CorrectCategory,
         Close,
         AssignMediator,
         AcceptAssignment,

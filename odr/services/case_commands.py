@@ -44,6 +44,11 @@ async def check_recusal(s: AsyncSession, case: Case, today: date) -> None:
 
 
 HANDLERS: dict[type[c.CaseCommand], Handler[Any]] = {
+    c.CorrectCategory: Handler[c.CorrectCategory](
+        lambda case, actor, now, cmd: case.correct_category(
+            actor, now, category=cmd.category, reason=cmd.reason
+        )
+    ),
     c.Withdraw: Handler[c.Withdraw](
         lambda case, actor, now, cmd: case.withdraw(actor, now, reason=cmd.reason)
     ),

@@ -287,7 +287,13 @@ async def _user_names(s: AsyncSession, ids: set[int]) -> dict[int, str]:
 #: Harmless parameters to try each command on a copy of the case. A command they cannot fill
 #: (the mediator to assign, chosen on the centre's own page) is not offered here.
 #: Parameters that pass every command's checks (an id is at least 1), for the trial runs.
-_TRIAL_PARAMS: dict[str, Any] = {"kind": "accept", "text": "-", "reason": "-", "centre_id": 1}
+_TRIAL_PARAMS: dict[str, Any] = {
+    "kind": "accept",
+    "text": "-",
+    "reason": "-",
+    "centre_id": 1,
+    "category": "other",
+}
 
 
 def allowed_operations(case: Case, actor: Actor) -> list[str]:

@@ -105,6 +105,7 @@ from odr.domain.accounts import Actor
 from odr.domain.authz import Action, authorize
 from odr.domain.periods import Period, buckets, series_unit
 from odr.domain.thresholds import LIMITS, InsurerThresholds, ThresholdRules
+from odr.services.triage_corrections import agreement_by_category
 from odr.storage.dashboard import HIGH_RISK_SCORE, DashboardReads, Insurer, RatingCount
 
 __all__ = [
@@ -202,6 +203,8 @@ async def figures(
     high_risk = await timed("high_risk", lambda: q.high_risk_open(high_risk_score))
     clusters = await timed("duplicate_clusters", q.clusters)
     overdue_cases = await timed("overdue_cases", q.overdue_cases)
+    since, until = period.bounds(zone)
+    agreement = await timed("triage_agreement", lambda: agreement_by_category(s, since, until))
 
     per_insurer = []
     for insurer_id in sorted(set(insurers) | set(by_insurer)):
@@ -287,6 +290,8 @@ async def figures(
             "share_on_time": _share(paid.on_time, paid.with_due_date),
         },
         "satisfaction": _satisfaction(ratings),
+        #: per category staff chose in the period: how often triage had suggested it
+        "triage_agreement": agreement,
         "warnings": {
             "high_risk": {
                 "threshold": high_risk_score,

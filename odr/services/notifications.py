@@ -73,7 +73,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         NC_("notification", "Early warning: similar complaints against %(insurer)s"),
         NC_(
             "notification",
-            "%(count)s similar complaints against %(insurer)s (%(category)s) arrived recently.",
+            "%(count)s similar complaints against %(insurer)s (%(category)s) arrived recently: "
+            "%(numbers)s.",
         ),
     ),
     "state_changed": (
@@ -164,6 +165,11 @@ CALLBACK_TIMES: dict[str, str] = {
 }
 
 
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 def render(
     kind: str, language: str | None, params: Mapping[str, Any], zone: tzinfo | None = None
 ) -> tuple[str, str]:
@@ -171,7 +177,8 @@ def render(
     A deadline (``due``) reads as its last day and a time (``when``) as the local time, in
     ``zone`` or else in the offset the services wrote it with (`odr.times`)."""
     subject, body = TEXTS[kind]
-    values = {k: ("" if v is None else v) for k, v in params.items()}
+    # a parameter a text gained later (a stored notice lacks it) reads as blank
+    values = _Blank({k: ("" if v is None else v) for k, v in params.items()})
     for key, deadline in (("due", True), ("when", False)):
         if values.get(key):
             values[key] = format_stored(values[key], language, zone, deadline=deadline)

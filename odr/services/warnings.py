@@ -62,11 +62,19 @@ async def detect_early_warnings(
                     created_at=now,
                 )
             )
+            # supervisors and the insurer's own complaint staff: the complaints are all
+            # against that insurer, so its staff may read every one of them
             supervisors = await notify.users_with_role(s, Role.SUPERVISOR.value)
+            staff = await notify.staff_of(s, int(warning.insurer), Role.INSURER_REP.value)
             insurer = await s.get(Organisation, int(warning.insurer))
+            numbers = (
+                await s.execute(
+                    select(CaseRow.number).where(CaseRow.id.in_(ids)).order_by(CaseRow.id)
+                )
+            ).scalars()
             notify.notify(
                 s,
-                supervisors,
+                [*supervisors, *staff],
                 kind="cluster_warning",
                 key=key,
                 case_id=None,
@@ -74,6 +82,7 @@ async def detect_early_warnings(
                     "insurer": insurer.name if insurer else "",
                     "count": len(ids),
                     "category": warning.product,
+                    "numbers": ", ".join(numbers),
                 },
                 now=now,
             )

@@ -20,7 +20,14 @@ from web import forms, labels
 
 ACTIONS = "/api/v1/cases/{case_id}/actions/"
 #: Enough parameters for every command.
-EVERYTHING = {"kind": "accept", "text": "-", "reason": "-", "centre_id": 1, "mediator_id": 2}
+EVERYTHING = {
+    "kind": "accept",
+    "text": "-",
+    "reason": "-",
+    "centre_id": 1,
+    "mediator_id": 2,
+    "category": "other",
+}
 
 
 def test_every_operation_has_its_handler_form_label_api_body_and_openapi_entry() -> None:

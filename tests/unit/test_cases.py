@@ -536,6 +536,14 @@ TRANSITIONS = [
         lambda c, a, t: c.send_message(a, t, text="请问进展如何？"),
     ),
     Transition(
+        "correct_category",
+        frozenset({"insurer_rep", "mediator"}),
+        ALL,
+        same,
+        EventKind.CATEGORY_CORRECTED,
+        lambda c, a, t: c.correct_category(a, t, category=Category.PRIVACY, reason="泄露信息"),
+    ),
+    Transition(
         "add_evidence",
         frozenset(ANY),
         ALL - {S.CLOSED},
