@@ -368,7 +368,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from odr.bootstrap import open_services
-    from odr.services.backup import backup, prune, schema_revision
+    from odr.services.backup import ToolFailed, backup, prune, schema_revision
     from odr.storage.db import WORKER_STATEMENT_DEADLINE
 
     settings = _settings()
@@ -404,7 +404,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
             print(f"pruned {snapshots} older snapshot(s) and {blobs} blob(s) none of them lists")
         return 0
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except ToolFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -413,7 +417,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     from odr.bootstrap import open_services
     from odr.domain.errors import DomainError
-    from odr.services.backup import restore
+    from odr.services.backup import ToolFailed, restore
     from odr.storage.db import WORKER_STATEMENT_DEADLINE
 
     settings = _settings()
@@ -433,6 +437,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 )
             except DomainError as exc:
                 print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+                return 2
+            except ToolFailed as exc:
+                print(f"error: {exc}", file=sys.stderr)
                 return 2
         print(
             f"restored {report.snapshot}: {report.blobs} blobs, {report.recordings} "

@@ -128,7 +128,7 @@ async def recordings(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Rec
                 select(HearingRecording.path, HearingRecording.sha256, HearingRecording.size)
             )
         ).all()
-    return sorted(Recording(p, sha, int(size)) for p, sha, size in rows)
+    return sorted((Recording(p, sha, int(size)) for p, sha, size in rows), key=lambda r: r.path)
 
 
 # --- the database ---------------------------------------------------------------------------
@@ -169,13 +169,23 @@ def _sqlite_load(source: Path, target: Path) -> None:
     _sqlite_copy(source, target)
 
 
+class ToolFailed(RuntimeError):
+    """``pg_dump`` or ``pg_restore`` is missing or failed; the message says why."""
+
+
 async def _run(*command: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+    except FileNotFoundError:
+        raise ToolFailed(
+            f"{command[0]} is not installed: install the PostgreSQL client tools of the "
+            "server's major version or newer"
+        ) from None
     _, err = await process.communicate()
     if process.returncode != 0:
-        raise RuntimeError(f"{command[0]} failed: {err.decode(errors='replace').strip()}")
+        raise ToolFailed(f"{command[0]} failed: {err.decode(errors='replace').strip()}")
 
 
 async def dump_database(url: str, target: Path) -> None:
