@@ -23,7 +23,7 @@ from odr.domain.numbers import parse_int
 from odr.http.auth import csrf_token, require_user
 from odr.http.errors import status_of
 from odr.http.keys import ACCESS_LOG, CASE_VIEWS, CASES, EVIDENCE, INBOX, PASSWORDS, SETTINGS
-from odr.http.multipart import UploadForm
+from odr.http.multipart import UploadForm, read_files_form
 from odr.http.params import path_id
 from odr.services import case_views
 from odr.services.accounts import UserInfo
@@ -35,6 +35,7 @@ from odr.services.cases import (
     check_form,
 )
 from odr.services.consumers import ConsumerIdentity
+from odr.services.filing import MAX_FILING_FILES, file_with_evidence, no_files
 from web import (
     case_lists,
     evidence,
@@ -86,6 +87,9 @@ async def _complaint_page(
         "max_description": MAX_DESCRIPTION,
         "max_desired_outcome": MAX_DESIRED_OUTCOME,
         "referral": referral,
+        "max_file_bytes": request.app[SETTINGS].max_file_bytes,
+        "max_filing_files": MAX_FILING_FILES,
+        "error_file": (error.details.get("file") or "") if error is not None else "",
     }
     fields = forms.REFERRAL_FIELDS if referral else forms.COMPLAINT_FIELDS
     defaults = {name: "" for name in fields} | {"contact_preference": "in_app"}
@@ -105,12 +109,24 @@ async def complaint_form(request: web.Request) -> web.Response:
 
 
 async def complaint_submit(request: web.Request) -> web.StreamResponse:
+    """The complaint form; with files (a multipart form, the files last) they are streamed
+    to storage and filed as the case's first evidence, or nothing is filed."""
     user = await require_user(request)
     authorize(user.actor, Action.FILE_COMPLAINT)
-    values = forms.strings(await request.post(), forms.COMPLAINT_FIELDS)
+    values = {name: "" for name in forms.COMPLAINT_FIELDS}
     try:
-        intake = await request.app[CASES].file(
-            user.actor, forms.complaint(values), consumer_id=user.id
+        if request.content_type == "multipart/form-data":
+            upload = await read_files_form(request, forms.COMPLAINT_FIELDS)
+            values, files = upload.fields, upload.files()
+        else:
+            values, files = forms.strings(await request.post(), forms.COMPLAINT_FIELDS), no_files()
+        intake = await file_with_evidence(
+            request.app[CASES],
+            request.app[EVIDENCE],
+            user.actor,
+            forms.complaint(values),
+            consumer_id=user.id,
+            files=files,
         )
     except DomainError as error:
         return await _complaint_page(request, error=error, values=values)

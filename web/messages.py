@@ -143,6 +143,9 @@ _MESSAGES: dict[str, str] = {
     # evidence
     "file_required": N_("Choose a file to upload."),
     "file_empty": N_("The file is empty. Choose the file again, or another one."),
+    "too_many_files": N_(
+        "Too many files for one complaint. You can add more on the case page once it is filed."
+    ),
     "file_too_large": N_("The file is too large, or the case has no room left for it."),
     "unsupported_media_type": N_(
         "This type of file is not accepted. Send a PDF, an image (JPEG, PNG, WebP), audio "

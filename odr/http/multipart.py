@@ -13,6 +13,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 from odr.domain.errors import ValidationFailed
 from odr.http.auth import CSRF_FIELD
 from odr.http.errors import HttpError
+from odr.json_input import has_control_character
 
 READ_CHUNK = 64 * 1024
 MAX_FIELD_BYTES = 8000  # a 1,000-character Chinese description is about 3,000 bytes
@@ -89,6 +90,71 @@ async def _read_form(request: web.Request, names: Collection[str]) -> UploadForm
             break
         if part.name is not None and part.name in names:
             form.fields[part.name] = await _text(part)
+    return form
+
+
+@dataclass
+class FilesForm:
+    """A form with text fields first and then any number of ``file`` parts: `files` yields
+    each file as it comes, (name, bytes as they arrive); each must be read to its end (or
+    given up) before the next one. Empty file inputs (no name) are skipped."""
+
+    fields: dict[str, str]
+    reader: MultipartReader | None
+    first: BodyPartReader | None = None
+
+    async def files(self) -> AsyncIterator[tuple[str, AsyncIterator[bytes]]]:
+        part = self.first
+        while part is not None:
+            if part.name == "file":
+                name = unquote(part.filename or "")
+                if name:
+                    yield name, file_chunks(part)
+            else:
+                raise ValidationFailed(
+                    "The files come last in the form.",
+                    code="invalid_field",
+                    details={"field": part.name or ""},
+                )
+            part = await self._next()
+
+    async def _next(self) -> BodyPartReader | None:
+        if self.reader is None:
+            return None
+        try:
+            while (part := await self.reader.next()) is not None:
+                if isinstance(part, BodyPartReader):
+                    return part
+        except _MALFORMED:
+            raise _malformed() from None
+        return None
+
+
+async def read_files_form(request: web.Request, names: Collection[str]) -> FilesForm:
+    """The fields in ``names`` (others are ignored) up to the first ``file`` part, the files
+    left to be streamed (`FilesForm.files`). A body that is not a well-formed form is a ``400
+    bad_request``; a field with control characters is ``invalid_characters``."""
+    form = FilesForm(fields={name: "" for name in names}, reader=None)
+    try:
+        reader: MultipartReader = request.get(_READER) or await request.multipart()
+        form.reader = reader
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "file":
+                form.first = part
+                break
+            if part.name is not None and part.name in names:
+                form.fields[part.name] = await _text(part)
+    except _MALFORMED:
+        raise _malformed() from None
+    for name, value in form.fields.items():
+        if has_control_character(value):
+            raise ValidationFailed(
+                "Text may not contain control characters (such as NUL).",
+                code="invalid_characters",
+                details={"field": name},
+            )
     return form
 
 

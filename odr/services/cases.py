@@ -185,6 +185,18 @@ async def default_centre(s: AsyncSession) -> int:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file filed with the complaint: its bytes already stored (`EvidenceService.stage`),
+    entered as evidence in the same change as the case."""
+
+    sha256: str
+    size: int
+    name: str
+    media_type: str
+    kind: str  # the evidence kind its type suggests (document, image, audio, video)
+
+
+@dataclass(frozen=True)
 class Intake:
     case_id: int
     number: str
@@ -249,10 +261,12 @@ class CaseService:
         channel_kind: ChannelKind = ChannelKind.WEB,
         accepting_terms: bool = True,
         idempotency: tuple[str, str] | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> Intake:
         """File and triage a complaint. With ``idempotency`` (key, body hash) from a channel,
         the key is stored in the same transaction as the case, so two concurrent retries
-        cannot both create one."""
+        cannot both create one. ``attachments`` become the case's first evidence in the same
+        transaction: the case and its files, or nothing."""
         async with self.uow() as uow:
             intake, case, events = await self._file(
                 uow.session,
@@ -262,6 +276,7 @@ class CaseService:
                 channel_kind=channel_kind,
                 accepting_terms=accepting_terms,
                 idempotency=idempotency,
+                attachments=attachments,
             )
             await uow.commit()
         await self.publish(intake.case_id, case.version)
@@ -315,6 +330,7 @@ class CaseService:
         channel_kind: ChannelKind,
         accepting_terms: bool,
         idempotency: tuple[str, str] | None,
+        attachments: Sequence[Attachment] = (),
     ) -> tuple[Intake, Case, list[CaseEvent]]:
         check_form(form, accepting_terms=accepting_terms)
         now = self.clock()
@@ -408,6 +424,16 @@ class CaseService:
         row.triage = summary
         if consumer.birth_date is None and form.birth_date is not None:
             consumer.birth_date = form.birth_date
+        for attached in attachments:
+            case.add_evidence(
+                actor,
+                now,
+                sha256=attached.sha256,
+                size=attached.size,
+                name=attached.name,
+                media_type=attached.media_type,
+                kind=attached.kind,
+            )
         events = list(case.events)
         await repo.save(s, case, 0, now)
         if fp.indexable:

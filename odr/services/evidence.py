@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from odr.domain.ledger import ChainEntry
 from odr.domain.sniffing import HEAD_BYTES, MediaType, confirm_docx, sniff
 from odr.services.access_log import AccessKind, AccessLog
 from odr.services.bus import Bus
+from odr.services.cases import Attachment
 from odr.storage import cases as repo
 from odr.storage.blobs import BlobStore, LocalBlobStore, StoredBlob, TooLarge, UploadNotFound
 from odr.storage.db import UnitOfWork
@@ -265,6 +266,26 @@ class EvidenceService:
                 raise
         await self.bus.publish(f"case:{case_id}", {"case_id": case_id, "version": case.version})
         return _item_of_event(event)
+
+    async def stage(self, chunks: AsyncIterable[bytes], *, name: str, room: int) -> Attachment:
+        """Store one file of an item still to be entered (a complaint's attachment): sniffed
+        as every upload is, an empty file refused, at most ``room`` bytes. `discard` forgets
+        what was staged but not entered."""
+        if room <= 0:
+            raise TooLarge(0)
+        stream = _Sniffed(chunks)
+        media = await stream.sniff()
+        blob = await self.store.put_stream(stream, max_bytes=room)
+        if media.provisional and not await self._confirm_docx(blob.sha256):
+            await self._forget(blob.sha256)
+            raise UnsupportedMediaType("This file is not an allowed Word document.")
+        safe = sanitise_filename(name, extension=media.extension)
+        return Attachment(blob.sha256, blob.size, safe, media.mime, media.kind)
+
+    async def discard(self, staged: Iterable[Attachment]) -> None:
+        """Forget staged files no item refers to (the complaint was not filed)."""
+        for attached in staged:
+            await self._forget(attached.sha256)
 
     async def _room(self, s: AsyncSession, actor: Actor, case_id: int) -> int:
         """How many bytes the actor may still add to the case (authorises the upload)."""
