@@ -67,6 +67,7 @@ class Step(StrEnum):
     CONFIRM_PAYMENT = "confirm_payment"  # or say that the money did not arrive
     CLOSE = "close"
     RATE_SERVICE = "rate_service"
+    CORRECT_CATEGORY = "correct_category"  # the insurer or the mediator, in every state
     WITHDRAW = "withdraw"
 
 
@@ -188,10 +189,12 @@ def _step(waiting: Waiting, steps: Iterable[Step], primary: Step | None = None) 
 
 
 def _for(f: CaseFacts, r: Relation) -> NextStep:
-    if r in _PARTY_OF and r is not Relation.MEDIATOR:
+    if r is Relation.CONSUMER:
         return _side(f, r)
-    if r is Relation.MEDIATOR:
-        return _mediator(f)
+    if r in (Relation.INSURER, Relation.MEDIATOR):
+        found = _side(f, r) if r is Relation.INSURER else _mediator(f)
+        # the category triage suggested can be set (or confirmed) at any time
+        return _step(found.waiting, [*found.steps, Step.CORRECT_CATEGORY], found.primary)
     if r is Relation.CENTRE_LEAD:
         return _centre_lead(f)
     if r is Relation.SUPERVISOR:

@@ -42,15 +42,23 @@ def shown(html: str) -> tuple[set[str], str | None, str]:
     return set(steps), (primary[0] if primary else None), sentence.group(1).strip()
 
 
+#: The insurer's staff and the mediator may set the case's category in every state.
+CATEGORY = {"correct_category"}
+
+
 async def expect(
     session: Session, case_id: int, steps: set[str], primary: str | None, sentence: str
 ) -> str:
+    """The page of ``case_id`` offers ``session`` exactly ``steps`` (and the category step
+    when the rule gives it: the insurer's staff and the mediator, in every state), with
+    ``primary`` first, under ``sentence``."""
+    detail = await (await session.get(f"/api/v1/cases/{case_id}")).json()
+    steps = steps | (CATEGORY & set(detail["steps"]))
     html = await page(session, case_id)
     assert shown(html) == (steps, primary, f"Next step: {sentence}")
     head = html.index('<header class="case-head">')
     if primary is not None:  # the primary action comes with the status, before the case text
         assert head < html.index("data-primary=") < html.index('id="description-heading"')
-    detail = await (await session.get(f"/api/v1/cases/{case_id}")).json()
     assert set(detail["steps"]) <= steps  # the page adds the reader's offers and choices
     return html
 

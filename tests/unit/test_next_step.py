@@ -11,6 +11,7 @@ import pytest
 
 from odr.domain.accounts import Actor
 from odr.domain.cases import AnswerKind, Case, CaseState
+from odr.domain.commands import COMMANDS
 from odr.domain.errors import DomainError
 from odr.domain.next_step import (
     CaseFacts,
@@ -298,6 +299,8 @@ ROWS = [(name, role) for name, roles in TABLE.items() for role in roles]
 @pytest.mark.parametrize(("name", "role"), ROWS)
 def test_the_next_step_table(name: str, role: str) -> None:
     waiting, steps, primary = TABLE[name][role]
+    if role in ("insurer", "mediator"):  # they may set the case's category in every state
+        steps = (*steps, P.CORRECT_CATEGORY)
     assert step_of(name, role) == NextStep(waiting, steps, primary)
 
 
@@ -440,6 +443,10 @@ TRIALS: dict[str, tuple[Step, Trial]] = {
     "record_payment": (P.RECORD_PAYMENT, lambda c, a, t: c.record_payment(a, t)),
     "confirm_payment": (P.CONFIRM_PAYMENT, lambda c, a, t: c.confirm_payment(a, t)),
     "dispute_payment": (P.CONFIRM_PAYMENT, lambda c, a, t: c.dispute_payment(a, t, reason="-")),
+    "correct_category": (
+        P.CORRECT_CATEGORY,
+        lambda c, a, t: c.correct_category(a, t, category="other"),
+    ),
     "close": (P.CLOSE, lambda c, a, t: c.close(a, t)),
     "withdraw": (P.WITHDRAW, lambda c, a, t: c.withdraw(a, t)),
 }
@@ -464,6 +471,15 @@ def test_the_steps_offered_are_exactly_what_the_aggregate_allows(name: str, role
     actor, now = ROLES[role], later(case)
     offered = set(next_step(facts_of(case, now), viewer_relations(actor, case.scope())).steps)
     assert offered & AGGREGATE_STEPS == allowed_by_the_aggregate(case, actor, now)
+
+
+def test_every_case_command_is_a_step_or_said_not_to_be() -> None:
+    """A new command shows on the case page only as a step of the rule."""
+    not_steps = {
+        "send_message": "possible in every state but the closed one, below the history",
+        "request_mediation": "the same step as reject_answer (a reason is optional)",
+    }
+    assert set(COMMANDS) - set(not_steps) <= set(Step)
 
 
 def test_the_trials_cover_every_step_that_changes_the_case() -> None:
