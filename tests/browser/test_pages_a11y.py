@@ -78,8 +78,9 @@ PAGES: list[tuple[str | None, str, str]] = [
     (SUPERVISOR, "admin-organisations", "/admin/organisations"),
 ]
 
-#: The screenshots committed under docs/screenshots/ (with ODR_UPDATE_SCREENSHOTS=1).
-PUBLISHED = {("landing", "zh-CN"), ("consumer-case", "en")}
+#: Pages also saved under docs/screenshots/ with ODR_UPDATE_SCREENSHOTS=1: none, the README's
+#: pictures are made by `python -m tests.browser.screenshots` (phone and desktop).
+PUBLISHED: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
