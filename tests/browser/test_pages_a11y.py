@@ -208,7 +208,7 @@ async def test_the_language_switch_is_remembered_and_localises(stage: Stage) -> 
             await page.click("header.site a[href='/home']")
             await page.wait_for_url("**/home")
             assert await page.get_attribute("html", "lang") == "en"
-            assert "My desk" in await page.inner_text("header.site")
+            assert "My home page" in await page.inner_text("header.site")
 
             # and back
             await page.click(".languages a[hreflang=zh-CN]")
