@@ -119,6 +119,7 @@ def _expose(app: web.Application, services: Services) -> None:
     app[keys.LOGIN_SESSIONS] = services.login_sessions
     app[keys.ACCESS_LOG] = services.access_log
     app[keys.MY_ACCOUNT] = services.my_account
+    app[keys.EVIDENCE_TEXT] = services.evidence_text
     app[keys.METRICS] = services.metrics
 
 

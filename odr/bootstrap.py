@@ -188,6 +188,7 @@ def build_services(
         turn_secret=settings.turn_secret,
         clock=now,
         access=access_log,
+        time_zone=settings.timezone,
     )
     # --- outcomes -----------------------------------------------------------------------------
     changes, rules = CaseChanges(cases), load_rules()

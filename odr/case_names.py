@@ -60,6 +60,8 @@ EVENTS: dict[str, str] = {
     "evidence_added": N_("Evidence added"),
     "evidence_withdrawn": N_("Evidence withdrawn"),
     "evidence_purged": N_("Evidence files deleted at the end of their retention period"),
+    "evidence_redacted": N_("Personal numbers blacked out in the copy the other side sees"),
+    "redaction_requested": N_("More redaction asked for"),
     "blind_offer_submitted": N_("Blind offer submitted"),
     "blind_round_ended": N_("Blind-offer round ended"),
     "offer_made": N_("Offer made"),

@@ -98,6 +98,12 @@ class Settings:
     #: the learned triage model's artefact (ODR_TRIAGE_MODEL; default var/triage-model.json),
     #: built by ``odr triage-train`` or on first use (`odr.services.triage_model`)
     triage_model: Path | None = None
+    #: reading the text of evidence (`odr.services.ocr.Limits`): pages of a PDF, seconds per item
+    ocr_max_pages: int = 50
+    ocr_timeout: int = 300
+    #: the mediator (and the centre's staff) get the redacted copy by default too
+    redact_for_mediator: bool = False
+    evidence_flags: Path | None = None  # replaces the packaged odr/data/evidence_flags.toml
     deadline_rules: Path | None = None  # TOML overriding the default regulatory deadlines
     #: per-insurer thresholds of the dashboard (ODR_THRESHOLDS: a TOML file, see
     #: `odr.domain.thresholds`); without the file, the built-in defaults
@@ -207,6 +213,10 @@ class Settings:
             s3_secret_key=get("S3_SECRET_KEY"),
             triage_rules=_path(get("TRIAGE_RULES")),
             triage_model=_path(get("TRIAGE_MODEL")),
+            ocr_max_pages=_int(get, "OCR_MAX_PAGES", 50),
+            ocr_timeout=_int(get, "OCR_TIMEOUT", 300),
+            redact_for_mediator=_bool(get("REDACT_FOR_MEDIATOR"), default=False),
+            evidence_flags=_path(get("EVIDENCE_FLAGS")),
             deadline_rules=_path(get("DEADLINE_RULES")),
             thresholds=_thresholds(get("THRESHOLDS")),
             metrics_token=_metrics_token(get("METRICS_TOKEN")),

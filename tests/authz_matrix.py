@@ -138,6 +138,10 @@ ROWS: tuple[Row, ...] = (
     *_rows(C, "GET /api/v1/uploads/{upload_id}", "PATCH /api/v1/uploads/{upload_id}"),
     *_rows(C, "POST /api/v1/uploads/{upload_id}/finish", "DELETE /api/v1/uploads/{upload_id}"),
     *_rows(C, f"GET {_A}/export"),
+    *_rows(
+        C, f"GET {_A}/evidence/{{sequence}}/text", f"GET {_A}/search", f"GET {_A}/evidence-flags"
+    ),
+    *_rows(C, f"POST {_A}/evidence/{{sequence}}/redaction-requests"),
     *_rows(C, *(f"POST {_A}/actions/{name}" for name in _ACTIONS)),
     *_rows(C, f"GET {_A}/hearings", f"POST {_A}/hearings", f"GET {_A}/mediators"),
     *_rows(C, f"GET {_A}/mediator-choice", f"POST {_A}/mediator-choice"),
@@ -196,6 +200,8 @@ ROWS: tuple[Row, ...] = (
     *_rows(C, "POST /cases/{case_id}/evidence", "GET /cases/{case_id}/report"),
     *_rows(C, "POST /cases/{case_id}/hearings", "POST /cases/{case_id}/mediator"),
     *_rows(C, "POST /cases/{case_id}/mediator-choice"),
+    *_rows(C, "GET /cases/{case_id}/search", "GET /cases/{case_id}/evidence/{sequence}"),
+    *_rows(C, "POST /cases/{case_id}/evidence/{sequence}/redaction-request"),
     *_rows(C, "GET /hearings/{hearing_id}", "GET /hearings/{hearing_id}/check"),
     *_rows(C, "POST /hearings/{hearing_id}/choose", "POST /hearings/{hearing_id}/confirm"),
     *_rows(C, "POST /hearings/{hearing_id}/reschedule", "POST /hearings/{hearing_id}/cancel"),

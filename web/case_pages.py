@@ -39,6 +39,7 @@ from odr.services.filing import MAX_FILING_FILES, file_with_evidence, no_files
 from web import (
     case_lists,
     evidence,
+    evidence_text_pages,
     forms,
     next_steps,
     outcome_section,
@@ -308,6 +309,7 @@ async def _case_page(
     outcome_section.offer_steps(outcome["outcome"], steps)
     context.update(hearings)
     context.update(outcome)
+    context.update(await evidence_text_pages.flags_for(request, user.actor, case_id))
     context.update(
         {
             "next": step,

@@ -141,7 +141,7 @@ def hide_unseen(events: list[dict[str, Any]], items: list[Item]) -> list[dict[st
     def visible(e: dict[str, Any]) -> bool:
         if e["kind"] == "evidence_added":
             return e["sequence"] in shown
-        if e["kind"] == "evidence_withdrawn":
+        if e["kind"] in ("evidence_withdrawn", "evidence_redacted", "redaction_requested"):
             return (e.get("payload") or {}).get("sequence") in shown
         return True
 

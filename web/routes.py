@@ -12,6 +12,7 @@ from web import (
     case_pages,
     code_pages,
     desk_pages,
+    evidence_text_pages,
     outcome_pages,
     outcome_section,
     scheduling_pages,
@@ -62,6 +63,7 @@ def setup(app: web.Application) -> None:
     scheduling_pages.install(app)
     scheduling_pages.add_routes(r)
     outcome_pages.add_routes(r)
+    evidence_text_pages.add_routes(r)
     outcome_section.add_routes(r)
     setup_hearing_room_pages(app)
     setup_dashboard_pages(app)

@@ -74,7 +74,8 @@ async def download(request: web.Request) -> web.StreamResponse:
     images and PDFs in a sandbox that runs nothing. Honors a single byte range."""
     actor = await require_actor(request)
     service = request.app[EVIDENCE]
-    item = await service.open_item(actor, path_id(request), _sequence(request))
+    copy = request.query.get("copy")  # original | redacted, for those who may switch
+    item = await service.open_item(actor, path_id(request), _sequence(request), copy)
     start, end = _range(request.headers.get("Range"), item.size)
     inline = request.query.get("inline") == "1" and item.media_type.startswith(PREVIEWABLE)
     response = web.StreamResponse(status=206 if (start, end) != (0, item.size) else 200)
@@ -90,6 +91,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
     )
     response.headers["ETag"] = f'"{item.sha256}"'
+    response.headers["X-Evidence-Copy"] = item.copy
     stream = await service.content(item, start, end)
     return await _send(request, response, stream)
 

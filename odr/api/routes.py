@@ -7,6 +7,7 @@ from aiohttp import web
 from odr.api import accounts, cases, channel, dashboard, evidence, health, hearing_room, schemas
 from odr.api import case_commands as case_command_api
 from odr.api import codes as code_api
+from odr.api import evidence_text as evidence_text_api
 from odr.api import outcomes as outcome_api
 from odr.api import scheduling as scheduling_api
 from odr.api.endpoint import Endpoint
@@ -236,8 +237,53 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/api/v1/cases/{case_id}/evidence/{sequence}/content",
         evidence.download,
         "api.evidence.content",
-        "An item's bytes (attachment; ?inline=1 previews images and PDF); Range supported",
+        "An item's bytes (attachment; ?inline=1 previews images and PDF); Range supported. "
+        "The other party gets the copy with personal numbers blacked out (X-Evidence-Copy: "
+        "redacted; 409 evidence_being_read while it is made); the uploader and the staff may "
+        "ask for ?copy=original or ?copy=redacted (422 invalid_copy otherwise)",
         "evidence",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/evidence/{sequence}/text",
+        evidence_text_api.text,
+        "api.evidence.text",
+        "The text read from an item (OCR or the PDF's text layer): pages, lines and their "
+        "boxes, as you are shown them (masked when you get the redacted copy); status pending, "
+        "done or unavailable",
+        "evidence",
+        response=evidence_text_api.TextOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/cases/{case_id}/evidence/{sequence}/redaction-requests",
+        evidence_text_api.request_redaction,
+        "api.evidence.redaction_request",
+        "The uploader asks for more of the item to be blacked out for the other side",
+        "evidence",
+        body=evidence_text_api.RedactionRequest,
+        status=204,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/search",
+        evidence_text_api.search,
+        "api.cases.search",
+        "Search the case (?q=, 1 to 100 characters; 422 search_empty, search_too_long): the "
+        "text of the evidence you may see, messages, hearing chat and minutes; evidence hits "
+        "carry their page and box",
+        "cases",
+        response=evidence_text_api.SearchOut,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/evidence-flags",
+        evidence_text_api.flags,
+        "api.evidence.flags",
+        "Wording that usually marks mis-selling, key facts and what sales material leaves out, "
+        "found in the evidence (mediator, centre lead, supervisors)",
+        "evidence",
+        response=evidence_text_api.FlagsOut,
     ),
     Endpoint(
         "POST",

@@ -72,6 +72,9 @@ class Action(StrEnum):
     # on an evidence item of a case
     VIEW_EVIDENCE = "view_evidence"
     WITHDRAW_EVIDENCE = "withdraw_evidence"
+    REDACT_EVIDENCE = "redact_evidence"  # black out personal numbers in a derived copy
+    REQUEST_REDACTION = "request_redaction"  # the uploader asks for more to be blacked out
+    VIEW_EVIDENCE_FLAGS = "view_evidence_flags"  # mis-selling wording and key facts found
     # not about one case
     FILE_COMPLAINT = "file_complaint"
     REGISTER_REFERRAL = "register_referral"
@@ -136,6 +139,7 @@ SYSTEM_ACTIONS = frozenset(
         Action.RUN_CLOCK,
         Action.APPLY_RETENTION,
         Action.ENTER_RECORD,
+        Action.REDACT_EVIDENCE,
         Action.CLOSE_CASE,
         Action.ASSIGN_MEDIATOR,  # the mediator both parties chose (no person decided)
     }
@@ -181,6 +185,9 @@ CASE_RULES: dict[Action, frozenset[Relation]] = {
     Action.MODERATE_HEARING: frozenset({_M}),
     Action.VIEW_EVIDENCE: _READERS,
     Action.WITHDRAW_EVIDENCE: _PARTIES,
+    Action.REDACT_EVIDENCE: frozenset({_SYS}),
+    Action.REQUEST_REDACTION: frozenset({_C, _I}),
+    Action.VIEW_EVIDENCE_FLAGS: frozenset({_M, _L, _S}),
 }
 
 #: For actions that concern no single case: the roles that may act.
@@ -273,6 +280,10 @@ def authorize(actor: Actor, action: Action, target: Target = None) -> None:
         mine = actor.user_id is not None and actor.user_id == target.submitter_id
         if not mine:
             raise Forbidden("Only the submitter may withdraw an item.", code="forbidden")
+    if action is Action.REQUEST_REDACTION and isinstance(target, EvidenceScope):
+        mine = actor.user_id is not None and actor.user_id == target.submitter_id
+        if not mine:
+            raise Forbidden("Only the submitter may ask for more redaction.", code="forbidden")
 
 
 def _active(actor: Actor, action: Action) -> bool:

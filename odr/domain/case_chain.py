@@ -58,4 +58,7 @@ def chain_entry_of(event: CaseEvent) -> tuple[EntryKind, dict[str, Any], Visibil
     }
     if event.kind is EventKind.FILED:
         body["case"] = case_identity(event)
+    if event.kind in (EventKind.EVIDENCE_REDACTED, EventKind.REDACTION_REQUESTED):
+        # about one item: seen by whoever sees the item
+        return EntryKind.EVENT, body, Visibility(payload.get("visibility", "all_parties"))
     return EntryKind.EVENT, body, Visibility.ALL_PARTIES

@@ -158,6 +158,9 @@ class EventKind(StrEnum):
     EVIDENCE_ADDED = "evidence_added"
     EVIDENCE_WITHDRAWN = "evidence_withdrawn"
     EVIDENCE_PURGED = "evidence_purged"
+    # personal numbers blacked out of an item's copy for the other side; more asked for
+    EVIDENCE_REDACTED = "evidence_redacted"
+    REDACTION_REQUESTED = "redaction_requested"
     # outcomes: blind offers and open offers, fulfilment, the confirmation window
     BLIND_OFFER_SUBMITTED = "blind_offer_submitted"
     BLIND_ROUND_ENDED = "blind_round_ended"
@@ -1211,6 +1214,64 @@ class Case:
             EventKind.EVIDENCE_WITHDRAWN,
             self.state,
             {"sequence": sequence, "reason": _text(reason, "reason", required=False, limit=1000)},
+        )
+
+    def record_redaction(
+        self,
+        actor: Actor,
+        now: datetime,
+        *,
+        sequence: int,
+        visibility: Visibility | str,
+        sha256: str,
+        redacted_sha256: str,
+        regions: Sequence[Mapping[str, Any]],
+    ) -> CaseEvent:
+        """Record (the system) that personal numbers were blacked out of item ``sequence``
+        in a derived copy ``redacted_sha256`` that the other side is shown: where (page, kind
+        and box of each region), never the numbers. The original stays the evidence."""
+        self._check(actor, now, Action.REDACT_EVIDENCE, frozenset(_S), "record_redaction")
+        if not regions:
+            raise ValidationFailed("Nothing was redacted.", code="nothing_redacted")
+        for digest in (sha256, redacted_sha256):
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValidationFailed("Bad content address.", code="invalid_evidence")
+        return self._record(
+            actor,
+            now,
+            EventKind.EVIDENCE_REDACTED,
+            self.state,
+            {
+                "sequence": sequence,
+                "visibility": str(_enum(Visibility, visibility, "visibility")),
+                "sha256": sha256,
+                "redacted_sha256": redacted_sha256,
+                "regions": [
+                    {"page": int(r["page"]), "kind": str(r["kind"]), "box": list(r["box"])}
+                    for r in regions
+                ],
+            },
+        )
+
+    def request_redaction(
+        self, actor: Actor, now: datetime, *, item: EvidenceScope, sequence: int, note: str
+    ) -> CaseEvent:
+        """The uploader asks the mediator to black out more of an item's copy for the other
+        side (what and where, in words)."""
+        if item.case != self.scope():
+            raise ValueError("the item belongs to another case")
+        authorize(actor, Action.REQUEST_REDACTION, item)
+        self._check(actor, now, Action.VIEW_CASE, frozenset(_S) - {_S.CLOSED}, "request_redaction")
+        return self._record(
+            actor,
+            now,
+            EventKind.REDACTION_REQUESTED,
+            self.state,
+            {
+                "sequence": sequence,
+                "visibility": str(item.visibility),
+                "note": _text(note, "note", limit=1000),
+            },
         )
 
     def purge_evidence(

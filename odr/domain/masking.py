@@ -192,8 +192,16 @@ def _find_mobiles(text: str) -> list[_Found]:
 _FINDERS: tuple[Callable[[str], list[_Found]], ...] = (_find_ids, _find_cards, _find_mobiles)
 
 
-def mask_personal_numbers(text: str) -> MaskResult:
-    """Mask resident ID, bank card and mobile numbers in ``text``; say what was masked."""
+@dataclass(frozen=True, slots=True)
+class NumberSpan:
+    """Where a personal number stands in a text: ``text[start:end]``, of ``kind``."""
+
+    start: int
+    end: int
+    kind: MaskKind
+
+
+def _chosen(text: str) -> list[_Found]:
     candidates = [f for finder in _FINDERS for f in finder(text)]
     # Longest reading first (a +86 prefix belongs to the mobile), then the most certain one.
     candidates.sort(key=lambda f: (-(f.end - f.start), f.rank, f.start))
@@ -202,6 +210,18 @@ def mask_personal_numbers(text: str) -> MaskResult:
         if all(cand.end <= c.start or cand.start >= c.end for c in chosen):
             chosen.append(cand)
     chosen.sort(key=lambda f: f.start)
+    return chosen
+
+
+def find_personal_numbers(text: str) -> list[NumberSpan]:
+    """The resident ID, bank card and mobile numbers of ``text`` that `mask_personal_numbers`
+    would mask, in order: the same rules, for blacking them out of an image's text boxes."""
+    return [NumberSpan(f.start, f.end, f.kind) for f in _chosen(text)]
+
+
+def mask_personal_numbers(text: str) -> MaskResult:
+    """Mask resident ID, bank card and mobile numbers in ``text``; say what was masked."""
+    chosen = _chosen(text)
     parts: list[str] = []
     kinds: list[str] = []
     position = 0

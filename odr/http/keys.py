@@ -28,6 +28,7 @@ from odr.services.codes import Codes
 from odr.services.dashboard import Dashboard
 from odr.services.digests import Digests
 from odr.services.evidence import EvidenceService
+from odr.services.evidence_text import EvidenceTextService
 from odr.services.hearing_room import HearingRoomService
 from odr.services.inbox import Inbox
 from odr.services.login_sessions import LoginSessions
@@ -56,6 +57,7 @@ JOBS = web.AppKey("jobs", JobQueue)
 BUS = web.AppKey("bus", Bus)
 CASES = web.AppKey("cases", CaseService)
 EVIDENCE = web.AppKey("evidence", EvidenceService)
+EVIDENCE_TEXT = web.AppKey("evidence_text", EvidenceTextService)
 SCHEDULING = web.AppKey("scheduling", SchedulingService)
 HEARING_ROOM = web.AppKey("hearing_room", HearingRoomService)
 AGREEMENTS = web.AppKey("agreements", AgreementService)

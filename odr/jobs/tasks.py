@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 
-from odr.jobs import JobContext, JobFunction, Periodic
+from odr.jobs import JobContext, JobFunction, JobQueue, Periodic
 from odr.services import digests, outbox, warnings
+from odr.services.evidence import Item
+from odr.services.evidence_text import readable
 from odr.storage.models import WebSession
 
 
@@ -78,6 +81,31 @@ async def purge_stale_uploads(ctx: JobContext) -> int:
     return await ctx.services.evidence.purge_stale_uploads(ctx.now())
 
 
+async def read_evidence_text(ctx: JobContext, case_id: int, sequence: int) -> str:
+    """Read the text of one evidence item (OCR or its text layer), store it and the redacted
+    copy; once per item."""
+    return await ctx.services.evidence_text.read(case_id, sequence)
+
+
+async def read_pending_evidence_text(ctx: JobContext) -> int:
+    """Read the items whose text was never read (an upload whose job was lost)."""
+    pending = await ctx.services.evidence_text.pending()
+    for case_id, sequence in pending:
+        await ctx.services.evidence_text.read(case_id, sequence)
+    return len(pending)
+
+
+def read_text_after_upload(queue: JobQueue) -> Callable[[int, Item], Awaitable[None]]:
+    """The hook `EvidenceService.added` calls: an image or a PDF is queued for reading (the
+    request that added it does not wait)."""
+
+    async def hook(case_id: int, item: Item) -> None:
+        if readable(item.media_type):
+            await queue.enqueue("read_evidence_text", case_id=case_id, sequence=item.sequence)
+
+    return hook
+
+
 #: Jobs that can be enqueued by name.
 JOBS: dict[str, JobFunction] = {
     "purge_expired_sessions": purge_expired_sessions,
@@ -89,6 +117,8 @@ JOBS: dict[str, JobFunction] = {
     "record_daily_digest": record_daily_digest,
     "apply_retention": apply_retention,
     "purge_stale_uploads": purge_stale_uploads,
+    "read_evidence_text": read_evidence_text,
+    "read_pending_evidence_text": read_pending_evidence_text,
 }
 
 #: Jobs the runners start on their own.
@@ -102,4 +132,5 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic(record_daily_digest, minutes=30),
     Periodic(apply_retention, minutes=60),
     Periodic(purge_stale_uploads, minutes=15, at_start=True),
+    Periodic(read_pending_evidence_text, minutes=5),
 )

@@ -244,6 +244,16 @@ async def timeline(s: AsyncSession, actor: Actor, case_id: int) -> list[dict[str
     ]
 
 
+#: Events about one evidence item: shown to those who see the item.
+_ABOUT_AN_ITEM = frozenset(
+    {
+        EventKind.EVIDENCE_WITHDRAWN.value,
+        EventKind.EVIDENCE_REDACTED.value,
+        EventKind.REDACTION_REQUESTED.value,
+    }
+)
+
+
 def _visible_events(
     actor: Actor, scope: CaseScope, events: list[CaseEventRow]
 ) -> list[CaseEventRow]:
@@ -260,9 +270,7 @@ def _visible_events(
         e
         for e in events
         if e.sequence not in hidden
-        and not (
-            e.kind == EventKind.EVIDENCE_WITHDRAWN.value and e.payload.get("sequence") in hidden
-        )
+        and not (e.kind in _ABOUT_AN_ITEM and e.payload.get("sequence") in hidden)
         and not (
             e.kind == EventKind.EVIDENCE_PURGED.value
             and {i["sequence"] for i in e.payload.get("items", [])} <= hidden

@@ -7,9 +7,10 @@ of the case, so it enters the case's hash chain in the same transaction as every
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from odr.bundle import build_bundle
 from odr.config import Settings
 from odr.domain.accounts import Actor
-from odr.domain.authz import Action, EvidenceScope, Visibility, authorize, is_allowed
+from odr.domain.authz import (
+    Action,
+    EvidenceScope,
+    Visibility,
+    authorize,
+    is_allowed,
+    relations,
+)
 from odr.domain.case_chain import case_identity
 from odr.domain.case_snapshot import restore
 from odr.domain.cases import UPLOADABLE_EVIDENCE, CaseEvent, EventKind
 from odr.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
+from odr.domain.evidence_text import Copy, copy_for
 from odr.domain.filenames import sanitise_filename
 from odr.domain.ledger import ChainEntry
 from odr.domain.sniffing import HEAD_BYTES, MediaType, confirm_docx, sniff
@@ -34,7 +43,9 @@ from odr.services.cases import Attachment
 from odr.storage import cases as repo
 from odr.storage.blobs import BlobStore, LocalBlobStore, StoredBlob, TooLarge, UploadNotFound
 from odr.storage.db import UnitOfWork
-from odr.storage.models import CaseEventRow, EvidenceUpload
+from odr.storage.models import CaseEventRow, EvidenceText, EvidenceUpload
+
+log = logging.getLogger("odr.evidence")
 
 DOWNLOAD_CHUNK = 256 * 1024
 MAX_RECORD_BYTES = 2 * 1024**3  # one system-made item (a recording segment is ~10 MB)
@@ -113,6 +124,7 @@ class Item:
     submitted_at: datetime
     submitter_id: int | None
     submitter_role: str
+    copy: str = "original"  # or "redacted": the bytes are the copy with numbers blacked out
 
     def public(self) -> dict[str, Any]:
         return {
@@ -148,6 +160,17 @@ class EvidenceService:
     max_case_bytes: int
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     access: AccessLog | None = None  # where staff openings of an item are logged
+    #: the staff get the redacted copy by default too (ODR_REDACT_FOR_MEDIATOR)
+    redact_for_mediator: bool = False
+    #: called with (case id, item) after an item entered the case (the text reader's job)
+    added: list[Callable[[int, Item], Awaitable[None]]] = field(default_factory=list)
+
+    async def _added(self, case_id: int, item: Item) -> None:
+        for hook in self.added:
+            try:
+                await hook(case_id, item)
+            except Exception:  # the item is in; reading its text is retried by the sweep
+                log.exception("after-upload hook failed")
 
     async def upload(
         self,
@@ -216,7 +239,9 @@ class EvidenceService:
             await self._forget(blob.sha256)
             raise
         await self.bus.publish(f"case:{case_id}", {"case_id": case_id, "version": case.version})
-        return _item_of_event(event)
+        entered = _item_of_event(event)
+        await self._added(case_id, entered)
+        return entered
 
     async def enter_record(
         self,
@@ -265,7 +290,9 @@ class EvidenceService:
                 await self._forget(blob.sha256)
                 raise
         await self.bus.publish(f"case:{case_id}", {"case_id": case_id, "version": case.version})
-        return _item_of_event(event)
+        entered = _item_of_event(event)
+        await self._added(case_id, entered)
+        return entered
 
     async def stage(self, chunks: AsyncIterable[bytes], *, name: str, room: int) -> Attachment:
         """Store one file of an item still to be entered (a complaint's attachment): sniffed
@@ -519,12 +546,62 @@ class EvidenceService:
             items = await self._items(s, case_id)
         return [i for i in items if is_allowed(actor, Action.VIEW_EVIDENCE, _scope(scope, i))]
 
-    async def open_item(self, actor: Actor, case_id: int, sequence: int) -> Item:
-        """`item`, for a person about to read its bytes: staff openings go to the access log."""
+    async def open_item(
+        self, actor: Actor, case_id: int, sequence: int, copy: str | None = None
+    ) -> Item:
+        """`item`, for a person about to read its bytes: staff openings go to the access log.
+
+        The bytes are those of the copy the reader gets (`odr.domain.evidence_text.copy_for`):
+        the other party gets the copy with personal numbers blacked out, and must wait while an
+        image or a PDF is still being read; ``copy`` asks for one copy, for those who may
+        switch."""
         found = await self.item(actor, case_id, sequence)
+        found = await self._copy_of(actor, case_id, found, copy)
         if self.access is not None:
             await self.access.record(actor, case_id, AccessKind.EVIDENCE, str(sequence))
         return found
+
+    async def _copy_of(self, actor: Actor, case_id: int, item: Item, asked: str | None) -> Item:
+        if asked not in (None, *(c.value for c in Copy)):
+            raise ValidationFailed(
+                "Ask for the original or the redacted copy.", code="invalid_copy"
+            )
+        async with self.sessionmaker() as s:
+            row = await repo.row_of(s, case_id)
+            scope = restore(row.snapshot).scope()
+            text = await s.get(EvidenceText, (case_id, item.sequence))
+        mine = actor.user_id is not None and actor.user_id == item.submitter_id
+        rel = relations(actor, scope)
+        pending = text is None and item.media_type.startswith(("image/", "application/pdf"))
+        default, may_switch = copy_for(
+            rel,
+            mine=mine,
+            has_redacted=pending or (text is not None and text.redacted_sha256 is not None),
+            redact_for_mediator=self.redact_for_mediator,
+        )
+        wanted = Copy(asked) if asked and may_switch else default
+        if wanted is Copy.ORIGINAL:
+            return item
+        if text is None or text.redacted_sha256 is None:
+            if pending:
+                raise Conflict(
+                    "This item is still being checked for personal numbers; try again in a minute.",
+                    code="evidence_being_read",
+                )
+            return item
+        stem = item.name.rsplit(".", 1)[0]
+        extension = {"image/png": "png", "image/jpeg": "jpg"}.get(
+            text.redacted_media_type or "", "pdf"
+        )
+        size = await self.store.size(text.redacted_sha256)
+        return replace(
+            item,
+            sha256=text.redacted_sha256,
+            size=size or 0,
+            media_type=text.redacted_media_type or item.media_type,
+            name=f"{stem}-redacted.{extension}",
+            copy=Copy.REDACTED.value,
+        )
 
     async def item(self, actor: Actor, case_id: int, sequence: int) -> Item:
         async with self.sessionmaker() as s:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from odr.domain.accounts import Actor, Role
 from odr.domain.authz import Action, authorize
 from odr.domain.call_record import CallRecord, summarise
+from odr.domain.deadlines import DEFAULT_TIME_ZONE
 from odr.domain.errors import DomainError, Forbidden, NotFound
 from odr.domain.hearings import Hearing, HearingState
 from odr.domain.join_tokens import (
@@ -44,6 +46,7 @@ from odr.storage import cases as case_repo
 from odr.storage import hearings as hearing_repo
 from odr.storage.db import UnitOfWork
 from odr.storage.models import HearingLogEntry, HearingMessage, HearingRecording, User
+from odr.times import format_moment
 
 log = logging.getLogger("odr.hearings")
 
@@ -119,6 +122,8 @@ class HearingRoomService:
     turn_secret: str | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     access: AccessLog | None = None  # where staff openings of a recording are logged
+    #: the zone the chat transcript's times are written in (ODR_TIMEZONE)
+    time_zone: str = DEFAULT_TIME_ZONE
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker)
@@ -330,8 +335,15 @@ class HearingRoomService:
         assert hearing.id is not None
         transcript = await self._transcript(hearing.id)
         if transcript:
+            # read by people: local time to the second, in the case's language
+            async with self.sessionmaker() as s:
+                row = await case_repo.row_of(s, hearing.case_id)
+                consumer = await s.get(User, row.consumer_id)
+            lang = "en" if consumer is not None and consumer.locale == "en" else "zh-CN"
+            zone = ZoneInfo(self.time_zone)
             text = "\n".join(
-                f"[{m['at']}] {m['sender']['name']} ({m['sender']['role']}): {m['text']}"
+                f"[{format_moment(m['at'], lang, zone, seconds=True)}] "
+                f"{m['sender']['name']} ({m['sender']['role']}): {m['text']}"
                 for m in transcript
             )
             await self.evidence.enter_record(

@@ -336,6 +336,57 @@ class EvidenceUpload(Base):
     created_at: Mapped[datetime] = mapped_column()
 
 
+class EvidenceText(Base):
+    """The text read from an evidence item (derived data: the stored bytes and their hash stay
+    the evidence). No row: not read yet. ``status`` ``done`` (its pages are in
+    `EvidencePage`) or ``unavailable`` (``reason`` says why; the item is unaffected).
+    ``redacted_sha256`` names the derived copy with personal numbers blacked out, when the
+    pages had any (``redactions``: page, kind and box of each)."""
+
+    __tablename__ = "evidence_texts"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id"), primary_key=True, autoincrement=False
+    )
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16))  # ocr | pdf_text | none
+    pages: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    seconds: Mapped[float] = mapped_column(Float)
+    redacted_sha256: Mapped[str | None] = mapped_column(String(64))
+    redacted_media_type: Mapped[str | None] = mapped_column(String(64))
+    redactions: Mapped[list[Any]] = mapped_column(JSON)
+    processed_at: Mapped[datetime] = mapped_column()
+
+
+class EvidencePage(Base):
+    """One page of an item's text: the lines with their boxes ([text, x0, y0, x1, y1] in the
+    page image's pixels), and ``text``, the lines joined, which search reads (a trigram index
+    on PostgreSQL, an FTS5 trigram table on SQLite)."""
+
+    __tablename__ = "evidence_pages"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    page: Mapped[int] = mapped_column(Integer)  # from 1
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    lines: Mapped[list[Any]] = mapped_column(JSON)
+    __table_args__ = (UniqueConstraint("case_id", "sequence", "page"),)
+
+
+#: What the migrations build for search that the models do not describe: the trigram index of
+#: PostgreSQL and the FTS5 table (with its shadow tables) of SQLite. Schema comparisons skip them.
+SEARCH_STRUCTURES = ("ix_evidence_pages_text_trgm", "evidence_pages_fts")
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """For Alembic's comparisons: everything but the `SEARCH_STRUCTURES`."""
+    return not (name and name.startswith(SEARCH_STRUCTURES))
+
+
 class DailyDigest(Base):
     """One hash over every case's chain head at the end of a day (`ledger.daily_digest`):
     published or handed to a notary, it pins the whole record of that day."""

@@ -315,6 +315,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /api/v1/cases/{case_id}/payments/dispute": {"reason": "未到账"},
     "POST /api/v1/cases/{case_id}/not-settled": {"reason": "无法达成一致"},
     "POST /api/v1/cases/{case_id}/rating": {"score": 5},
+    "POST /api/v1/cases/{case_id}/evidence/{sequence}/redaction-requests": {"note": "住址"},
 }
 
 

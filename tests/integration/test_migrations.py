@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from odr.storage.db import make_engine
 from odr.storage.migrate import downgrade, upgrade
-from odr.storage.models import Base
+from odr.storage.models import Base, include_name
 
 
 async def test_schema_matches_the_models(database_url: str) -> None:
@@ -17,7 +17,10 @@ async def test_schema_matches_the_models(database_url: str) -> None:
     try:
         async with engine.connect() as conn:
             diff = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_name": include_name}),
+                    Base.metadata,
+                )
             )
         assert diff == []
     finally:

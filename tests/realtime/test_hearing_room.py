@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,17 @@ async def test_a_three_party_hearing(make: Any, app_settings: Settings) -> None:
         assert decodes(path)
     kinds = {e["kind"] for e in evidence}
     assert {"recording", "chat_transcript", "call_record"} <= kinds
+    # the transcript people read: each line at its local time, to the second, no UTC offset
+    [chat] = [e for e in evidence if e["kind"] == "chat_transcript"]
+    url = f"/api/v1/cases/{case_id}/evidence/{chat['sequence']}/content"
+    transcript = (await (await people[MEDIATOR].get(url)).read()).decode()
+    zh, en = (
+        r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}:\d{2}",
+        r"\w{3} \d{1,2}, \d{4}, [\d:]{7,8}\W[AP]M",
+    )
+    stamp = rf"\[({zh}|{en})\] "
+    assert all(re.match(stamp, line) for line in transcript.splitlines()), transcript
+    assert "+00:00" not in transcript
     record = await ok(await people[MEDIATOR].get(f"/api/v1/hearings/{hearing_id}/call-record"))
     kinds_logged = [e["kind"] for e in record["entries"]]
     for kind in (

@@ -570,6 +570,32 @@ TRANSITIONS = [
         ),
     ),
     Transition(
+        "record_redaction",
+        frozenset({"system"}),
+        ALL,
+        same,
+        EventKind.EVIDENCE_REDACTED,
+        lambda c, a, t: c.record_redaction(
+            a,
+            t,
+            sequence=2,
+            visibility="all_parties",
+            sha256="ab" * 32,
+            redacted_sha256="cd" * 32,
+            regions=[{"page": 1, "kind": "resident_id", "box": [1, 2, 30, 12]}],
+        ),
+    ),
+    Transition(
+        "request_redaction",
+        SIDES,
+        ALL - {S.CLOSED},
+        same,
+        EventKind.REDACTION_REQUESTED,
+        lambda c, a, t: c.request_redaction(
+            a, t, item=EvidenceScope(c.scope(), submitter_id=a.user_id), sequence=2, note="地址"
+        ),
+    ),
+    Transition(
         "enter_record",
         frozenset({"system"}),
         ALL,
