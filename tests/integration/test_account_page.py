@@ -267,6 +267,7 @@ async def test_download_my_data_is_limited(new_client: Callable[[], Any]) -> Non
         assert (await form(me, "/account/export")).status == 200
     resp = await form(me, "/account/export")
     assert resp.status == 429 and resp.headers["X-Error-Code"] == "export_limit"
+    assert re.search(r"Try again in \d+ minutes?, from \d{1,2}:\d{2}", await resp.text())
 
 
 async def test_close_my_account(new_client: Callable[[], Any]) -> None:
