@@ -28,7 +28,7 @@ from odr.domain.accounts import Actor, Role
 from odr.http.keys import HEARING_ROOM, SESSIONMAKER, SETTINGS
 from odr.services.backup import backup, prune, restore, schema_revision
 from odr.services.cases import TERMS_VERSION, ComplaintForm
-from odr.services.digests import record_digest
+from odr.services.digests import heads_at, record_digest
 from odr.services.verification import verify_all
 from odr.storage.blobs import content_key
 from odr.storage.db import make_engine
@@ -37,7 +37,7 @@ from tests import builders
 from tests.builders import user_id
 from tests.conftest import FAST_PASSWORDS, PG_URL, _database_url, sqlite_database
 from tests.integration.conftest import seed
-from tests.integration.helpers import CONSUMER, MEDIATOR, callers
+from tests.integration.helpers import ANKANG_REP, CONSUMER, MEDIATOR, callers
 from tests.integration.outcome_setup import settled_case
 from tests.integration.test_blobs import s3_endpoint  # noqa: F401  (the moto server)
 
@@ -52,17 +52,26 @@ class Segment:
 
 
 async def build_deployment(new_client: Any) -> dict[str, Any]:
-    """Cases in many states, evidence, a recording, a signed agreement, a digest."""
+    """Cases in seven states (awaiting_insurer, insurer_answered, mediation_requested,
+    hearing_scheduled, not_settled, withdrawn, and closed after settling and payment),
+    evidence, a recording, a signed agreement, a closing report, a daily digest."""
     case_id, people, app, _view = await settled_case(new_client)  # signed: agreement PDF
     c = callers(people)
+    # paid, confirmed and closed: the closing report is evidence too
+    base = f"/api/v1/cases/{case_id}"
+    paid = {"amount_yuan": "3000", "paid_on": date.today().isoformat(), "reference": "TX-1"}
+    await c[ANKANG_REP].post(f"{base}/payments", paid)
+    await c[CONSUMER].post(f"{base}/payments/confirm")
+    closed = await c[MEDIATOR].post(f"{base}/close")
+    assert closed["state"] == "closed"
     for extra in (builders.filed_case, builders.answered_case, builders.mediation_case):
         await extra(c)
     withdrawn = await builders.filed_case(c)
     await c[CONSUMER].post(f"/api/v1/cases/{withdrawn}/actions/withdraw", {"reason": "不用了"})
     mediator = await user_id(app, MEDIATOR)
-    hearing_id, hearing_case = await builders.hearing_ahead(c, mediator)
+    hearing_id, scheduled = await builders.hearing_ahead(c, mediator)
     upload = await people[CONSUMER].client.post(
-        f"/api/v1/cases/{hearing_case}/evidence?name=invoice.txt&kind=document",
+        f"/api/v1/cases/{scheduled}/evidence?name=invoice.txt&kind=document",
         data="医疗发票 8,000 元".encode(),
         headers={"X-CSRF-Token": people[CONSUMER].token, "Content-Type": "text/plain"},
     )
@@ -77,9 +86,16 @@ async def build_deployment(new_client: Any) -> dict[str, Any]:
     await app[HEARING_ROOM].add_segment(
         hearing_id, mediator, Segment(path, hashlib.sha256(data).hexdigest(), len(data), now, now)
     )
+    # in mediation with a hearing ahead, not settled (last: the mediator may not
+    # take another case of the same parties after this one)
+    _hearing, not_settled = await builders.hearing_ahead(c, mediator)
+    ended = await c[MEDIATOR].post(
+        f"/api/v1/cases/{not_settled}/not-settled", {"reason": "双方对赔付金额分歧过大"}
+    )
+    assert ended["state"] == "not_settled"
     settings: Settings = app[SETTINGS]
     await record_digest(app[SESSIONMAKER], date.today(), settings.timezone, now)
-    return {"settings": settings, "case_id": case_id, "hearing_case": hearing_case}
+    return {"settings": settings, "case_id": case_id, "hearing_case": scheduled}
 
 
 async def heads(settings: Settings) -> dict[str, tuple[int, str]]:
@@ -88,14 +104,15 @@ async def heads(settings: Settings) -> dict[str, tuple[int, str]]:
         open_services(settings, passwords=FAST_PASSWORDS) as services,
         services.sessionmaker() as s,
     ):
+        tips = await heads_at(s, datetime(9999, 1, 1, tzinfo=UTC))
         rows = (
             await s.execute(
-                select(CaseRow.number, func.count(), func.max(ChainEntryRow.hash))
+                select(CaseRow.id, CaseRow.number, func.count())
                 .join(ChainEntryRow, ChainEntryRow.case_id == CaseRow.id)
-                .group_by(CaseRow.number)
+                .group_by(CaseRow.id, CaseRow.number)
             )
         ).all()
-    return {number: (int(n), h) for number, n, h in rows}
+    return {number: (int(n), tips[str(case_id)]) for case_id, number, n in rows}
 
 
 @asynccontextmanager
@@ -163,7 +180,7 @@ async def test_the_restore_drill(new_client: Any, tmp_path: Path) -> None:
     world = await build_deployment(new_client)
     source: Settings = world["settings"]
     before = await heads(source)
-    assert len(before) == 6
+    assert len(before) == 7
     check = await run_verify(source)
     assert check.ok, (check.problems, source.database_url)
 
@@ -201,11 +218,11 @@ async def test_the_restore_drill(new_client: Any, tmp_path: Path) -> None:
         assert await heads(target) == before
         report = await run_verify(target)
         assert report.ok, report.problems
-        assert report.cases == 6 and report.recordings == 1 and report.digests >= 1
+        assert report.cases == 7 and report.recordings == 1 and report.digests >= 1
         # the command line says the same
         done = await asyncio.to_thread(cli, target, "verify-all")
         assert done.returncode == 0, done.stdout + done.stderr
-        assert done.stdout.strip().splitlines()[-1].startswith("ok: 6 cases")
+        assert done.stdout.strip().splitlines()[-1].startswith("ok: 7 cases")
         # a restore never overwrites a deployment that has data
         again = await asyncio.to_thread(cli, target, "restore", str(dest))
         assert again.returncode == 2 and "restore_target_not_empty" in again.stderr
