@@ -37,6 +37,7 @@ from odr.config import Settings
 from odr.domain.accounts import Actor, Role
 from odr.domain.cases import AnswerKind, CaseState, ChannelKind, EventKind, EvidenceKind
 from odr.domain.categories import Category
+from odr.domain.hearings import HearingState
 from odr.domain.triage import REQUIRED_SIGNALS
 from odr.http.keys import CASES, SESSIONMAKER
 from odr.services import notifications
@@ -93,7 +94,17 @@ ALLOWED = [
 def code_words() -> set[str]:
     """Every code a page could leak, from the enums and the source themselves."""
     codes: set[str] = set()
-    for kind in (CaseState, EventKind, EvidenceKind, Category, AnswerKind, ChannelKind, Role):
+    kinds = (
+        CaseState,
+        EventKind,
+        EvidenceKind,
+        Category,
+        AnswerKind,
+        ChannelKind,
+        Role,
+        HearingState,
+    )
+    for kind in kinds:
         codes |= {str(member) for member in kind}
     codes |= set(REQUIRED_SIGNALS)
     for package in ("odr", "web", "signaling"):

@@ -15,12 +15,15 @@ from odr import case_names
 from odr.domain.accounts import Role
 from odr.domain.cases import AnswerKind, CaseState, ChannelKind, EventKind, EvidenceKind
 from odr.domain.categories import Category
+from odr.domain.deadlines import Stage
+from odr.domain.hearings import HearingState
 from odr.domain.triage import REQUIRED_SIGNALS
 from odr.http.errors import HTTP_CODES
 from odr.i18n import translate
+from odr.services import notifications
 from tests.texts import ROOT, error_codes
 from web import evidence as evidence_page
-from web import form_errors, labels, messages, outcome_section, scheduling_pages
+from web import form_errors, inbox, labels, messages, outcome_section, scheduling_pages
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -33,6 +36,9 @@ TABLES: dict[str, tuple[Iterable[str], Mapping[str, str]]] = {
     "answer kind": (AnswerKind, labels.ANSWER_KINDS),
     "channel": (ChannelKind, labels.CHANNELS),
     "role": (Role, labels.ROLES),
+    "hearing state": (HearingState, scheduling_pages._STATES),
+    "deadline stage": (Stage, labels.STAGE_OWNERS),
+    "notification kind (inbox)": (notifications.TEXTS, inbox.SENTENCES),
 }
 
 #: Every table pages read an error code's message from (`web.messages.message_for` and the
