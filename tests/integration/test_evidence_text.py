@@ -296,6 +296,6 @@ async def test_text_pdfs_unreadable_items_and_the_flags(
     [promise] = [f for f in flags["flags"] if f["key"] == "guaranteed_returns"]
     assert promise["excerpt"] == "保本保息" and promise["page"] == 1 and promise["box"]
     page = await (await supervisor.get(f"/cases/{case_id}")).text()
-    assert 'id="evidence-flags"' in page and "Promises guaranteed returns" in page
+    assert 'id="evidence-flags"' in page and "承诺保本或保证收益" in page
     assert f"/cases/{case_id}/evidence/{pdf['sequence']}?page=1&amp;box=" in page
     assert 'id="evidence-flags"' not in await (await rep.get(f"/cases/{case_id}")).text()
