@@ -400,9 +400,15 @@ async def test_every_chinese_surface_says_it_in_chinese_in_the_glossarys_words(
     # one case through mediation to the end, its pages at each state
     case_id = await builders.filed_case(api)
     await rep.post(f"/api/v1/cases/{case_id}/actions/send_message", {"text": "请补充住院发票。"})
-    await sweep.case_pages(case_id)  # awaiting_insurer
+    await rep.post(f"/api/v1/cases/{case_id}/actions/request_extension", {"reason": "需要调取材料"})
+    await sweep.case_pages(case_id)  # awaiting_insurer, more time asked for
+    await api[SUPERVISOR].post(f"/api/v1/cases/{case_id}/actions/approve_extension")
     await rep.post(f"/api/v1/cases/{case_id}/actions/answer", builders.REJECTION)
-    await sweep.case_pages(case_id)  # insurer_answered
+    await consumer.post(f"/api/v1/cases/{case_id}/blind-offers", {"amount_yuan": "5000"}, 201)
+    await rep.post(
+        f"/api/v1/cases/{case_id}/offers", {"amount_yuan": "2000", "text": "最多2000元"}, 201
+    )
+    await sweep.case_pages(case_id)  # insurer_answered, a blind offer and an offer open
     await consumer.post(f"/api/v1/cases/{case_id}/actions/request_mediation")
     await sweep.case_pages(case_id)  # mediation_requested
     await builders.assign_mediator(api, case_id, mediator_id)
@@ -434,6 +440,8 @@ async def test_every_chinese_surface_says_it_in_chinese_in_the_glossarys_words(
         "reference": "转账 0001",
     }
     await rep.post(f"/api/v1/cases/{case_id}/payments", paid)
+    await consumer.post(f"/api/v1/cases/{case_id}/payments/dispute", {"reason": "只收到2000元"})
+    await sweep.case_pages(case_id, hearing_id)  # settled, the payment disputed
     await consumer.post(f"/api/v1/cases/{case_id}/payments/confirm")
     await sweep.case_pages(case_id, hearing_id)  # fulfilled
     await mediator.post(f"/api/v1/cases/{case_id}/close")
