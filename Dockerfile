@@ -27,7 +27,9 @@ COPY odr /tmp/odr-src/odr
 COPY signaling /tmp/odr-src/signaling
 COPY web /tmp/odr-src/web
 RUN pip install --no-cache-dir /tmp/odr-src \
- && rm -rf /tmp/odr-src
+ && rm -rf /tmp/odr-src \
+ && mkdir -p /app/model \
+ && odr triage-train --out /app/model/triage-model.json
 
 WORKDIR /app
 
@@ -36,7 +38,8 @@ ENV ODR_MODE=production \
     ODR_PORT=8080 \
     ODR_VAR_DIR=/data/var \
     ODR_STORAGE_DIR=/data/evidence \
-    ODR_RECORDINGS_DIR=/data/recordings
+    ODR_RECORDINGS_DIR=/data/recordings \
+    ODR_TRIAGE_MODEL=/app/model/triage-model.json
 
 # Declared after the chown above, so a new named volume starts out owned by odr.
 VOLUME /data

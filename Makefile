@@ -18,6 +18,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed-run
 	$(BIN)/odr migrate
+	$(BIN)/odr triage-train
 	$(BIN)/odr demo
 	$(BIN)/odr serve
 

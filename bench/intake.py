@@ -6,9 +6,13 @@
    on SQLite and, when a URL is given, PostgreSQL.
 2. The near-duplicate check's latency (LSH candidates from the database, ranked by shared
    buckets) against N stored complaints on PostgreSQL, for each N of ``--sizes``.
+3. The learned category model's added time per complaint: triage of the corpus's texts with
+   the model's suggestion against triage by the rules alone (the model loaded beforehand, as
+   a running node has it after its first complaint). ``--model-only`` measures just this.
 
     .venv/bin/python bench/intake.py [--complaints 300] [--concurrency 8]
         [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--sizes 10000,100000,1000000]
+        [--model-only]
 
 The last line is one JSON object with every figure; ratios are under keys containing "ratio".
 """
@@ -304,6 +308,37 @@ async def near_duplicate_latency(pg_url: str, size: int, queries: int) -> dict[s
         await admin.close()
 
 
+def model_added_ms(rounds: int = 7) -> dict[str, float]:
+    """Per complaint: the time triage with the model takes minus the time without it."""
+    from odr.domain.triage import TriageInput, triage
+    from odr.services.triage_model import ModelSource, load_corpus
+
+    rules = default_rules()
+    model = ModelSource(None).get()
+    assert model is not None, "scikit-learn is needed to train the model"
+    texts = [r.text for r in load_corpus()]
+    day = date(2025, 6, 1)
+    added = []
+    for text in texts:  # per text, the median of several rounds: a busy machine adds noise
+        rounds_ms = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            triage(TriageInput(text=text, received_on=day), rules)
+            bare = time.perf_counter() - started
+            started = time.perf_counter()
+            triage(TriageInput(text=text, received_on=day, model=model.suggest(text)), rules)
+            rounds_ms.append((time.perf_counter() - started - bare) * 1000)
+        added.append(statistics.median(rounds_ms))
+    added.sort()
+    return {
+        "complaints": len(texts),
+        "mean_chars": round(statistics.mean(len(t) for t in texts), 1),
+        "mean_ms": round(statistics.mean(added), 3),
+        "p50_ms": round(statistics.median(added), 3),
+        "p95_ms": round(added[int(len(added) * 0.95) - 1], 3),
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--complaints", type=int, default=300)
@@ -311,8 +346,19 @@ async def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("ODR_TEST_DATABASE_URL"))
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--model-only", action="store_true", help="only the model's cost")
     args = parser.parse_args()
     figures: dict[str, Any] = {"complaints": args.complaints, "concurrency": args.concurrency}
+    model = model_added_ms()
+    figures["model_added_per_complaint"] = model
+    print(
+        f"category model, added per complaint: mean {model['mean_ms']} ms,"
+        f" p50 {model['p50_ms']} ms, p95 {model['p95_ms']} ms"
+        f" ({model['complaints']} texts of {model['mean_chars']} characters on average)"
+    )
+    if args.model_only:
+        print(json.dumps(figures))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         bare = await bare_rate(args.complaints, args.concurrency)
         figures["bare_handler_per_s"] = round(bare, 1)

@@ -211,7 +211,7 @@ class TriageRules:
     similarity: SimilarityParams
     clusters: ClusterParams
     rule_weight: float = 0.35  # the rules' share beside the model's probability
-    confirm_below: float = 0.5  # a suggestion less sure than this awaits staff confirmation
+    confirm_below: float = 0.4  # a suggestion less sure than this awaits staff confirmation
 
     def signal(self, name: str) -> SignalRule:
         for rule in self.signals:
@@ -279,7 +279,7 @@ class TriageRules:
             raise _invalid("clusters.window_days", "is out of range") from None
         model = _table(data, "model") if "model" in data else {}
         rule_weight = _float(model.get("rule_weight", 0.35), "model.rule_weight")
-        confirm_below = _float(model.get("confirm_below", 0.5), "model.confirm_below")
+        confirm_below = _float(model.get("confirm_below", 0.4), "model.confirm_below")
         if not 0.0 <= rule_weight <= 10.0:
             raise _invalid("model.rule_weight", "must be between 0 and 10")
         if not 0.0 <= confirm_below <= 1.0:
