@@ -140,6 +140,9 @@ _MESSAGES: dict[str, str] = {
     "search_empty": N_("Type what to search for."),
     "search_too_long": N_("The search is too long. Use fewer words."),
     "digest_not_found": N_("There is no daily digest for this day."),
+    "bad_cursor": N_(
+        "This link to a page of the list is no longer valid. Start from the first page."
+    ),
     # evidence
     "file_required": N_("Choose a file to upload."),
     "file_empty": N_("The file is empty. Choose the file again, or another one."),

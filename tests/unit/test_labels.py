@@ -24,6 +24,7 @@ from odr.services import notifications
 from tests.texts import ROOT, error_codes
 from web import evidence as evidence_page
 from web import form_errors, inbox, labels, messages, outcome_section, scheduling_pages
+from web import i18n as web_i18n
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -139,3 +140,32 @@ def test_the_scan_finds_the_codes_of_each_form(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "sample.py").write_text(sample, encoding="utf-8")
     assert set(error_codes("pkg", tmp_path)) == {"one", "two", "three", "four", "five"}
+
+
+@pytest.mark.parametrize(
+    ("said", "chinese", "english"),
+    [
+        ("consumer aged 76", "消费者 76 岁", "The consumer is 76 years old"),
+        ("1 earlier complaint by this consumer", "此前已投诉过 1 次", "complained 1 time before"),
+        ("3 earlier complaints by this consumer", "此前已投诉过 3 次", "complained 3 times"),
+        ("received through channel hotline", "投诉渠道：", "Received through: Hotline"),
+        ("amount 80000 CNY >= 50000", "80000 元", "80000 yuan, reaches 50000 yuan"),
+        ("我已经投诉到12378", "我已经投诉到12378", "我已经投诉到12378"),  # the complaint's words
+    ],
+)
+def test_a_triage_reason_is_said_in_words(said: str, chinese: str, english: str) -> None:
+    web_i18n.activate("zh-CN")
+    assert chinese in labels.signal_evidence(said)
+    web_i18n.activate("en")
+    assert english in labels.signal_evidence(said)
+
+
+def test_a_file_type_and_a_category_reason_are_said_in_words() -> None:
+    web_i18n.activate("zh-CN")
+    assert labels.file_type("application/pdf") == "PDF"
+    assert labels.file_type("text/plain; charset=utf-8") == "纯文本"
+    assert labels.file_type("application/x-unknown") == "X-UNKNOWN"
+    assert labels.category_reason("model: 住院 (+0.14)") == "文本特征“住院”（+0.14）"
+    assert labels.category_reason("rule: 拒赔 (+2)") == "关键词“拒赔”（+2）"
+    web_i18n.activate("en")
+    assert labels.category_reason("rule: 拒赔 (+2)") == "keyword “拒赔” (+2)"
