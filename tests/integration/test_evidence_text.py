@@ -299,3 +299,25 @@ async def test_text_pdfs_unreadable_items_and_the_flags(
     assert 'id="evidence-flags"' in page and "承诺保本或保证收益" in page
     assert f"/cases/{case_id}/evidence/{pdf['sequence']}?page=1&amp;box=" in page
     assert 'id="evidence-flags"' not in await (await rep.get(f"/cases/{case_id}")).text()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_search_on_postgresql_through_the_trigram_index(
+    scaled: Settings, app_client: Any
+) -> None:
+    """The scaled deployment: the upload's job goes to the arq queue (run here by hand), the
+    search reads PostgreSQL's trigram index (ILIKE, case-insensitive)."""
+    consumer, rep, case_id = await people(app_client, scaled)
+    shot, _ = fx.chat_screenshot()
+    chat = await put(consumer, case_id, shot, name="聊天记录.jpg", kind="image")
+    status = (
+        await (
+            await consumer.get(f"/api/v1/cases/{case_id}/evidence/{chat['sequence']}/text")
+        ).json()
+    )["status"]
+    assert status == "pending"  # queued, not read in the request
+    assert await read_now(consumer, case_id, chat["sequence"]) == "done"
+    for query, count in (("随时可以全额退", 1), ("收益", 1), ("不存在的话", 0)):
+        found = await (await rep.get(f"/api/v1/cases/{case_id}/search?q={query}")).json()
+        assert len(found["hits"]) == count, (query, found)
