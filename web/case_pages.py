@@ -117,7 +117,10 @@ async def complaint_submit(request: web.Request) -> web.StreamResponse:
     values = {name: "" for name in forms.COMPLAINT_FIELDS}
     try:
         if request.content_type == "multipart/form-data":
-            upload = await read_files_form(request, forms.COMPLAINT_FIELDS)
+            # a 5,000-character description in Chinese is about 15,000 bytes of UTF-8
+            upload = await read_files_form(
+                request, forms.COMPLAINT_FIELDS, max_field_bytes=4 * MAX_DESCRIPTION
+            )
             values, files = upload.fields, upload.files()
         else:
             values, files = forms.strings(await request.post(), forms.COMPLAINT_FIELDS), no_files()

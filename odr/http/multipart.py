@@ -130,10 +130,13 @@ class FilesForm:
         return None
 
 
-async def read_files_form(request: web.Request, names: Collection[str]) -> FilesForm:
-    """The fields in ``names`` (others are ignored) up to the first ``file`` part, the files
-    left to be streamed (`FilesForm.files`). A body that is not a well-formed form is a ``400
-    bad_request``; a field with control characters is ``invalid_characters``."""
+async def read_files_form(
+    request: web.Request, names: Collection[str], *, max_field_bytes: int = MAX_FIELD_BYTES
+) -> FilesForm:
+    """The fields in ``names`` (others are ignored) up to the first ``file`` part, each at
+    most ``max_field_bytes``, the files left to be streamed (`FilesForm.files`). A body that
+    is not a well-formed form is a ``400 bad_request``; a field with control characters is
+    ``invalid_characters``."""
     form = FilesForm(fields={name: "" for name in names}, reader=None)
     try:
         reader: MultipartReader = request.get(_READER) or await request.multipart()
@@ -145,7 +148,7 @@ async def read_files_form(request: web.Request, names: Collection[str]) -> Files
                 form.first = part
                 break
             if part.name is not None and part.name in names:
-                form.fields[part.name] = await _text(part)
+                form.fields[part.name] = await _text(part, max_field_bytes)
     except _MALFORMED:
         raise _malformed() from None
     for name, value in form.fields.items():
@@ -158,11 +161,11 @@ async def read_files_form(request: web.Request, names: Collection[str]) -> Files
     return form
 
 
-async def _text(part: BodyPartReader) -> str:
+async def _text(part: BodyPartReader, limit: int = MAX_FIELD_BYTES) -> str:
     data = b""
     while chunk := await part.read_chunk(READ_CHUNK):
         data += chunk
-        if len(data) > MAX_FIELD_BYTES:
+        if len(data) > limit:
             raise ValidationFailed(
                 "This field is too long.", code="invalid_field", details={"field": part.name or ""}
             )

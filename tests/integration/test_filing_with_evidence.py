@@ -82,6 +82,9 @@ async def test_a_complaint_filed_with_two_files(new_client: Any, tmp_path: Path)
     assert report.ok and report.items == 2, report.problem
     shown = await page(consumer, f"/cases/{case_id}", EN)
     assert "拒赔通知.pdf" in shown and "病历照片.png" in shown
+    # the longest description allowed, in Chinese (three bytes a character), with a file
+    longest = ("保险公司拖延理赔" * 700)[:5000]
+    assert (await send(consumer, [("a.pdf", PDF)], description=longest)).status == 303
     # no file chosen: filed as before, with no evidence
     resp = await send(consumer, [], description=DESCRIPTION + " 没有附件。")
     assert resp.status == 303
