@@ -1,7 +1,8 @@
 """`odr verify-all`: the whole deployment checked against its own hashes.
 
 - every case's hash chain, from genesis to its head (`odr.domain.ledger.verify_chain`, the
-  same check an export bundle's offline verifier makes), with one entry per event;
+  same check an export bundle's offline verifier makes), with one entry per event, and each
+  event of the case's log is the one its chain entry records (`odr.domain.case_chain`);
 - every evidence item whose bytes are kept: its chain entry names the same hash, and the bytes
   in the blob store hash to it (streamed; a missing or altered item is named by case number,
   sequence, name and hash);
@@ -24,8 +25,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from odr.domain.case_chain import chain_entry_of
 from odr.domain.cases import EventKind
-from odr.domain.ledger import EntryKind, daily_digest, verify_chain
+from odr.domain.ledger import EntryKind, body_digest, daily_digest, verify_chain
 from odr.services.digests import heads_at
 from odr.storage import cases as repo
 from odr.storage.blobs import BlobNotFound, BlobStore
@@ -125,8 +127,9 @@ async def _verify_case(
                 .order_by(CaseEventRow.sequence)
             )
         ).scalars()
-        items, purged = [], set()
+        items, purged, logged = [], set(), []
         for event in events:
+            logged.append(repo.event_of(event))
             if event.kind == EventKind.EVIDENCE_ADDED.value:
                 items.append((event.sequence, event.payload))
             elif event.kind == EventKind.EVIDENCE_PURGED.value:
@@ -143,6 +146,14 @@ async def _verify_case(
             f"case {number}: the chain has {len(entries)} entries for {row.version} events"
         )
     by_sequence = {e.sequence: e for e in entries}
+    for logged_event in logged:  # the case's log says what its chain says
+        kind, body, _visibility = chain_entry_of(logged_event)
+        recorded = by_sequence.get(logged_event.sequence)
+        if recorded is None or recorded.kind != kind or body_digest(body) != recorded.body_sha256:
+            report.problems.append(
+                f"case {number}: event {logged_event.sequence} ({logged_event.kind}) is not "
+                "what its chain entry records"
+            )
     for sequence, payload in items:
         name, sha256 = payload.get("name", ""), payload["sha256"]
         what = f"case {number}: evidence {sequence} {name!r} (sha256 {sha256})"

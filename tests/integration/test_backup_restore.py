@@ -31,8 +31,8 @@ from odr.services.cases import TERMS_VERSION, ComplaintForm
 from odr.services.digests import heads_at, record_digest
 from odr.services.verification import verify_all
 from odr.storage.blobs import content_key
-from odr.storage.db import make_engine
-from odr.storage.models import CaseRow, ChainEntryRow, Organisation, User
+from odr.storage.db import UnitOfWork, make_engine
+from odr.storage.models import CaseEventRow, CaseRow, ChainEntryRow, Organisation, User
 from tests import builders
 from tests.builders import user_id
 from tests.conftest import FAST_PASSWORDS, PG_URL, _database_url, sqlite_database
@@ -240,6 +240,20 @@ async def test_the_restore_drill(new_client: Any, tmp_path: Path) -> None:
         assert f"(sha256 {altered}): altered" in problems
         assert f"recording {manifest['recordings'][0]['path']}: altered" in problems
         assert "case ODR-" in problems  # named by the case's number and the item's name
+        # and an event of a case's log rewritten behind the chain's back
+        async with (
+            open_services(target, passwords=FAST_PASSWORDS) as services,
+            UnitOfWork(services.sessionmaker) as uow,
+        ):
+            row = await uow.session.scalar(
+                select(CaseEventRow).where(CaseEventRow.kind == "filed").limit(1)
+            )
+            assert row is not None
+            row.payload = {**row.payload, "amount_fen": 1}
+            number = (await uow.session.get(CaseRow, row.case_id)).number
+            await uow.commit()
+        rewritten = (await run_verify(target)).problems
+        assert f"case {number}: event 1 (filed) is not what its chain entry records" in rewritten
 
     # damage inside the backup is named by the restore
     victim = manifest["blobs"][0]["sha256"]
