@@ -202,9 +202,10 @@ async def server(
         yield await aiohttp_server(create_app(settings, passwords=FAST_PASSWORDS))
 
 
-def page_routes(app: Any) -> tuple[list[str], list[str], list[str]]:
-    """The page addresses (GET, HTML): without parameters, of a case, of a hearing."""
-    plain, of_case, of_hearing = [], [], []
+def page_routes(app: Any) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The page addresses (GET, HTML): without parameters, of a case, of a hearing, of an
+    evidence item."""
+    plain, of_case, of_hearing, of_item = [], [], [], []
     skip = ("/api/", "/static", "/lang/", "/care/", "/healthz", "/readyz", "/metrics", "/ws/")
     for route in app.router.routes():
         if route.method != "GET":
@@ -219,7 +220,9 @@ def page_routes(app: Any) -> tuple[list[str], list[str], list[str]]:
             of_case.append(path)
         elif params == {"hearing_id"}:
             of_hearing.append(path)
-    return sorted(set(plain)), sorted(set(of_case)), sorted(set(of_hearing))
+        elif params == {"case_id", "sequence"}:
+            of_item.append(path)
+    return sorted(set(plain)), sorted(set(of_case)), sorted(set(of_hearing)), sorted(set(of_item))
 
 
 class Sweep:
@@ -227,7 +230,7 @@ class Sweep:
         self.app = app
         self.people = people
         self.visitor = visitor
-        self.plain, self.of_case, self.of_hearing = page_routes(app)
+        self.plain, self.of_case, self.of_hearing, self.of_item = page_routes(app)
         self.findings = Findings()
         self.states: set[str] = set()
         self.texts: dict[str, str] = {}  # what each page and document said
@@ -242,8 +245,11 @@ class Sweep:
         self.findings.check(where, lines, consumer=consumer)
         self.texts[where] = "\n".join(lines)
 
-    async def case_pages(self, case_id: int, hearing_id: int | None = None) -> None:
-        """Every page of the case, and of its hearing, for every role, in the case's state."""
+    async def case_pages(
+        self, case_id: int, hearing_id: int | None = None, *, evidence: bool = False
+    ) -> None:
+        """Every page of the case, and of its hearing, for every role, in the case's state;
+        with ``evidence`` also the page of each evidence item and a search of the case."""
         async with self.app[SESSIONMAKER]() as s:
             row = await s.get(CaseRow, case_id)
             assert row is not None
@@ -252,6 +258,17 @@ class Sweep:
         paths = [p.replace("{case_id}", str(case_id)) for p in self.of_case]
         if hearing_id is not None:
             paths += [p.replace("{hearing_id}", str(hearing_id)) for p in self.of_hearing]
+        if evidence:
+            resp = await self.people[MEDIATOR].get(f"/api/v1/cases/{case_id}/evidence")
+            assert resp.status == 200, resp.status
+            for item in (await resp.json())["items"]:
+                paths += [
+                    p.replace("{case_id}", str(case_id)).replace(
+                        "{sequence}", str(item["sequence"])
+                    )
+                    for p in self.of_item
+                ]
+            paths += [p.replace("{case_id}", str(case_id)) + "?q=住院" for p in self.of_case]
         for who, session in self.people.items():
             for path in paths:
                 await self.html(
@@ -351,6 +368,20 @@ UNREACHED_PARAMS: dict[str, Any] = {
 }
 
 
+async def upload(session: Session, case_id: int) -> None:
+    """A small PDF the consumer adds to the evidence."""
+    from odr.services.pdf import Text, render_pdf
+
+    form = {
+        "file": io.BytesIO(render_pdf("住院发票", [Text("住院费用 3200 元")], lang=LANG)),
+        "kind": "document",
+    }
+    resp = await session.client.post(
+        f"/api/v1/cases/{case_id}/evidence", data=form, headers={"X-CSRF-Token": session.token}
+    )
+    assert resp.status == 201, await resp.text()
+
+
 async def set_state(app: Any, case_id: int, change: Callable[[Any, datetime], None]) -> None:
     """A step the pages cannot take (the hearing's start), through the aggregate and the store."""
     async with UnitOfWork(app[SESSIONMAKER]) as uow:
@@ -421,6 +452,7 @@ async def test_every_chinese_surface_says_it_in_chinese_in_the_glossarys_words(
     for party in (consumer, rep):
         await party.post(f"/api/v1/hearings/{hearing_id}/choose", {"slots": [slot]})
     await mediator.post(f"/api/v1/hearings/{hearing_id}/confirm", {"starts_at": slot})
+    await upload(people[CONSUMER], case_id)
     await sweep.case_pages(case_id, hearing_id)  # hearing_scheduled
     await sweep.calendar(hearing_id)
     mediator_actor = Actor(mediator_id, Role.MEDIATOR, await centre_of(app, mediator_id))
@@ -445,7 +477,7 @@ async def test_every_chinese_surface_says_it_in_chinese_in_the_glossarys_words(
     await consumer.post(f"/api/v1/cases/{case_id}/payments/confirm")
     await sweep.case_pages(case_id, hearing_id)  # fulfilled
     await mediator.post(f"/api/v1/cases/{case_id}/close")
-    await sweep.case_pages(case_id, hearing_id)  # closed
+    await sweep.case_pages(case_id, hearing_id, evidence=True)  # closed
     await sweep.pdf(f"/api/v1/cases/{case_id}/report.pdf?lang={LANG}", "report.pdf")
 
     # mediation that ends without agreement
