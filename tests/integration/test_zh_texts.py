@@ -330,14 +330,16 @@ class Sweep:
             sent = list((await s.execute(select(OutboxMessage))).scalars())
             notices = list((await s.execute(select(Notification))).scalars())
         assert sent and notices
+        self.attachments = 0
         for m in sent:
             if language.get(m.recipient, LANG) != LANG:
                 continue
             self.document(f"{m.medium} {m.key}", f"{m.subject}\n{m.body}")
             for attachment in m.attachments or []:
-                text = str(attachment.get("content", ""))
+                text = str(attachment.get("text", ""))
                 if "BEGIN:VCALENDAR" in text:
                     self.calendar_text(f"{m.medium} {m.key} attachment", text)
+                    self.attachments += 1
         params_of: dict[str, dict[str, Any]] = {}
         for n in notices:
             params_of.setdefault(n.kind, dict(n.params or {}))
@@ -492,6 +494,7 @@ async def test_every_chinese_surface_says_it_in_chinese_in_the_glossarys_words(
     reached = {str(s) for s in CaseState} - {"submitted"}  # triage follows filing at once
     assert sweep.states >= reached, f"states not reached: {reached - sweep.states}"
     assert {"case_received", "case_new"} <= sweep.notice_kinds
+    assert sweep.attachments >= 2  # the invitation, to the insurer and the mediator by e-mail
     # the glossary's terms are the ones used
     said = sweep.texts
     assert "调解协议" in said["agreement.pdf"] and "结案报告" in said["report.pdf"]
