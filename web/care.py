@@ -91,7 +91,7 @@ async def _consumer(request: web.Request) -> UserInfo:
 
 
 async def _form_context(request: web.Request, user: UserInfo) -> dict[str, Any]:
-    cases = await request.app[CASE_VIEWS].list_cases(user.actor, CaseFilter(limit=50))
+    cases = (await request.app[CASE_VIEWS].list_cases(user.actor, CaseFilter(limit=50))).items
     mobile = user.login if user.login.isascii() and user.login.isdigit() else None
     return {
         "cases": cases,

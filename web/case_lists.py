@@ -62,11 +62,23 @@ async def load(
     f: case_views.CaseFilter,
     insurer_names: dict[int, str],
 ) -> list[dict[str, Any]]:
-    """The user's cases through `case_views.list_cases`, ready for `_case_table.html`."""
-    items = await request.app[CASE_VIEWS].list_cases(user.actor, f)
+    """The first page of the user's cases, ready for `_case_table.html`."""
+    return (await load_page(request, user, f, insurer_names)).items
+
+
+async def load_page(
+    request: web.Request,
+    user: UserInfo,
+    f: case_views.CaseFilter,
+    insurer_names: dict[int, str],
+) -> case_views.Page:
+    """One page of the user's cases through `case_views.list_cases`, its rows ready for
+    `_case_table.html`, with the cursors of the pages before and after it."""
+    page = await request.app[CASE_VIEWS].list_cases(user.actor, f)
     now = datetime.now(UTC)
     deadlines = request.app[CASES].deadlines
-    return [row(item, insurer_names, now, deadlines) for item in items]
+    rows = [row(item, insurer_names, now, deadlines) for item in page.items]
+    return case_views.Page(items=rows, next=page.next, previous=page.previous)
 
 
 def names(insurers: list[Insurer]) -> dict[int, str]:

@@ -180,12 +180,12 @@ async def _file_referral(
 # --- lists -----------------------------------------------------------------------------------
 
 
-def _filter(user: UserInfo, query: Mapping[str, str], page: int) -> case_views.CaseFilter:
+def _filter(user: UserInfo, query: Mapping[str, str]) -> case_views.CaseFilter:
     """Supervisors filter every case; everyone else sees their own list, unfiltered.
-    Unknown filter values are ignored rather than refused."""
-    offset = (page - 1) * PAGE_SIZE
+    Unknown filter values are ignored rather than refused; a page link's cursor is not."""
+    cursor = query.get("cursor") or None
     if not _sees_all_cases(user):
-        return case_views.CaseFilter(limit=PAGE_SIZE, offset=offset)
+        return case_views.CaseFilter(limit=PAGE_SIZE, cursor=cursor)
     state = query.get("state", "")
     category = query.get("category", "")
     insurer = query.get("insurer_id", "")
@@ -195,7 +195,7 @@ def _filter(user: UserInfo, query: Mapping[str, str], page: int) -> case_views.C
         insurer_id=parse_int(insurer, minimum=1),
         care_only=query.get("care") == "1",
         limit=PAGE_SIZE,
-        offset=offset,
+        cursor=cursor,
     )
 
 
@@ -203,23 +203,23 @@ def _sees_all_cases(user: UserInfo) -> bool:
     return is_allowed(user.actor, Action.VIEW_ALL_CASES)
 
 
-def _page_url(request: web.Request, page: int) -> str:
-    return str(request.rel_url.update_query(page=str(page)))
+def _page_url(request: web.Request, cursor: str | None) -> str | None:
+    """The same list (its filters kept) from ``cursor`` on; None when there is no such page."""
+    return None if cursor is None else str(request.rel_url.update_query(cursor=cursor))
 
 
 async def case_list(request: web.Request) -> web.Response:
     user = await require_user(request)
     lang = await use_language(request)
-    page = max(1, parse_int(request.query.get("page")) or 1)
-    f = _filter(user, request.query, page)
+    f = _filter(user, request.query)
     insurers = await case_lists.insurers(request, lang)
     names = case_lists.names(insurers)
-    rows = await case_lists.load(request, user, f, names)
+    page = await case_lists.load_page(request, user, f, names)
     context: dict[str, Any] = {
         "role": user.role.value,
-        "rows": rows,
-        "prev_url": _page_url(request, page - 1) if page > 1 else None,
-        "next_url": _page_url(request, page + 1) if len(rows) == PAGE_SIZE else None,
+        "rows": page.items,
+        "prev_url": _page_url(request, page.previous),
+        "next_url": _page_url(request, page.next),
         "filtering": _sees_all_cases(user),
         "escalated": [],
     }

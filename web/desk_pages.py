@@ -16,13 +16,22 @@ async def inbox_page(request: web.Request) -> web.Response:
     user = await require_user(request)
     lang = await use_language(request)
     zone = zone_of(request)
-    rows = await request.app[INBOX].latest(user.id)
-    entries = [inbox.entry(n, lang, zone) for n in rows]
+    page = await request.app[INBOX].page(user.id, cursor=request.query.get("cursor") or None)
+    entries = [inbox.entry(n, lang, zone) for n in page.items]
     return await render(
         request,
         "inbox.html",
-        {"entries": entries, "unread": sum(e.unread for e in entries)},
+        {
+            "entries": entries,
+            "unread": await request.app[INBOX].unread_count(user.id),
+            "prev_url": _page_url(request, page.previous),
+            "next_url": _page_url(request, page.next),
+        },
     )
+
+
+def _page_url(request: web.Request, cursor: str | None) -> str | None:
+    return None if cursor is None else str(request.rel_url.update_query(cursor=cursor))
 
 
 async def inbox_read(request: web.Request) -> web.StreamResponse:

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from odr.storage.models import Notification
-from odr.storage.notifications import latest, mark_all_read, unread_count
+from odr.storage.notifications import mark_all_read, unread_count
 from odr.times import format_stored
 from web import labels
 from web.i18n import N_, _
@@ -109,4 +109,4 @@ def entry(n: Notification, lang: str, zone: ZoneInfo) -> Entry:
     )
 
 
-__all__ = ["entry", "latest", "mark_all_read", "sentence", "unread_count"]
+__all__ = ["entry", "mark_all_read", "sentence", "unread_count"]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from odr.api.parsing import parse_json
 from odr.api.schemas import Body
+from odr.domain import cursors
 from odr.domain.accounts import Role
 from odr.domain.authz import Action, authorize
 from odr.domain.cases import MAX_DESCRIPTION, MAX_DESIRED_OUTCOME, ChannelKind
@@ -136,11 +137,19 @@ async def list_cases(request: web.Request) -> web.Response:
         insurer_id=query_int(q, "insurer_id", minimum=1, message=message),
         category=q.get("category") or None,
         care_only=q.get("care") == "1",
-        limit=query_int(q, "limit", 50, message=message, clamp=True),
-        offset=query_int(q, "offset", 0, message=message, clamp=True),
+        limit=query_int(
+            q,
+            "limit",
+            cursors.DEFAULT_LIMIT,
+            minimum=1,
+            maximum=cursors.MAX_LIMIT,
+            message=message,
+            clamp=True,
+        ),
+        cursor=q.get("cursor") or None,
     )
-    items = await request.app[CASE_VIEWS].list_cases(actor, f)
-    return web.json_response({"items": items})
+    page = await request.app[CASE_VIEWS].list_cases(actor, f)
+    return web.json_response({"items": page.items, "next": page.next, "previous": page.previous})
 
 
 async def get_case(request: web.Request) -> web.Response:
@@ -206,7 +215,14 @@ async def _open_stream(request: web.Request) -> AsyncIterator[None]:
 
 async def notifications(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    rows = await request.app[INBOX].latest(actor.user_id or 0)
+    q = request.query
+    page = await request.app[INBOX].page(
+        actor.user_id or 0,
+        cursor=q.get("cursor") or None,
+        limit=query_int(
+            q, "limit", cursors.DEFAULT_LIMIT, minimum=1, maximum=cursors.MAX_LIMIT, clamp=True
+        ),
+    )
     items = [
         {
             "id": n.id,
@@ -216,9 +232,9 @@ async def notifications(request: web.Request) -> web.Response:
             "created_at": n.created_at.isoformat(),
             "read": n.read_at is not None,
         }
-        for n in rows
+        for n in page.items
     ]
-    return web.json_response({"items": items})
+    return web.json_response({"items": items, "next": page.next, "previous": page.previous})
 
 
 async def mark_read(request: web.Request) -> web.Response:

@@ -29,3 +29,5 @@ class Endpoint:
     #: the error responses of an endpoint outside /api/ (status, description); those under
     #: /api/ get the common ones of `odr.api.openapi`
     errors: tuple[tuple[str, str], ...] = ()
+    #: query parameters the OpenAPI document describes (names of `odr.api.openapi.QUERY`)
+    query: tuple[str, ...] = ()

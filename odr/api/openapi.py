@@ -9,10 +9,12 @@ from pydantic import BaseModel
 
 from odr.api.endpoint import Endpoint
 from odr.api.schemas import ErrorOut
+from odr.domain import cursors
 from odr.domain.numbers import MAX_ID
 
 ERROR_RESPONSES = {
-    "400": "A malformed request (bad_request; a bad header or parameter form)",
+    "400": "A malformed request (bad_request; a bad header or parameter form; bad_cursor: "
+    "a page cursor this list did not give out, edited or cut short)",
     "401": "Not logged in or the session expired",
     "403": "Not allowed (code forbidden or csrf_failed)",
     "404": "Not found, or not visible to you",
@@ -38,6 +40,28 @@ WRITE_ERROR_RESPONSES = {
 
 #: Path parameters that are ids: ASCII digits, from 1 (`odr.http.params.path_id`).
 ID_PARAMETERS = frozenset({"case_id", "hearing_id", "recording_id", "sequence"})
+
+
+#: Query parameters of the keyset lists: ``cursor`` is a list's own ``next`` or ``previous``.
+QUERY: dict[str, dict[str, Any]] = {
+    "limit": {
+        "description": f"Rows per page, {cursors.DEFAULT_LIMIT} when not given; a larger "
+        f"number than {cursors.MAX_LIMIT} counts as {cursors.MAX_LIMIT}",
+        "schema": {"type": "integer", "minimum": 1, "default": cursors.DEFAULT_LIMIT},
+    },
+    "cursor": {
+        "description": "Where the page starts: the `next` or `previous` of the page before; "
+        "absent for the first page (an opaque token; an altered one is 400 bad_cursor)",
+        "schema": {"type": "string", "maxLength": cursors.MAX_TOKEN},
+    },
+    "state": {"description": "Only cases in this state", "schema": {"type": "string"}},
+    "category": {"description": "Only cases of this category", "schema": {"type": "string"}},
+    "insurer_id": {
+        "description": "Only cases against this insurer",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    },
+    "care": {"description": "1: only cases in care mode", "schema": {"type": "string"}},
+}
 
 
 def _path_schema(name: str) -> dict[str, Any]:
@@ -93,6 +117,10 @@ def build_document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
                 {"name": p, "in": "path", "required": True, "schema": _path_schema(p)}
                 for p in params
             ]
+        if ep.query:
+            op.setdefault("parameters", []).extend(
+                {"name": name, "in": "query", "required": False, **QUERY[name]} for name in ep.query
+            )
         if ep.body is not None:
             op["requestBody"] = {
                 "required": True,

@@ -186,8 +186,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/api/v1/cases",
         cases.list_cases,
         "api.cases.list",
-        "The cases the caller may see: own, the insurer's inbox, the centre's queue, all",
+        "The cases the caller may see (own, the insurer's inbox, the centre's queue, all), "
+        "one page at a time",
         "cases",
+        response=schemas.CasePageOut,
+        query=("limit", "cursor", "state", "category", "insurer_id", "care"),
     ),
     Endpoint(
         "GET",
@@ -389,8 +392,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/api/v1/notifications",
         cases.notifications,
         "api.notifications",
-        "The caller's inbox",
+        "The caller's inbox, newest first, one page at a time",
         "notifications",
+        response=schemas.NotificationPageOut,
+        query=("limit", "cursor"),
     ),
     Endpoint(
         "POST",

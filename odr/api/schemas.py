@@ -80,5 +80,25 @@ class ErrorDetail(BaseModel):
     details: dict[str, object] | None = None
 
 
+class CasePageOut(BaseModel):
+    """One page of a case list, in the list's order (care priority, nearest deadline, newest)."""
+
+    items: list[dict[str, object]]
+    next: str | None = Field(description="The cursor of the next page; null on the last page")
+    previous: str | None = Field(
+        description="The cursor of the page before; null on the first page"
+    )
+
+
+class NotificationPageOut(BaseModel):
+    """One page of the caller's notifications, newest first."""
+
+    items: list[dict[str, object]]
+    next: str | None = Field(description="The cursor of the next page; null on the last page")
+    previous: str | None = Field(
+        description="The cursor of the page before; null on the first page"
+    )
+
+
 class ErrorOut(BaseModel):
     error: ErrorDetail

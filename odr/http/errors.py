@@ -11,6 +11,7 @@ import logging
 
 from aiohttp import web
 
+from odr.domain.cursors import BadCursor
 from odr.domain.errors import (
     AtCapacity,
     Conflict,
@@ -32,6 +33,7 @@ STATUS_BY_KIND: tuple[tuple[type[DomainError], int], ...] = (
     (TooLarge, 413),
     (UnsupportedMediaType, 415),
     (RangeNotSatisfiable, 416),
+    (BadCursor, 400),
     (ValidationFailed, 422),
     (NotFound, 404),
     (Forbidden, 403),

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from odr.domain import cursors
 from odr.domain.accounts import Actor, Role
 from odr.domain.authz import (
     Action,
@@ -35,8 +36,7 @@ from odr.storage import cases as repo
 from odr.storage import hearings as hearing_repo
 from odr.storage.models import CaseEventRow, CaseRow, Organisation, User
 
-MAX_PAGE = 200
-MAX_OFFSET = 1_000_000
+MAX_PAGE = cursors.MAX_LIMIT
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,18 @@ class CaseFilter:
     insurer_id: int | None = None
     category: str | None = None
     care_only: bool = False
-    limit: int = 50
-    offset: int = 0
+    limit: int = cursors.DEFAULT_LIMIT
+    cursor: str | None = None  # a token from `CasePage.next` or `.previous`; None: the first page
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a keyset list: its rows and the cursors of the pages around it (None at
+    either end)."""
+
+    items: list[dict[str, Any]]
+    next: str | None
+    previous: str | None
 
 
 def _visible(actor: Actor) -> Select[CaseRow]:
@@ -69,9 +79,73 @@ def _visible(actor: Actor) -> Select[CaseRow]:
     return stmt
 
 
-async def list_cases(s: AsyncSession, actor: Actor, f: CaseFilter) -> list[dict[str, Any]]:
-    """The actor's cases: care priority first, then the nearest deadline (an insurer's inbox),
-    then the newest."""
+#: The list's order: care priority first, then the nearest deadline (none last), then the
+#: newest. Its cursor is (care priority, deadline or None, id).
+CASES_LIST = "cases"
+_CASE_KEY: tuple[type | tuple[type, ...], ...] = (bool, (str, type(None)), int)
+#: The four runs of the order, each read from an index on its own: (care priority, no deadline).
+_RUNS = ((True, False), (True, True), (False, False), (False, True))
+
+
+def _case_key(row: CaseRow) -> tuple[Any, ...]:
+    return (row.care_priority, _iso(row.due_at), row.id)
+
+
+def _run(stmt: Select[CaseRow], care: bool, undated: bool, forward: bool) -> Select[CaseRow]:
+    """The rows of one run, in the list's order (``forward``) or the reverse."""
+    stmt = stmt.where(CaseRow.care_priority == care)
+    if undated:
+        return stmt.where(CaseRow.due_at.is_(None)).order_by(
+            CaseRow.id.desc() if forward else CaseRow.id.asc()
+        )
+    stmt = stmt.where(CaseRow.due_at.is_not(None))
+    if forward:
+        return stmt.order_by(CaseRow.due_at.asc(), CaseRow.id.desc())
+    return stmt.order_by(CaseRow.due_at.desc(), CaseRow.id.asc())
+
+
+def _segments(
+    base: Select[CaseRow], key: tuple[Any, ...] | None, forward: bool
+) -> list[Select[CaseRow]]:
+    """The queries that read the list from ``key`` on (None: from its start), in order. Each
+    is an equality prefix and at most one range on an index column, so every database walks
+    an index in its order and stops at the page's end instead of sorting the whole list."""
+    runs = list(_RUNS) if forward else list(reversed(_RUNS))
+    if key is None:
+        return [_run(base, care, undated, forward) for care, undated in runs]
+    care, due_text, last_id = key
+    due = None if due_text is None else datetime.fromisoformat(due_text)
+    here = runs.index((care, due is None))
+    same = base.where(CaseRow.care_priority == care)
+    found: list[Select[CaseRow]] = []
+    if due is None:
+        step = CaseRow.id < last_id if forward else CaseRow.id > last_id
+        found.append(_run(base.where(step), care, True, forward))
+    else:
+        tie = same.where(
+            CaseRow.due_at == due, CaseRow.id < last_id if forward else CaseRow.id > last_id
+        ).order_by(CaseRow.id.desc() if forward else CaseRow.id.asc())
+        found.append(tie)
+        beyond = CaseRow.due_at > due if forward else CaseRow.due_at < due
+        found.append(_run(base.where(beyond), care, False, forward))
+    found.extend(_run(base, c, u, forward) for c, u in runs[here + 1 :])
+    return found
+
+
+async def _read(s: AsyncSession, segments: list[Select[CaseRow]], wanted: int) -> list[CaseRow]:
+    """Up to ``wanted`` rows from the segments in turn: no query asks for more than is still
+    missing, so a page never loads more than its size and one row to tell if more follow."""
+    rows: list[CaseRow] = []
+    for stmt in segments:
+        if len(rows) >= wanted:
+            break
+        rows.extend((await s.execute(stmt.limit(wanted - len(rows)))).scalars())
+    return rows
+
+
+async def list_cases(s: AsyncSession, actor: Actor, f: CaseFilter) -> Page:
+    """The actor's cases, one page: care priority first, then the nearest deadline (an
+    insurer's inbox), then the newest."""
     stmt = _visible(actor)
     if f.state:
         stmt = stmt.where(CaseRow.state == f.state)
@@ -84,20 +158,28 @@ async def list_cases(s: AsyncSession, actor: Actor, f: CaseFilter) -> list[dict[
     if f.category:
         stmt = stmt.where(CaseRow.category == f.category)
     if f.care_only:
-        stmt = stmt.where(CaseRow.care_priority.is_(True))
-    stmt = (
-        stmt.order_by(
-            CaseRow.care_priority.desc(),
-            CaseRow.due_at.is_(None),
-            CaseRow.due_at,
-            CaseRow.id.desc(),
-        )
-        .limit(min(max(f.limit, 1), MAX_PAGE))
-        .offset(min(max(f.offset, 0), MAX_OFFSET))
-    )
-    rows = list((await s.execute(stmt)).scalars())
+        stmt = stmt.where(CaseRow.care_priority == True)  # noqa: E712 (an index equality)
+    limit = cursors.page_limit(f.limit)
+    at = None if f.cursor is None else cursors.decode(f.cursor, CASES_LIST, _CASE_KEY)
+    forward = at is None or at.direction is cursors.Direction.AFTER
+    rows = await _read(s, _segments(stmt, at.key if at else None, forward), limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not forward:
+        rows.reverse()
     names = await _organisation_names(s, {r.insurer_id for r in rows})
-    return [summary(r, names.get(r.insurer_id, ""), actor) for r in rows]
+    items = [summary(r, names.get(r.insurer_id, ""), actor) for r in rows]
+    after = more if forward else True
+    before = (at is not None) if forward else more
+    return Page(
+        items=items,
+        next=_cursor(rows[-1], cursors.Direction.AFTER) if rows and after else None,
+        previous=_cursor(rows[0], cursors.Direction.BEFORE) if rows and before else None,
+    )
+
+
+def _cursor(row: CaseRow, direction: cursors.Direction) -> str:
+    return cursors.encode(cursors.Cursor(CASES_LIST, direction, _case_key(row)))
 
 
 async def _organisation_names(s: AsyncSession, ids: set[int]) -> dict[int, str]:
@@ -363,7 +445,7 @@ class CaseViews:
         self.sessionmaker = sessionmaker
         self.access = access  # where staff openings of a case are logged
 
-    async def list_cases(self, actor: Actor, f: CaseFilter) -> list[dict[str, Any]]:
+    async def list_cases(self, actor: Actor, f: CaseFilter) -> Page:
         async with self.sessionmaker() as s:
             return await list_cases(s, actor, f)
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from odr.storage.models import Notification
-
-LATEST = 100
 
 
 async def unread_count(maker: async_sessionmaker[AsyncSession], user_id: int) -> int:
@@ -23,18 +21,29 @@ async def unread_count(maker: async_sessionmaker[AsyncSession], user_id: int) ->
         return int((await s.execute(stmt)).scalar_one())
 
 
-async def latest(
-    maker: async_sessionmaker[AsyncSession], user_id: int, limit: int = LATEST
+async def page(
+    maker: async_sessionmaker[AsyncSession],
+    user_id: int,
+    limit: int,
+    *,
+    after: tuple[datetime, int] | None = None,
+    before: tuple[datetime, int] | None = None,
 ) -> list[Notification]:
-    """The user's notifications, newest first."""
-    async with maker() as s:
-        stmt = (
-            select(Notification)
-            .where(Notification.user_id == user_id)
-            .order_by(Notification.created_at.desc(), Notification.id.desc())
-            .limit(limit)
+    """Up to ``limit`` of the user's notifications, newest first: the first ones, or those
+    that follow the one keyed (created, id) ``after``, or those that precede ``before``
+    (nearest first: the caller reverses them). One range of ``ix_notifications_user_list``."""
+    key = tuple_(Notification.created_at, Notification.id)
+    stmt = select(Notification).where(Notification.user_id == user_id)
+    if before is not None:
+        stmt = stmt.where(key > before).order_by(
+            Notification.created_at.asc(), Notification.id.asc()
         )
-        return list((await s.execute(stmt)).scalars())
+    else:
+        if after is not None:
+            stmt = stmt.where(key < after)
+        stmt = stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
+    async with maker() as s:
+        return list((await s.execute(stmt.limit(limit))).scalars())
 
 
 async def mark_all_read(
