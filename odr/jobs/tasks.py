@@ -81,18 +81,19 @@ async def purge_stale_uploads(ctx: JobContext) -> int:
     return await ctx.services.evidence.purge_stale_uploads(ctx.now())
 
 
-async def read_evidence_text(ctx: JobContext, case_id: int, sequence: int) -> str:
+async def read_evidence_text(
+    ctx: JobContext, case_id: int | None = None, sequence: int | None = None
+) -> str:
     """Read the text of one evidence item (OCR or its text layer), store it and the redacted
-    copy; once per item."""
-    return await ctx.services.evidence_text.read(case_id, sequence)
-
-
-async def read_pending_evidence_text(ctx: JobContext) -> int:
-    """Read the items whose text was never read (an upload whose job was lost)."""
-    pending = await ctx.services.evidence_text.pending()
-    for case_id, sequence in pending:
-        await ctx.services.evidence_text.read(case_id, sequence)
-    return len(pending)
+    copy; once per item. Without an item: every item whose text was never read (an upload
+    whose job was lost)."""
+    texts = ctx.services.evidence_text
+    if case_id is not None and sequence is not None:
+        return await texts.read(case_id, sequence)
+    pending = await texts.pending()
+    for pending_case, pending_sequence in pending:
+        await texts.read(pending_case, pending_sequence)
+    return f"{len(pending)} read"
 
 
 def read_text_after_upload(queue: JobQueue) -> Callable[[int, Item], Awaitable[None]]:
@@ -118,7 +119,6 @@ JOBS: dict[str, JobFunction] = {
     "apply_retention": apply_retention,
     "purge_stale_uploads": purge_stale_uploads,
     "read_evidence_text": read_evidence_text,
-    "read_pending_evidence_text": read_pending_evidence_text,
 }
 
 #: Jobs the runners start on their own.
@@ -132,5 +132,5 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic(record_daily_digest, minutes=30),
     Periodic(apply_retention, minutes=60),
     Periodic(purge_stale_uploads, minutes=15, at_start=True),
-    Periodic(read_pending_evidence_text, minutes=5),
+    Periodic(read_evidence_text, minutes=5),
 )
