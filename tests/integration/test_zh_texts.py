@@ -34,7 +34,8 @@ from sqlalchemy import select
 
 from odr.app import create_app
 from odr.config import Settings
-from odr.domain.accounts import Actor, Role
+from odr.domain.accounts import Actor, OrganisationKind, Role
+from odr.domain.authz import Visibility
 from odr.domain.cases import AnswerKind, CaseState, ChannelKind, EventKind, EvidenceKind
 from odr.domain.categories import Category
 from odr.domain.hearings import HearingState
@@ -103,6 +104,8 @@ def code_words() -> set[str]:
         ChannelKind,
         Role,
         HearingState,
+        Visibility,
+        OrganisationKind,
     )
     for kind in kinds:
         codes |= {str(member) for member in kind}
