@@ -297,20 +297,21 @@ async def _worker_metrics(services: Any) -> Any:
 
 def cmd_triage(args: argparse.Namespace) -> int:
     from odr.services.triage_file import triage_jsonl
+    from odr.services.triage_model import ModelSource, path_from_env
 
+    model = ModelSource(path_from_env())
     with open(args.file, encoding="utf-8") as fh:
-        for row in triage_jsonl(fh):
+        for row in triage_jsonl(fh, model=model):
             print(json.dumps(row, ensure_ascii=False))
     return 0
 
 
 def _model_path(args: argparse.Namespace) -> Path:
-    from odr.services.triage_model import default_path
+    from odr.services.triage_model import path_from_env
 
     if args.out:
         return Path(args.out)
-    settings = Settings.from_env()
-    return default_path(settings.var_dir, settings.triage_model)
+    return path_from_env()
 
 
 def cmd_triage_train(args: argparse.Namespace) -> int:

@@ -249,7 +249,10 @@ class CategoryModel:
 
 
 def _strongest(items: list[tuple[float, str]], n: int) -> list[tuple[float, str]]:
-    return sorted(items, key=lambda pair: (-pair[0], pair[1]))[:n]
+    """The ``n`` largest contributions among n-grams with a letter in them: a digit or a
+    punctuation mark counts in the score but explains nothing to a reader."""
+    worded = [pair for pair in items if any(ch.isalpha() for ch in pair[1])]
+    return sorted(worded, key=lambda pair: (-pair[0], pair[1]))[:n]
 
 
 def train(records: Sequence[LabelledComplaint], *, digest: str = "") -> CategoryModel:
@@ -380,3 +383,11 @@ class ModelSource:
 
 def default_path(var_dir: Path, configured: Path | None = None) -> Path:
     return configured if configured is not None else var_dir / ARTEFACT_NAME
+
+
+def path_from_env() -> Path:
+    """The artefact's path from ``ODR_TRIAGE_MODEL`` or ``ODR_VAR_DIR`` alone (for commands
+    that need no other setting)."""
+    configured = os.environ.get("ODR_TRIAGE_MODEL")
+    var_dir = Path(os.environ.get("ODR_VAR_DIR") or "var")
+    return default_path(var_dir, Path(configured) if configured else None)
