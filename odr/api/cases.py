@@ -160,8 +160,16 @@ async def get_case(request: web.Request) -> web.Response:
 
 async def get_timeline(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    items = await request.app[CASE_VIEWS].timeline(actor, _case_id(request))
-    return web.json_response({"items": items})
+    q = request.query
+    page = await request.app[CASE_VIEWS].timeline_page(
+        actor,
+        _case_id(request),
+        cursor=q.get("cursor") or None,
+        limit=query_int(
+            q, "limit", cursors.DEFAULT_LIMIT, minimum=1, maximum=cursors.MAX_LIMIT, clamp=True
+        ),
+    )
+    return web.json_response({"items": page.items, "next": page.next, "previous": page.previous})
 
 
 async def stream(request: web.Request) -> web.StreamResponse:

@@ -205,8 +205,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/api/v1/cases/{case_id}/timeline",
         cases.get_timeline,
         "api.cases.timeline",
-        "The case's event log",
+        "The case's event log, oldest first, one page at a time",
         "cases",
+        response=schemas.EventPageOut,
+        query=("limit", "cursor"),
     ),
     Endpoint(
         "GET",

@@ -100,5 +100,15 @@ class NotificationPageOut(BaseModel):
     )
 
 
+class EventPageOut(BaseModel):
+    """One page of a case's events the caller may see, oldest first."""
+
+    items: list[dict[str, object]]
+    next: str | None = Field(description="The cursor of the next page; null on the last page")
+    previous: str | None = Field(
+        description="The cursor of the page before; null on the first page"
+    )
+
+
 class ErrorOut(BaseModel):
     error: ErrorDetail

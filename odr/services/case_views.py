@@ -326,6 +326,94 @@ async def timeline(s: AsyncSession, actor: Actor, case_id: int) -> list[dict[str
     ]
 
 
+#: The timeline's cursor: (case id, event sequence).
+TIMELINE_LIST = "timeline"
+
+
+async def timeline_page(
+    s: AsyncSession, actor: Actor, case_id: int, cursor: str | None, limit: int | None
+) -> Page:
+    """The case's events the actor may see, oldest first, one page: each read loads only the
+    events still missing from the page (and the evidence items they are about, to tell whether
+    the actor may see them), never the whole log."""
+    row = await repo.row_of(s, case_id)
+    scope = restore(row.snapshot).scope()
+    authorize(actor, Action.VIEW_CASE, scope)
+    size = cursors.page_limit(limit)
+    at = None if cursor is None else cursors.decode(cursor, TIMELINE_LIST, (int, int))
+    if at is not None and at.key[0] != case_id:
+        raise cursors.BadCursor(
+            "This page link belongs to another case. Start again from the first page.",
+            details={"field": "cursor"},
+        )
+    forward = at is None or at.direction is cursors.Direction.AFTER
+    edge: int | None = None if at is None else at.key[1]
+    shown: list[CaseEventRow] = []
+    while len(shown) <= size:
+        wanted = size + 1 - len(shown)
+        batch = await repo.events_from(s, case_id, edge, forward, wanted)
+        if batch:
+            edge = batch[-1].sequence
+            shown.extend(await _visible_in(s, actor, scope, case_id, batch))
+        if len(batch) < wanted:
+            break  # the log ends here
+    more = len(shown) > size
+    shown = shown[:size]
+    if not forward:
+        shown.reverse()
+    after = more if forward else True
+    before = (at is not None) if forward else more
+    return Page(
+        items=await _event_items(s, actor, shown),
+        next=_event_cursor(case_id, shown[-1], cursors.Direction.AFTER)
+        if shown and after
+        else None,
+        previous=(
+            _event_cursor(case_id, shown[0], cursors.Direction.BEFORE) if shown and before else None
+        ),
+    )
+
+
+def _event_cursor(case_id: int, e: CaseEventRow, direction: cursors.Direction) -> str:
+    return cursors.encode(cursors.Cursor(TIMELINE_LIST, direction, (case_id, e.sequence)))
+
+
+async def _visible_in(
+    s: AsyncSession, actor: Actor, scope: CaseScope, case_id: int, batch: list[CaseEventRow]
+) -> list[CaseEventRow]:
+    """The events of ``batch`` the actor may see, reading the evidence items that events of
+    the batch are about when they lie outside it."""
+    mine = {e.sequence for e in batch}
+    about: set[int] = set()
+    for e in batch:
+        if e.kind in _ABOUT_AN_ITEM and isinstance(e.payload.get("sequence"), int):
+            about.add(e.payload["sequence"])
+        if e.kind == EventKind.EVIDENCE_PURGED.value:
+            about |= {i["sequence"] for i in e.payload.get("items", [])}
+    extra = await repo.events_at(s, case_id, about - mine)
+    visible = _visible_events(actor, scope, sorted([*extra, *batch], key=lambda e: e.sequence))
+    kept = {e.sequence for e in visible}
+    return [e for e in batch if e.sequence in kept]
+
+
+async def _event_items(
+    s: AsyncSession, actor: Actor, events: list[CaseEventRow]
+) -> list[dict[str, Any]]:
+    names = await _user_names(s, {e.actor_user_id for e in events if e.actor_user_id})
+    return [
+        {
+            "sequence": e.sequence,
+            "kind": e.kind,
+            "at": _iso(e.at),
+            "actor": {"role": e.actor_role, "name": names.get(e.actor_user_id or 0)},
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "payload": _payload_for(actor, e),
+        }
+        for e in events
+    ]
+
+
 #: Events about one evidence item: shown to those who see the item.
 _ABOUT_AN_ITEM = frozenset(
     {
@@ -459,9 +547,11 @@ class CaseViews:
             await self.access.record(actor, case_id, AccessKind.CASE)
         return detail
 
-    async def timeline(self, actor: Actor, case_id: int) -> list[dict[str, Any]]:
+    async def timeline_page(
+        self, actor: Actor, case_id: int, cursor: str | None = None, limit: int | None = None
+    ) -> Page:
         async with self.sessionmaker() as s:
-            return await timeline(s, actor, case_id)
+            return await timeline_page(s, actor, case_id, cursor, limit)
 
     async def chain_check(self, actor: Actor, case_id: int) -> dict[str, Any]:
         async with self.sessionmaker() as s:

@@ -216,6 +216,35 @@ async def events(session: AsyncSession, case_id: int) -> list[CaseEventRow]:
     return list((await session.execute(stmt)).scalars())
 
 
+async def events_from(
+    session: AsyncSession, case_id: int, edge: int | None, forward: bool, limit: int
+) -> list[CaseEventRow]:
+    """Up to ``limit`` of the case's events after sequence ``edge`` (``forward``, ascending)
+    or before it (descending); from the start when ``edge`` is None."""
+    stmt = select(CaseEventRow).where(CaseEventRow.case_id == case_id)
+    if forward:
+        if edge is not None:
+            stmt = stmt.where(CaseEventRow.sequence > edge)
+        stmt = stmt.order_by(CaseEventRow.sequence)
+    else:
+        if edge is not None:
+            stmt = stmt.where(CaseEventRow.sequence < edge)
+        stmt = stmt.order_by(CaseEventRow.sequence.desc())
+    return list((await session.execute(stmt.limit(limit))).scalars())
+
+
+async def events_at(
+    session: AsyncSession, case_id: int, sequences: Iterable[int]
+) -> list[CaseEventRow]:
+    wanted = sorted(set(sequences))
+    if not wanted:
+        return []
+    stmt = select(CaseEventRow).where(
+        CaseEventRow.case_id == case_id, CaseEventRow.sequence.in_(wanted)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 async def open_cases_about(
     session: AsyncSession,
     consumer_id: int,

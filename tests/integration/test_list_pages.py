@@ -13,7 +13,7 @@ from sqlalchemy import event, insert, select
 
 from odr.domain import cursors
 from odr.http.keys import SESSIONMAKER
-from odr.storage.models import CaseRow, Notification, User
+from odr.storage.models import CaseEventRow, CaseRow, Notification, User
 from tests.integration.helpers import ANKANG_REP, CONSUMER, SUPERVISOR, complaint, insurer_id, login
 
 
@@ -298,3 +298,52 @@ def loaded_notifications() -> Iterator[list[int]]:
         yield count
     finally:
         event.remove(Notification, "load", one)
+
+
+async def test_a_case_s_timeline_pages_give_each_event_once_in_order(new_client: Any) -> None:
+    consumer = await login(new_client, CONSUMER)
+    insurer = await insurer_id(consumer)
+    case = await _file(consumer, insurer, 0)
+    other = await _file(consumer, insurer, 1)
+    url = f"/api/v1/cases/{case['id']}"
+    for n in range(7):
+        resp = await consumer.post(f"{url}/actions/send_message", {"text": f"第{n}条留言"})
+        assert resp.status == 200, await resp.text()
+    everything = await (await consumer.get(f"{url}/timeline?limit=200")).json()
+    assert everything["next"] is None and len(everything["items"]) >= 9
+    seen: list[int] = []
+    page = {"next": None}
+    query = f"{url}/timeline?limit=2"
+    while True:
+        with loaded_events() as count:
+            page = await (await consumer.get(query)).json()
+        assert count[0] <= 3 and len(page["items"]) <= 2
+        seen += [e["sequence"] for e in page["items"]]
+        if page["next"] is None:
+            break
+        if len(seen) == 2:  # an event added while reading comes at the end, once
+            await consumer.post(f"{url}/actions/send_message", {"text": "又一条"})
+        query = f"{url}/timeline?limit=2&cursor={page['next']}"
+    assert seen == list(range(1, len(everything["items"]) + 2))
+    back = await (await consumer.get(f"{url}/timeline?limit=2&cursor={page['previous']}")).json()
+    last = len(page["items"])
+    assert [e["sequence"] for e in back["items"]] == seen[-last - 2 : -last]
+    elsewhere = await consumer.get(
+        f"/api/v1/cases/{other['id']}/timeline?cursor={page['previous']}"
+    )
+    assert elsewhere.status == 400
+    assert (await elsewhere.json())["error"]["code"] == "bad_cursor"
+
+
+@contextmanager
+def loaded_events() -> Iterator[list[int]]:
+    count = [0]
+
+    def one(target: Any, context: Any) -> None:
+        count[0] += 1
+
+    event.listen(CaseEventRow, "load", one)
+    try:
+        yield count
+    finally:
+        event.remove(CaseEventRow, "load", one)
