@@ -109,8 +109,9 @@ async def load(url: str, settings: Settings, cases: int) -> None:
             ]
             await s.execute(insert(CaseRow), rows)
         await s.commit()
-        if url.startswith("postgresql"):
+        if url.startswith("postgresql"):  # the planner's statistics of the new rows
             await s.execute(text("ANALYZE"))
+            await s.commit()
     await engine.dispose()
 
 
