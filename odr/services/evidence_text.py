@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,6 +51,7 @@ from odr.domain.evidence_text import (
 from odr.domain.masking import mask_personal_numbers
 from odr.services.bus import Bus
 from odr.services.evidence import EvidenceService, Item
+from odr.services.evidence import _item as item_of_row
 from odr.services.ocr import TextReader, Unreadable
 from odr.storage import cases as repo
 from odr.storage.db import UnitOfWork
@@ -199,6 +200,12 @@ class EvidenceTextService:
                     select(CaseEventRow.case_id, CaseEventRow.sequence, CaseEventRow.payload)
                     .where(CaseEventRow.kind == EventKind.EVIDENCE_ADDED.value)
                     .where(
+                        or_(
+                            CaseEventRow.payload["media_type"].as_string().like("image/%"),
+                            CaseEventRow.payload["media_type"].as_string().like("application/pdf%"),
+                        )
+                    )
+                    .where(
                         ~select(EvidenceText.case_id)
                         .where(
                             EvidenceText.case_id == CaseEventRow.case_id,
@@ -207,11 +214,10 @@ class EvidenceTextService:
                         .exists()
                     )
                     .order_by(CaseEventRow.id)
-                    .limit(limit * 4)
+                    .limit(limit)
                 )
             ).all()
-        found = [(c, q) for c, q, p in rows if readable(str(p.get("media_type", "")))]
-        return found[:limit]
+        return [(c, q) for c, q, p in rows if readable(str(p.get("media_type", "")))]
 
     async def read(self, case_id: int, sequence: int) -> str:
         """Read item ``sequence`` of the case (once); returns the text's status. A second call
@@ -231,7 +237,13 @@ class EvidenceTextService:
             if existing is not None:
                 return existing.status
             item = await self._item(s, case_id, sequence)
-        if item is None or not readable(item.media_type):
+        if item is None:
+            # withdrawn (or deleted) before it was read: nothing to read, ever
+            gone = await self._withdrawn_item(case_id, sequence)
+            if gone is not None:
+                await self._store_unavailable(case_id, gone, "withdrawn before it was read")
+            return "skipped"
+        if not readable(item.media_type):
             return "skipped"
         with tempfile.TemporaryDirectory(prefix="odr-text-") as tmp:
             original, copy = Path(tmp) / "original", Path(tmp) / "redacted"
@@ -281,6 +293,19 @@ class EvidenceTextService:
         ]
         await self._store(case_id, item, row, pages)
         return TextStatus.DONE.value
+
+    async def _withdrawn_item(self, case_id: int, sequence: int) -> Item | None:
+        async with self.sessionmaker() as s:
+            row = (
+                await s.scalars(
+                    select(CaseEventRow).where(
+                        CaseEventRow.case_id == case_id,
+                        CaseEventRow.sequence == sequence,
+                        CaseEventRow.kind == EventKind.EVIDENCE_ADDED.value,
+                    )
+                )
+            ).one_or_none()
+        return None if row is None else item_of_row(row)
 
     async def _item(self, s: AsyncSession, case_id: int, sequence: int) -> Item | None:
         items = await self.evidence._items(s, case_id)

@@ -321,3 +321,30 @@ async def test_search_on_postgresql_through_the_trigram_index(
     for query, count in (("随时可以全额退", 1), ("收益", 1), ("不存在的话", 0)):
         found = await (await rep.get(f"/api/v1/cases/{case_id}/search?q={query}")).json()
         assert len(found["hits"]) == count, (query, found)
+
+
+async def test_the_sweep_reads_what_was_missed_and_skips_what_has_no_text(
+    embedded: Settings, app_client: Any
+) -> None:
+    """The periodic job without an item: readable items not read yet are read; an item
+    withdrawn before it was read is marked so and never looked at again; other media are not
+    picked up."""
+    consumer, _, case_id = await people(app_client, embedded)
+    services = consumer.client.server.app[SERVICES]
+    services.evidence.added.clear()  # as if the upload's job had been lost
+    clean, _ = fx.clean_png()
+    kept = await put(consumer, case_id, clean, name="页.png", kind="image")
+    gone = await put(consumer, case_id, fx.text_pdf(), name="撤回.pdf", kind="document")
+    await put(consumer, case_id, b"just a note", name="note.txt", kind="document")
+    withdraw = f"/api/v1/cases/{case_id}/evidence/{gone['sequence']}/withdraw"
+    assert (await consumer.post(withdraw, {})).status == 204
+    texts = services.evidence_text
+    assert await texts.pending() == [(case_id, kept["sequence"]), (case_id, gone["sequence"])]
+    assert await read_evidence_text(JobContext(services)) == "2 read"
+    assert await texts.pending() == []
+    view = await (
+        await consumer.get(f"/api/v1/cases/{case_id}/evidence/{kept['sequence']}/text")
+    ).json()
+    assert view["status"] == "done" and "保本保息" in "".join(
+        line["text"] for page in view["pages"] for line in page["lines"]
+    )
