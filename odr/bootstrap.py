@@ -36,11 +36,13 @@ from odr.services.codes import Codes
 from odr.services.dashboard import Dashboard
 from odr.services.digests import Digests
 from odr.services.evidence import EvidenceService, blob_store
+from odr.services.evidence_text import EvidenceTextService, load_flag_rules
 from odr.services.hearing_room import HearingRoomService
 from odr.services.inbox import Inbox
 from odr.services.login_sessions import LoginSessions
 from odr.services.metric_probes import PoolCollector, case_gauges, count_case_changes
 from odr.services.my_account import MyAccount
+from odr.services.ocr import Limits, TextReader
 from odr.services.offers import OfferService
 from odr.services.outbox import Sender
 from odr.services.outcome_clock import OutcomeClock
@@ -77,6 +79,7 @@ class Services:
     cases: CaseService
     scheduling: SchedulingService
     evidence: EvidenceService
+    evidence_text: EvidenceTextService  # text read from evidence, search, redaction, flags
     hearing_room: HearingRoomService
     agreements: AgreementService
     offers: OfferService
@@ -107,6 +110,7 @@ class Services:
     async def aclose(self) -> None:
         """Close every resource `build_services` opened (once each)."""
         await self.codes.aclose()
+        await self.evidence_text.reader.aclose()
         await self.evidence.store.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -177,6 +181,16 @@ def build_services(
         max_file_bytes=settings.max_file_bytes,
         max_case_bytes=settings.max_case_bytes,
         access=access_log,
+        redact_for_mediator=settings.redact_for_mediator,
+    )
+    evidence_text = EvidenceTextService(
+        sessionmaker,
+        evidence,
+        bus,
+        TextReader(Limits(max_pages=settings.ocr_max_pages, timeout=settings.ocr_timeout)),
+        flag_rules=load_flag_rules(settings.evidence_flags),
+        redact_for_mediator=settings.redact_for_mediator,
+        clock=now,
     )
     hearing_room = HearingRoomService(
         sessionmaker,
@@ -213,6 +227,7 @@ def build_services(
         cases=cases,
         scheduling=scheduling,
         evidence=evidence,
+        evidence_text=evidence_text,
         hearing_room=hearing_room,
         agreements=agreements,
         offers=OfferService(changes, rules.blind),
