@@ -123,6 +123,16 @@ async def _drop_database(base: str, name: str) -> None:
     await admin.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def triage_model() -> None:
+    """The triage category model, trained once per test process before any test runs (a
+    node trains it on its first complaint; inside a test that would shift the timing of
+    the background jobs the test runs beside)."""
+    from odr.services.triage_model import ModelSource
+
+    ModelSource(None).get()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty, migrated database: a SQLite file or a new PostgreSQL database."""
