@@ -247,9 +247,9 @@ TEMPLATE_GLOBALS = {
     "done_label": lambda code: label(DONE, code),
     "mask_kinds_label": mask_kinds,
     "care_reason_label": care_reason,
-    "category_codes": tuple(CATEGORIES),
     "category_reason_label": category_reason,
     "file_type_label": file_type,
     "signal_evidence_label": signal_evidence,
+    "category_codes": tuple(CATEGORIES),
     "evidence_kind_label": lambda code: label(EVIDENCE_KINDS, code),
 }
