@@ -109,7 +109,12 @@ def _styles() -> dict[str, object]:
         ),
         "subtitle": ParagraphStyle(
             # small enough for a case number and a whole SHA-256 on one line
-            "subtitle", fontSize=8.5, leading=13, alignment=1, keepWithNext=1, **base
+            "subtitle",
+            fontSize=8.5,
+            leading=13,
+            alignment=1,
+            keepWithNext=1,
+            **base,
         ),
         "heading": ParagraphStyle(
             "heading", fontSize=13, leading=20, spaceBefore=10, spaceAfter=4, keepWithNext=1, **base
