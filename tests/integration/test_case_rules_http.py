@@ -1,5 +1,6 @@
 """The case rules through HTTP: in every state a case reaches over the API, each role is
-offered exactly the operations the table below says, every other operation is refused with a
+offered exactly the operations the table below says (the insurer's staff may correct the
+category triage suggested in every state), every other operation is refused with a
 4xx and changes nothing, and strangers get 404."""
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ OPERATIONS = [
     "refer_to_mediation",
     "return_to_insurer",
     "send_message",
+    "correct_category",
     "close",
 ]
 ARGS: dict[str, dict[str, Any]] = {
     "answer": {"kind": "reject", "text": "不予赔付"},
     "request_extension": {"reason": "需要调取材料"},
     "send_message": {"text": "您好"},
+    "correct_category": {"category": "claims"},
 }
 HIDDEN = None  # the case is not visible: 404 everywhere
 
@@ -48,7 +51,7 @@ HIDDEN = None  # the case is not visible: 404 everywhere
 EXPECTED: dict[str, dict[str, set[str] | None]] = {
     "awaiting_insurer": {
         CONSUMER: {"withdraw", "send_message"},
-        ANKANG_REP: {"answer", "request_extension", "send_message"},
+        ANKANG_REP: {"answer", "request_extension", "send_message", "correct_category"},
         SUPERVISOR: set(),
         LEAD: HIDDEN,
     },
@@ -60,31 +63,31 @@ EXPECTED: dict[str, dict[str, set[str] | None]] = {
             "request_mediation",
             "send_message",
         },
-        ANKANG_REP: {"send_message"},
+        ANKANG_REP: {"send_message", "correct_category"},
         SUPERVISOR: set(),
         LEAD: HIDDEN,
     },
     "mediation_requested": {
         CONSUMER: {"withdraw", "send_message"},
-        ANKANG_REP: {"send_message"},
+        ANKANG_REP: {"send_message", "correct_category"},
         SUPERVISOR: set(),
         LEAD: set(),  # the centre's queue: it assigns (hearings issue), nothing here
     },
     "escalated": {
         CONSUMER: {"withdraw", "send_message"},
-        ANKANG_REP: {"send_message"},
+        ANKANG_REP: {"send_message", "correct_category"},
         SUPERVISOR: {"refer_to_mediation", "return_to_insurer"},
         LEAD: HIDDEN,
     },
     "withdrawn": {
         CONSUMER: {"send_message"},
-        ANKANG_REP: {"send_message"},
+        ANKANG_REP: {"send_message", "correct_category"},
         SUPERVISOR: {"close"},
         LEAD: HIDDEN,
     },
     "resolved": {
         CONSUMER: {"send_message"},
-        ANKANG_REP: {"send_message"},
+        ANKANG_REP: {"send_message", "correct_category"},
         SUPERVISOR: {"close"},
         LEAD: HIDDEN,
     },
