@@ -27,8 +27,8 @@ SENTENCES: dict[str, str] = {
     ),
     "case_new": N_("Complaint %(number)s is waiting for your answer, due by %(due)s."),
     "case_answered": N_(
-        "The insurer answered complaint %(number)s. Read the answer and accept it, "
-        "reject it or ask for mediation."
+        "The insurer answered complaint %(number)s. Read the answer, then accept it "
+        "or ask for mediation."
     ),
     "extension_approved": N_(
         "The deadline for complaint %(number)s was extended to %(due)s. Reason: %(reason)s"

@@ -43,8 +43,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         NC_("notification", "The insurer answered %(number)s"),
         NC_(
             "notification",
-            "The insurer answered complaint %(number)s. Log in to read it and accept it, "
-            "reject it or ask for mediation.",
+            "The insurer answered complaint %(number)s. Log in to read it, then accept it "
+            "or ask for mediation.",
         ),
     ),
     "extension_approved": (
