@@ -311,19 +311,7 @@ async def timeline(s: AsyncSession, actor: Actor, case_id: int) -> list[dict[str
     scope = restore(row.snapshot).scope()
     authorize(actor, Action.VIEW_CASE, scope)
     events = _visible_events(actor, scope, await repo.events(s, case_id))
-    names = await _user_names(s, {e.actor_user_id for e in events if e.actor_user_id})
-    return [
-        {
-            "sequence": e.sequence,
-            "kind": e.kind,
-            "at": _iso(e.at),
-            "actor": {"role": e.actor_role, "name": names.get(e.actor_user_id or 0)},
-            "from_state": e.from_state,
-            "to_state": e.to_state,
-            "payload": _payload_for(actor, e),
-        }
-        for e in events
-    ]
+    return await _event_items(s, actor, events)
 
 
 #: The timeline's cursor: (case id, event sequence).
