@@ -572,7 +572,12 @@ class EvidenceService:
             text = await s.get(EvidenceText, (case_id, item.sequence))
         mine = actor.user_id is not None and actor.user_id == item.submitter_id
         rel = relations(actor, scope)
-        pending = text is None and item.media_type.startswith(("image/", "application/pdf"))
+        # Documents the platform made (agreement, report, records) are never held back.
+        pending = (
+            text is None
+            and item.kind in UPLOADABLE_EVIDENCE
+            and item.media_type.startswith(("image/", "application/pdf"))
+        )
         default, may_switch = copy_for(
             rel,
             mine=mine,
