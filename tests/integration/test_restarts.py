@@ -445,7 +445,12 @@ async def test_the_app_killed_and_restarted_under_load(
         load = Load(base, await ankang_id(base))
         await load.start()
         try:
-            await asyncio.sleep(2)
+            # the first complaint may wait for the node to build its triage model
+            for _ in range(300):
+                if load.acknowledged:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1)
             before_kill = len(load.acknowledged)
             await serve.kill()
             killed = time.monotonic()
